@@ -1,0 +1,1 @@
+"""ARCP DPoP conformance suite."""

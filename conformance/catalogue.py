@@ -1,0 +1,85 @@
+"""The data the checks stand on: the requirement catalogue and the ARCP problem catalogue.
+
+Both live as JSON in `vectors/`; this module only loads them, once.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VECTORS = ROOT / "vectors"
+SCHEMAS = ROOT / "schemas"
+
+LEVELS = ("MUST", "SHOULD", "MAY")
+
+
+@dataclass(frozen=True)
+class Requirement:
+    id: str
+    level: str
+    section: str
+    source: str
+    statement: str
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    slug: str
+    title: str
+    status: int
+    uri: str
+
+
+def _load(name: str) -> dict:
+    path = VECTORS / name
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RuntimeError(f"arcp-conformance data file missing: {path} (install from a clone: pip install -e .)")
+
+
+@lru_cache(maxsize=None)
+def requirements() -> dict[str, Requirement]:
+    out: dict[str, Requirement] = {}
+    for raw in _load("requirements.json")["requirements"]:
+        req = Requirement(**raw)
+        if req.level not in LEVELS:
+            raise ValueError(f"requirement {req.id}: unknown level {req.level!r}")
+        if req.id in out:
+            raise ValueError(f"requirement {req.id} is defined twice")
+        out[req.id] = req
+    return out
+
+
+def requirement(req_id: str) -> Requirement:
+    try:
+        return requirements()[req_id]
+    except KeyError:
+        raise KeyError(f"unknown requirement id {req_id!r}: add it to vectors/requirements.json") from None
+
+
+@lru_cache(maxsize=None)
+def problem_types() -> dict[str, ProblemType]:
+    data = _load("problem-types.json")
+    base = data["base_uri"]
+    return {t["slug"]: ProblemType(t["slug"], t["title"], t["status"], base + t["slug"]) for t in data["types"]}
+
+
+def problem_uri(slug: str) -> str:
+    return problem_types()[slug].uri
+
+
+def problem_by_uri(uri: str) -> ProblemType | None:
+    for ptype in problem_types().values():
+        if ptype.uri == uri:
+            return ptype
+    return None
+
+
+def slug_of(uri: str | None) -> str | None:
+    """The catalogue slug of a type URI, or None when the URI is not in the catalogue."""
+    found = problem_by_uri(uri) if isinstance(uri, str) else None
+    return found.slug if found else None

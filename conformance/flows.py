@@ -1,0 +1,181 @@
+"""ARCP's three registration phases as the wire has them (profile §3), with or without proofs.
+
+Nothing here judges: each step returns the Exchange it recorded and what it obtained.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
+
+from .agent_endpoint import AgentEndpoint
+from .keys import KeyPair
+from .proofs import build_proof
+from .target import Exchange, HeaderList, TargetClient
+
+POLL_INTERVAL = 0.25
+POLL_DEADLINE = 30.0
+
+
+@dataclass
+class Endpoints:
+    token: str = "/auth/agent/request_temp_token"
+    validate: str = "/auth/agent/validate_compliance"
+    poll: str = "/auth/agent/validation/{validation_id}"
+    register: str = "/agents/register"
+    unregister: str = "/agents/{agent_id}"
+
+    def overridden_by(self, config: dict, client: TargetClient) -> "Endpoints":
+        """Apply /.well-known/arcp-configuration, keeping only URLs on the target itself."""
+        changes = {}
+        for ours, theirs in (("token", "token_endpoint"), ("validate", "validation_endpoint"), ("register", "registration_endpoint")):
+            url = config.get(theirs)
+            if isinstance(url, str) and url and client.same_origin(client.url(url)):
+                changes[ours] = urlsplit(client.url(url)).path
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Proof:
+    """How a request proves possession: a fresh proof by `key` with `defects`, or exact `replay` values."""
+
+    key: KeyPair | None = None
+    defects: tuple[str, ...] = ()
+    other_key: KeyPair | None = None
+    replay: tuple[str, ...] = ()
+    htu: str | None = None  # override the URL the proof names (never the URL the request goes to)
+
+    def headers(self, method: str, url: str, token: str | None) -> list[str]:
+        if self.replay:
+            return list(self.replay)
+        if self.key is None:
+            return []
+        return build_proof(self.key, method, self.htu or url, access_token=token, defects=self.defects, other_key=self.other_key)
+
+
+NO_PROOF = Proof()
+
+
+@dataclass
+class Identity:
+    agent_id: str
+    agent_type: str
+    endpoint: str
+
+    @classmethod
+    def create(cls, agent_type: str, agent_endpoint: AgentEndpoint, label: str) -> "Identity":
+        # ≤ 64 characters: upstream caps agent_id at 64 at phase 2
+        agent_id = f"arcp-conf-{label}-{uuid.uuid4().hex[:10]}"[:64]
+        return cls(agent_id, agent_type, agent_endpoint.url_for(agent_id))
+
+
+def request_headers(token: str | None, proof: Proof, method: str, url: str, scheme: str = "Bearer") -> HeaderList:
+    headers: HeaderList = []
+    if token is not None:
+        headers.append(("Authorization", f"{scheme} {token}"))
+    for value in proof.headers(method, url, token):
+        headers.append(("DPoP", value))
+    return headers
+
+
+@dataclass
+class Flows:
+    client: TargetClient
+    endpoints: Endpoints
+    agent_key: str
+    registered: list[tuple[Identity, str, Proof]] = field(default_factory=list)
+
+    def phase1(self, identity: Identity, proof: Proof = NO_PROOF, agent_key: str | None = None) -> tuple[Exchange, str | None]:
+        body = {"agent_id": identity.agent_id, "agent_type": identity.agent_type, "agent_key": agent_key or self.agent_key}
+        ex = self.client.send("POST", self.endpoints.token, lambda url: request_headers(None, proof, "POST", url), body)
+        token = ex.json_member("temp_token") if ex.ok else None
+        return ex, token if isinstance(token, str) else None
+
+    def phase2_body(self, identity: Identity) -> dict:
+        return {
+            "agent_id": identity.agent_id,
+            "agent_type": identity.agent_type,
+            "endpoint": identity.endpoint,
+            "capabilities": ["conformance-check"],
+            "communication_mode": "remote",
+            "version": "1.0.0",
+        }
+
+    def phase2(self, identity: Identity, temp: str | None, proof: Proof, scheme: str = "Bearer") -> Exchange:
+        return self.client.send(
+            "POST", self.endpoints.validate, lambda url: request_headers(temp, proof, "POST", url, scheme), self.phase2_body(identity)
+        )
+
+    def poll(self, temp: str, accepted: Exchange) -> tuple[Exchange | None, str | None]:
+        """Poll a 202 until it passes or fails; returns the last poll and the validated token."""
+        validation_id = accepted.json_member("validation_id")
+        location = accepted.header("location") or accepted.json_member("polling_url")
+        if isinstance(location, str) and self.client.same_origin(self.client.url(location)):
+            path = urlsplit(self.client.url(location)).path
+        elif isinstance(validation_id, str):
+            path = self.endpoints.poll.format(validation_id=validation_id)
+        else:
+            return None, None
+        deadline = time.monotonic() + POLL_DEADLINE
+        last = None
+        while time.monotonic() < deadline:
+            last = self.client.send("GET", path, lambda url: request_headers(temp, NO_PROOF, "GET", url))
+            status = last.json_member("status")
+            if not last.ok or status != "pending":
+                break
+            time.sleep(POLL_INTERVAL)
+        token = last.json_member("validated_token") if last is not None and last.ok else None
+        return last, token if isinstance(token, str) else None
+
+    def validate(self, identity: Identity, temp: str, proof: Proof) -> tuple[Exchange, Exchange | None, str | None]:
+        accepted = self.phase2(identity, temp, proof)
+        if accepted.status != 202 and not accepted.ok:
+            return accepted, None, None
+        last, token = self.poll(temp, accepted)
+        return accepted, last, token
+
+    def registration_body(self, identity: Identity) -> dict:
+        return {
+            "name": "ARCP conformance agent",
+            "agent_id": identity.agent_id,
+            "agent_type": identity.agent_type,
+            "endpoint": identity.endpoint,
+            "context_brief": "Short-lived agent registered by the arcp-conformance suite.",
+            "capabilities": ["conformance-check"],
+            "owner": "arcp-conformance",
+            "public_key": "arcp-conformance-" + "0" * 32,
+            "metadata": {"created_by": "arcp-conformance"},
+            "version": "1.0.0",
+            "communication_mode": "remote",
+        }
+
+    def phase3(self, identity: Identity, validated: str | None, proof: Proof, scheme: str = "Bearer") -> Exchange:
+        ex = self.client.send(
+            "POST", self.endpoints.register, lambda url: request_headers(validated, proof, "POST", url, scheme), self.registration_body(identity)
+        )
+        access = ex.json_member("access_token") if ex.ok else None
+        if isinstance(access, str):
+            self.registered.append((identity, access, proof))
+        return ex
+
+    def unregister(self, identity: Identity, access: str, proof: Proof) -> Exchange:
+        path = self.endpoints.unregister.format(agent_id=identity.agent_id)
+        fresh = Proof(key=proof.key) if proof.key else NO_PROOF
+        return self.client.send("DELETE", path, lambda url: request_headers(access, fresh, "DELETE", url))
+
+    def unregister_last(self, identity: Identity) -> bool:
+        """Remove the agent `identity` registered last, so that the identity can register again."""
+        for i in range(len(self.registered) - 1, -1, -1):
+            who, access, proof = self.registered[i]
+            if who.agent_id == identity.agent_id:
+                ex = self.unregister(who, access, proof)
+                if ex.ok:
+                    del self.registered[i]
+                return ex.ok
+        return True
+
+    def cleanup(self) -> None:
+        for identity, access, proof in list(reversed(self.registered)):
+            self.unregister(identity, access, proof)
+        self.registered.clear()

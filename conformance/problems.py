@@ -1,0 +1,115 @@
+"""Judging error responses: problem+json (RFC 9457 + ARCP) and WWW-Authenticate (RFC 9110 / 9449).
+
+Pure functions over a recorded response; the checks call them.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import jsonschema
+from referencing import Registry, Resource
+
+from .catalogue import SCHEMAS, problem_types
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+@lru_cache(maxsize=None)
+def _registry() -> Registry:
+    resources = []
+    for path in sorted(SCHEMAS.glob("*.schema.json")):
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        resources.append((schema["$id"], Resource.from_contents(schema)))
+    return Registry().with_resources(resources)
+
+
+def _schema_id(name: str) -> str:
+    return f"https://arcp-conformance.invalid/schemas/{name}.schema.json"
+
+
+@lru_cache(maxsize=None)
+def validator(name: str) -> jsonschema.protocols.Validator:
+    """A compiled validator for schemas/<name>.schema.json (format checks on)."""
+    schema = _registry().contents(_schema_id(name))
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, registry=_registry(), format_checker=cls.FORMAT_CHECKER)
+
+
+@lru_cache(maxsize=None)
+def type_validator(slugs: tuple[str, ...]) -> jsonschema.protocols.Validator:
+    """ARCP problem whose type is one of the catalogue types `slugs` (the expected type for a situation)."""
+    types = problem_types()
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "allOf": [{"$ref": _schema_id("arcp-problem")}],
+        "properties": {"type": {"enum": [types[s].uri for s in slugs]}},
+        "required": ["type"],
+    }
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, registry=_registry(), format_checker=cls.FORMAT_CHECKER)
+
+
+def schema_errors(name: str, body: object) -> list[str]:
+    return [_describe(e) for e in validator(name).iter_errors(body)]
+
+
+def type_errors(slugs: tuple[str, ...], body: object) -> list[str]:
+    return [_describe(e) for e in type_validator(tuple(sorted(slugs))).iter_errors(body)]
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    where = "/".join(str(p) for p in error.absolute_path) or "(body)"
+    return f"{where}: {error.message}"
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+# --- WWW-Authenticate (RFC 9110 §11.6.1): no dependency parses it, so a small parser here.
+
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_TOKEN68 = r"[A-Za-z0-9\-._~+/]+=*"
+_QUOTED = r'"(?:[^"\\]|\\.)*"'
+
+
+@dataclass
+class Challenge:
+    scheme: str
+    params: dict[str, str] = field(default_factory=dict)
+    token68: str | None = None
+
+
+def parse_challenges(values: list[str]) -> list[Challenge]:
+    """Parse every WWW-Authenticate field value into challenges. Unparseable tails are dropped."""
+    out: list[Challenge] = []
+    for value in values:
+        pos, text = 0, value
+        current: Challenge | None = None
+        while pos < len(text):
+            m = re.compile(r"[\s,]*").match(text, pos)
+            pos = m.end()
+            if pos >= len(text):
+                break
+            param = re.compile(rf"({_TOKEN})\s*=\s*({_TOKEN}|{_QUOTED})").match(text, pos)
+            if current is not None and param:
+                raw = param.group(2)
+                if raw.startswith('"'):
+                    raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
+                current.params[param.group(1).lower()] = raw
+                pos = param.end()
+                continue
+            scheme = re.compile(rf"({_TOKEN})(?:\s+({_TOKEN68})(?=\s*(?:,|$)))?").match(text, pos)
+            if not scheme:
+                break
+            current = Challenge(scheme.group(1), token68=scheme.group(2))
+            out.append(current)
+            pos = scheme.end()
+    return out
+
+
+def challenges_of(headers: list[tuple[str, str]]) -> list[Challenge]:
+    return parse_challenges([v for k, v in headers if k.lower() == "www-authenticate"])

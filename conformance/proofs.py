@@ -1,0 +1,346 @@
+"""DPoP proofs (RFC 9449 §4.2), valid or with one named defect each (pure: no I/O).
+
+`build_proof` makes the header and claims of a valid proof, lets each requested defect (or
+positive control) change its one part of them, then signs. Every defect leaves all other
+parts valid, so a server that accepts the proof has missed exactly that check.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import jwt
+from jwt.utils import base64url_decode, base64url_encode
+
+from conformance.keys import KeyPair, access_token_hash
+
+CRIT_PARAMETER = "urn:arcp-conformance:unknown"
+UNKNOWN_HEADER = "x-arcp-conformance"
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True)
+class Defect:
+    name: str
+    summary: str  # one line: what is wrong with the proof (or, for a control, what is odd)
+    needs_token: bool
+    needs_other_key: bool
+
+
+@dataclass
+class ProofParts:
+    """A proof before signing; defects edit it in place."""
+
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    signing_key: Any  # what jwt.encode signs with: a private key, HMAC secret bytes, or None
+    key: KeyPair
+    other_key: KeyPair | None
+    access_token: str | None
+    break_signature: bool = False
+    copies: int = 1
+
+
+DEFECTS: dict[str, Defect] = {}
+CONTROLS: dict[str, Defect] = {}
+_TRANSFORMS: dict[str, Callable[[ProofParts], None]] = {}
+_TARGETS: dict[str, str] = {}  # the part a name changes: two names on one part do not compose
+
+
+def _register(name, target, summary, *, needs_token=False, needs_other_key=False, control=False):
+    def register(transform: Callable[[ProofParts], None]):
+        catalogue = CONTROLS if control else DEFECTS
+        catalogue[name] = Defect(name, summary, needs_token, needs_other_key)
+        _TRANSFORMS[name] = transform
+        _TARGETS[name] = target
+        return transform
+
+    return register
+
+
+# --- header ---------------------------------------------------------------------------------
+
+@_register("typ-missing", "typ", "header has no typ")
+def _typ_missing(p):
+    del p.header["typ"]
+
+
+@_register("typ-wrong", "typ", 'header typ is "jwt", not "dpop+jwt"')
+def _typ_wrong(p):
+    p.header["typ"] = "jwt"
+
+
+@_register("alg-none", "signature", 'alg is "none" and the signature part is empty')
+def _alg_none(p):
+    p.header["alg"] = "none"
+    p.signing_key = None
+
+
+@_register("alg-hs256", "signature", "alg is HS256 (symmetric), HMAC keyed with the jwk's x")
+def _alg_hs256(p):
+    # Key confusion: a server that feeds the jwk's material to the header's alg would accept it.
+    p.header["alg"] = "HS256"
+    p.signing_key = p.key.public_jwk["x"].encode("ascii")
+
+
+@_register("jwk-private", "jwk", "jwk header holds the private member d")
+def _jwk_private(p):
+    p.header["jwk"] = p.key.private_jwk
+
+
+@_register("signature-bad", "signature", "signature bytes altered (same length)")
+def _signature_bad(p):
+    p.break_signature = True
+
+
+@_register(
+    "signature-other-key", "signature", "signed by another key than the jwk", needs_other_key=True
+)
+def _signature_other_key(p):
+    if p.other_key.alg != p.key.alg:
+        raise ValueError("signature-other-key needs other_key of the same alg as key")
+    if p.other_key.thumbprint == p.key.thumbprint:
+        raise ValueError("signature-other-key needs other_key to be a different key")
+    p.signing_key = p.other_key.private_key
+
+
+@_register("crit-unknown", "crit", f"crit lists {CRIT_PARAMETER}, which no server understands")
+def _crit_unknown(p):
+    p.header["crit"] = [CRIT_PARAMETER]
+    p.header[CRIT_PARAMETER] = True
+
+
+# --- claims ---------------------------------------------------------------------------------
+
+@_register("jti-missing", "jti", "no jti claim")
+def _jti_missing(p):
+    del p.claims["jti"]
+
+
+@_register("htm-missing", "htm", "no htm claim")
+def _htm_missing(p):
+    del p.claims["htm"]
+
+
+@_register("htm-wrong", "htm", "htm is another method than the request's")
+def _htm_wrong(p):
+    p.claims["htm"] = "PUT" if p.claims["htm"] == "POST" else "POST"
+
+
+@_register("htu-missing", "htu", "no htu claim")
+def _htu_missing(p):
+    del p.claims["htu"]
+
+
+@_register("htu-path", "htu", 'htu path differs ("-elsewhere" appended)')
+def _htu_path(p):
+    url = urlsplit(p.claims["htu"])
+    p.claims["htu"] = urlunsplit(url._replace(path=(url.path or "/") + "-elsewhere"))
+
+
+@_register("htu-host", "htu", "htu host is elsewhere.invalid (port kept)")
+def _htu_host(p):
+    url = urlsplit(p.claims["htu"])
+    userinfo, _, port = _split_netloc(url.netloc)
+    netloc = userinfo + "elsewhere.invalid" + (f":{port}" if port else "")
+    p.claims["htu"] = urlunsplit(url._replace(netloc=netloc))
+
+
+@_register("htu-scheme", "htu", "htu scheme swapped http<->https (host and port kept)")
+def _htu_scheme(p):
+    url = urlsplit(p.claims["htu"])
+    scheme = url.scheme.lower()
+    if scheme not in DEFAULT_PORTS:
+        raise ValueError(f"htu-scheme needs an http or https URL, not {scheme!r}")
+    userinfo, host, port = _split_netloc(url.netloc)
+    # Spell the old default port out, so the new URL differs by its scheme alone.
+    netloc = f"{userinfo}{host}:{port or DEFAULT_PORTS[scheme]}"
+    swapped = "https" if scheme == "http" else "http"
+    p.claims["htu"] = urlunsplit(url._replace(scheme=swapped, netloc=netloc))
+
+
+@_register("htu-port", "htu", "htu port differs")
+def _htu_port(p):
+    url = urlsplit(p.claims["htu"])
+    userinfo, host, port = _split_netloc(url.netloc)
+    if not port:
+        new_port = 8443  # neither default port, so a change whichever scheme
+    else:
+        new_port = int(port) + 1 if int(port) < 65535 else int(port) - 1
+    p.claims["htu"] = urlunsplit(url._replace(netloc=f"{userinfo}{host}:{new_port}"))
+
+
+@_register("iat-old", "iat", "iat is 600 s in the past")
+def _iat_old(p):
+    p.claims["iat"] -= 600
+
+
+@_register("iat-future", "iat", "iat is 600 s in the future")
+def _iat_future(p):
+    p.claims["iat"] += 600
+
+
+@_register("ath-wrong", "ath", "ath is the hash of another token", needs_token=True)
+def _ath_wrong(p):
+    p.claims["ath"] = access_token_hash("other-" + p.access_token)
+
+
+@_register("ath-missing", "ath", "no ath although a token is presented", needs_token=True)
+def _ath_missing(p):
+    del p.claims["ath"]
+
+
+# --- the request ----------------------------------------------------------------------------
+
+@_register("two-headers", "copies", "two DPoP header fields, each a valid proof (distinct jti)")
+def _two_headers(p):
+    p.copies = 2
+
+
+# --- positive controls: odd but valid, a conformant server accepts them -----------------------
+
+@_register(
+    "htu-with-query", "htu", 'htu carries "?q=1#f" (ignored, RFC 9449 §4.3)', control=True
+)
+def _htu_with_query(p):
+    p.claims["htu"] += "?q=1#f"
+
+
+@_register(
+    "unknown-header", "unknown-header", f"extra header {UNKNOWN_HEADER} (ignored, RFC 7515 §4)",
+    control=True,
+)
+def _unknown_header(p):
+    p.header[UNKNOWN_HEADER] = "ignored"
+
+
+# --- building -------------------------------------------------------------------------------
+
+def build_proof(
+    key: KeyPair,
+    method: str,
+    url: str,
+    *,
+    access_token: str | None = None,
+    defects: Iterable[str] = (),
+    other_key: KeyPair | None = None,
+    now: int | None = None,
+    jti: str | None = None,
+    extra_headers: dict | None = None,
+    extra_claims: dict | None = None,
+) -> list[str]:
+    """The DPoP header values to send: one proof, or two for `two-headers`.
+
+    `defects` takes names from DEFECTS and CONTROLS; names that change the same part of the
+    proof (e.g. typ-missing and typ-wrong) are refused. Extras are added before the defects.
+    """
+    names = list(dict.fromkeys([defects] if isinstance(defects, str) else defects))  # no repeats
+    _check(names, access_token, other_key)
+    claims = {
+        "jti": jti if jti is not None else str(uuid.uuid4()),
+        "htm": method.upper(),
+        "htu": htu_for(url),
+        "iat": int(time.time() if now is None else now),
+    }
+    if access_token is not None:
+        claims["ath"] = access_token_hash(access_token)
+    parts = ProofParts(
+        header={"typ": "dpop+jwt", "alg": key.alg, "jwk": key.public_jwk},
+        claims={**claims, **(extra_claims or {})},
+        signing_key=key.private_key,
+        key=key,
+        other_key=other_key,
+        access_token=access_token,
+    )
+    parts.header.update(extra_headers or {})
+    for name in names:
+        _TRANSFORMS[name](parts)
+
+    proofs = [_encode(parts, parts.claims)]
+    for _ in range(parts.copies - 1):
+        copy = dict(parts.claims)
+        if "jti" in copy:
+            copy["jti"] = str(uuid.uuid4())  # each header a proof of its own
+        proofs.append(_encode(parts, copy))
+    return proofs
+
+
+def htu_for(url: str) -> str:
+    """The htu of a request to `url`: the URL without query and fragment (RFC 9449 §4.2)."""
+    return urlunsplit(urlsplit(url)._replace(query="", fragment=""))
+
+
+def decode_unverified(proof: str) -> tuple[dict, dict]:
+    """(header, claims) of a proof, checking nothing (not the signature, not iat, ...)."""
+    try:
+        return jwt.get_unverified_header(proof), jwt.decode(proof, options=_NO_CHECKS)
+    except jwt.InvalidTokenError as error:
+        # PyJWT refuses to parse any header whose crit lists an extension it lacks
+        # (crit-unknown); read such a proof's parts directly.
+        try:
+            header_part, claims_part, _ = proof.split(".")
+            header = json.loads(base64url_decode(header_part))
+            claims = json.loads(base64url_decode(claims_part))
+        except ValueError:
+            raise error from None
+        if not isinstance(header, dict) or "crit" not in header:
+            raise
+        return header, claims
+
+
+_NO_CHECKS = {
+    "verify_signature": False,
+    "verify_exp": False,
+    "verify_nbf": False,
+    "verify_iat": False,
+    "verify_aud": False,
+    "verify_iss": False,
+    "verify_sub": False,
+    "verify_jti": False,
+    "require": [],
+}
+
+
+def _check(names: list[str], access_token: str | None, other_key: KeyPair | None) -> None:
+    catalogue = {**DEFECTS, **CONTROLS}
+    seen: dict[str, str] = {}
+    for name in names:
+        if name not in catalogue:
+            raise ValueError(f"unknown DPoP proof defect {name!r}")
+        if catalogue[name].needs_token and access_token is None:
+            raise ValueError(f"defect {name!r} needs an access_token")
+        if catalogue[name].needs_other_key and other_key is None:
+            raise ValueError(f"defect {name!r} needs other_key")
+        target = _TARGETS[name]
+        if target in seen:
+            raise ValueError(f"defects {seen[target]!r} and {name!r} both change the {target}")
+        seen[target] = name
+
+
+def _encode(parts: ProofParts, claims: dict[str, Any]) -> str:
+    headers = dict(parts.header)
+    # PyJWT adds typ "JWT" to every header unless told None, which makes it leave typ out.
+    headers.setdefault("typ", None)
+    proof = jwt.encode(claims, parts.signing_key, algorithm=headers["alg"], headers=headers)
+    return _flip_signature(proof) if parts.break_signature else proof
+
+
+def _flip_signature(proof: str) -> str:
+    signing_input, _, signature = proof.rpartition(".")
+    altered = bytes(b ^ 0x01 for b in base64url_decode(signature))  # same length, all wrong
+    return f"{signing_input}.{base64url_encode(altered).decode('ascii')}"
+
+
+def _split_netloc(netloc: str) -> tuple[str, str, str]:
+    """(userinfo + "@" or "", host as written, port or "") without lower-casing the host."""
+    userinfo, at, hostport = netloc.rpartition("@")
+    host, colon, port = hostport.rpartition(":")
+    if not colon or "]" in port:  # no port, or the colons of a bare IPv6 literal
+        host, port = hostport, ""
+    return userinfo + at, host, port

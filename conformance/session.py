@@ -1,0 +1,323 @@
+"""One conformance run against one target: discovery, the shared tokens, and each situation sent once.
+
+Phase 1 is slow on real servers (≥ 1.8 s on upstream) and rate limited, so the run makes three
+phase-1 calls in all, at once, and shares what they yield. Everything else is obtained lazily,
+the first time a check needs it, and cached.
+"""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from .agent_endpoint import AgentEndpoint
+from .cases import Case, expect
+from .checks import CaseResult, Check, Issuance, Verdict, judge_case, judge_issuance
+from .flows import NO_PROOF, Endpoints, Flows, Identity, Proof
+from .keys import KeyPair, generate_key
+from .target import Exchange, TargetClient, TargetError
+from .tokens import ForgeRefused, Forger, bad_signature, jkt_of
+
+MODES = ("required", "optional", "disabled", "auto")
+PREFERRED_ALGS = ("EdDSA", "ES256")
+
+
+@dataclass(frozen=True)
+class Settings:
+    target_url: str
+    agent_key: str | None = None
+    agent_type: str | None = None
+    dpop_mode: str = "auto"
+    jwt_secret: str | None = None
+    agent_endpoint_host: str = "127.0.0.1"
+    timeout: float = 15.0
+
+
+@dataclass
+class Discovery:
+    config: dict
+    version: str | None
+    agent_types: list[str]
+    algs: list[str]
+
+
+class ConformanceSession:
+    def __init__(self, settings: Settings):
+        if settings.dpop_mode not in MODES:
+            raise TargetError(f"--dpop-mode must be one of {', '.join(MODES)}, got {settings.dpop_mode!r}")
+        self.settings = settings
+        self.client = TargetClient(settings.target_url, timeout=settings.timeout)
+        self._lock = threading.RLock()
+        self._agent_endpoint: AgentEndpoint | None = None
+        self._results: dict[str, CaseResult] = {}
+        self._issuance: Issuance | None = None
+        self._validated_template: str | None = None
+        self.discovery = self._discover()
+        self.endpoints = Endpoints().overridden_by(self.discovery.config, self.client)
+        self.agent_type = settings.agent_type or (self.discovery.agent_types[0] if self.discovery.agent_types else "testing")
+        alg = next((a for a in PREFERRED_ALGS if a in self.discovery.algs), PREFERRED_ALGS[0])
+        self.key_a: KeyPair = generate_key(alg)
+        self.key_b: KeyPair = generate_key(alg)
+        self.flows = Flows(self.client, self.endpoints, settings.agent_key or "")
+        self._own_ids: set[str] = set()
+        self.forger = Forger(settings.jwt_secret, self._own_ids) if settings.jwt_secret else None
+        self.mode_source = "given" if settings.dpop_mode != "auto" else "detected"
+        self.mode = settings.dpop_mode if settings.dpop_mode != "auto" else None
+
+    # --- discovery
+
+    def _discover(self) -> Discovery:
+        health = self.client.send("GET", "/health")
+        if health.error:
+            raise TargetError(f"target {self.client.base_url} is unreachable: {health.error}")
+        config_ex = self.client.send("GET", "/.well-known/arcp-configuration")
+        config = config_ex.json() if config_ex.ok and isinstance(config_ex.json(), dict) else {}
+        types_ex = self.client.send("GET", "/public/agent_types")
+        types = types_ex.json_member("allowed_agent_types") if types_ex.ok else None
+        algs = config.get("dpop_signing_alg_values_supported")
+        version = health.json_member("version") or config.get("service_version")
+        return Discovery(
+            config=config,
+            version=str(version) if version is not None else None,
+            agent_types=[t for t in types if isinstance(t, str)] if isinstance(types, list) else [],
+            algs=[a for a in algs if isinstance(a, str)] if isinstance(algs, list) else list(PREFERRED_ALGS),
+        )
+
+    @property
+    def agent_endpoint(self) -> AgentEndpoint:
+        with self._lock:
+            if self._agent_endpoint is None:
+                self._agent_endpoint = AgentEndpoint(self.settings.agent_endpoint_host)
+            return self._agent_endpoint
+
+    def identity(self, label: str) -> Identity:
+        who = Identity.create(self.agent_type, self.agent_endpoint, label)
+        self._own_ids.add(who.agent_id)
+        return who
+
+    def close(self) -> None:
+        try:
+            self.flows.cleanup()
+        finally:
+            if self._agent_endpoint is not None:
+                self._agent_endpoint.close()
+            self.client.close()
+
+    # --- the main flow: phase 1 (three ways, at once), then 2 and 3 with proofs by A
+
+    def issuance(self) -> Issuance:
+        with self._lock:
+            if self._issuance is None:
+                self._issuance = self._run_main_flow()
+            return self._issuance
+
+    def _run_main_flow(self) -> Issuance:
+        iss = Issuance(mode=self.mode or "optional", jkt=self.key_a.thumbprint)
+        if not self.settings.agent_key:
+            for k in ("phase1", "temp", "validated", "access", "poll", "register", "phase1_noproof", "phase1_defective"):
+                iss.reasons[k] = "no --agent-key given: the suite cannot register"
+            return iss
+        self.id_a, self.id_u, id_d = self.identity("a"), self.identity("u"), self.identity("d")
+        calls = {
+            "a": (self.id_a, Proof(key=self.key_a)),
+            "u": (self.id_u, NO_PROOF),
+            "d": (id_d, Proof(key=self.key_a, defects=("signature-bad",))),
+        }
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            futures = {name: pool.submit(self.flows.phase1, who, proof) for name, (who, proof) in calls.items()}
+            got = {name: f.result() for name, f in futures.items()}
+        iss.phase1, self.temp_a = got["a"]
+        iss.phase1_noproof, self.temp_u = got["u"]
+        iss.phase1_defective, _ = got["d"]
+        if self.temp_a is None:
+            iss.reasons["validated"] = iss.reasons["poll"] = f"phase 1 with a valid proof failed: {iss.phase1.summary()}"
+            return iss
+        _, iss.poll, self.validated_a = self.flows.validate(self.id_a, self.temp_a, Proof(key=self.key_a))
+        self._validated_template = self.validated_a
+        if self.validated_a is None:
+            iss.reasons["register"] = iss.reasons["access"] = "phase 2 gave no validated token"
+            return iss
+        iss.register = self.flows.phase3(self.id_a, self.validated_a, Proof(key=self.key_a))
+        if iss.register.ok:
+            iss.unregistered = self.flows.unregister_last(self.id_a)
+            if iss.unregistered:
+                iss.reregister = self.flows.phase3(self.id_a, self.validated_a, Proof(key=self.key_a))
+                if iss.reregister.ok:
+                    self.flows.unregister_last(self.id_a)
+        return iss
+
+    # --- the mode, when the user asked us to detect it
+
+    def resolve_mode(self) -> str:
+        if self.mode:
+            return self.mode
+        iss = self.issuance()
+        temp = getattr(self, "temp_u", None) or getattr(self, "temp_a", None)
+        who = self.id_u if getattr(self, "temp_u", None) else getattr(self, "id_a", None)
+        if temp is None or who is None:
+            raise TargetError("--dpop-mode auto needs a temp token from the target (give --agent-key), or give --dpop-mode")
+        if not self.flows.phase2(who, temp, NO_PROOF).ok and iss.phase1_noproof is not None:
+            self.mode = "required"
+        elif not self.flows.phase2(who, temp, Proof(key=self.key_a, defects=("htm-wrong",))).ok:
+            self.mode = "optional"
+        else:
+            self.mode = "optional" if self.discovery.config.get("dpop_signing_alg_values_supported") else "disabled"
+        iss.mode = self.mode
+        return self.mode
+
+    # --- tokens per kind, per endpoint
+
+    def _forge(self, make, reason_without: str) -> tuple[str | None, str]:
+        if self.forger is None:
+            return None, f"{reason_without}; give --jwt-secret to forge one"
+        try:
+            return make(self.forger), ""
+        except ForgeRefused as exc:
+            return None, str(exc)
+
+    def _bound_temp(self) -> tuple[Identity | None, str | None, str]:
+        self.issuance()
+        temp = getattr(self, "temp_a", None)
+        if temp is None:
+            return None, None, "phase 1 issued no temp token"
+        if jkt_of(temp) == self.key_a.thumbprint:
+            return self.id_a, temp, ""
+        token, why = self._forge(lambda f: f.bound(temp, self.key_a.thumbprint), "the target issued no bound temp token")
+        return self.id_a, token, why
+
+    def _unbound_temp(self) -> tuple[Identity | None, str | None, str]:
+        self.issuance()
+        temp = getattr(self, "temp_u", None)
+        if temp is None:
+            return None, None, "phase 1 without a proof issued no token"
+        if jkt_of(temp) is not None:
+            return None, None, "phase 1 without a proof issued a bound token"
+        return self.id_u, temp, ""
+
+    def _fresh_validated(self) -> tuple[Identity | None, str | None, str]:
+        who, temp, why = self._bound_temp()
+        if temp is None:
+            return None, None, why
+        accepted, last, token = self.flows.validate(who, temp, Proof(key=self.key_a))
+        if token is None:
+            return None, None, f"phase 2 gave no validated token ({(last or accepted).summary()})"
+        return who, token, ""
+
+    def _token_for(self, case: Case) -> tuple[Identity | None, str | None, str]:
+        kind, endpoint = case.token, case.endpoint
+        if kind == "missing":
+            who, _, why = self._bound_temp() if endpoint == "validate" else self._fresh_validated()
+            return who or getattr(self, "id_a", None), None, why if who is None else ""
+        if endpoint == "validate":
+            if kind in ("bound", "mismatched"):
+                return self._bound_temp()
+            if kind == "unbound":
+                return self._unbound_temp()
+            template = getattr(self, "temp_a", None) if self.issuance() else None
+            who = getattr(self, "id_a", None)
+            if template is None:
+                return None, None, "phase 1 issued no temp token"
+            if kind == "wrong-phase":
+                return (who, self.validated_a, "") if getattr(self, "validated_a", None) else (None, None, "no validated token")
+        else:
+            if kind in ("bound", "mismatched"):
+                who, token, why = self._fresh_validated()
+                if token is None or jkt_of(token) == self.key_a.thumbprint:
+                    return who, token, why
+                forged, why = self._forge(lambda f: f.bound(token, self.key_a.thumbprint), "the target issued no bound validated token")
+                return who, forged, why
+            if kind == "unbound":
+                return self._unbound_validated()
+            if kind == "wrong-phase":
+                return self._bound_temp()
+            self.issuance()
+            who, template = getattr(self, "id_a", None), self._validated_template
+            if template is None:
+                return None, None, "no validated token was issued"
+            if kind == "legacy":
+                who, template, why = self._fresh_validated()
+                if template is None:
+                    return None, None, why
+        if kind == "legacy":
+            token, why = self._forge(lambda f: f.legacy(template), "a legacy token can only be forged")
+            return who, token, why
+        if kind == "expired":
+            token, why = self._forge(lambda f: f.expired(template), "an expired token can only be forged")
+            return who, token, why
+        if kind == "bad-signature":
+            return who, bad_signature(template), ""
+        if kind == "malformed":
+            return who, "not-a-jwt", ""
+        raise ValueError(f"unknown token kind {kind!r}")
+
+    def _unbound_validated(self) -> tuple[Identity | None, str | None, str]:
+        who, temp, why = self._unbound_temp()
+        if temp is not None:
+            _, last, token = self.flows.validate(who, temp, NO_PROOF)
+            if token is not None and jkt_of(token) is None:
+                return who, token, ""
+        who, token, why = self._fresh_validated()
+        if token is not None and jkt_of(token) is None:
+            return who, token, ""
+        return None, None, why or "the target issues only bound validated tokens"
+
+    def _proof_for(self, case: Case) -> tuple[Proof, str]:
+        if case.proof == "none" or case.token == "missing":
+            return NO_PROOF, "Bearer"
+        if case.token == "mismatched":
+            return Proof(key=self.key_b), "Bearer"
+        if case.proof in ("valid", "replay"):
+            return Proof(key=self.key_a), "Bearer"
+        if case.proof == "dpop-scheme":
+            return Proof(key=self.key_a), "DPoP"
+        return Proof(key=self.key_a, defects=(case.proof,), other_key=self.key_b), "Bearer"
+
+    # --- situations
+
+    def result(self, case: Case) -> CaseResult:
+        with self._lock:
+            if case.id not in self._results:
+                self._results[case.id] = self._run_case(case)
+            return self._results[case.id]
+
+    def _run_case(self, case: Case) -> CaseResult:
+        who, token, why = self._token_for(case)
+        if who is None or (token is None and case.token != "missing"):
+            return CaseResult(None, why or "no token of this kind")
+        proof, scheme = self._proof_for(case)
+        if case.endpoint == "validate":
+            if case.proof == "replay":
+                values = tuple(proof.headers("POST", self.client.url(self.endpoints.validate), token))
+                first = self.flows.phase2(who, token, Proof(replay=values))
+                if not (first.ok or first.status == 202):
+                    return CaseResult(None, f"the first use of the proof was refused ({first.summary()})")
+                return CaseResult(self.flows.phase2(who, token, Proof(replay=values)))
+            return CaseResult(self.flows.phase2(who, token, proof, scheme))
+        ex = self.flows.phase3(who, token, proof, scheme)
+        if ex.ok:
+            self.flows.unregister_last(who)
+        return CaseResult(ex)
+
+    def control_ok(self, endpoint: str) -> bool:
+        """Did the endpoint accept some defect-free request in this run (the positive control)?"""
+        mode = self.resolve_mode()
+        controls = [("unbound", "none")] if mode == "disabled" else [("bound", "valid"), ("unbound", "valid"), ("unbound", "none")]
+        return any(self.result(Case(endpoint, t, p)).exchange is not None and self.result(Case(endpoint, t, p)).exchange.ok for t, p in controls)
+
+    # --- verdicts
+
+    def judge(self, check: Check) -> Verdict:
+        if check.case is None:
+            return judge_issuance(check, self.issuance())
+        exp = expect(check.case, self.resolve_mode())
+        result = self.result(check.case)
+        if not exp.accept and result.exchange is not None:
+            result = CaseResult(result.exchange, result.reason, self.control_ok(check.case.endpoint))
+        return judge_case(check, exp, result)
+
+    def exchanges_for(self, check: Check) -> list[Exchange]:
+        if check.case is not None:
+            ex = self.result(check.case).exchange
+            return [ex] if ex else []
+        iss = self.issuance()
+        return [e for e in (iss.exchange(check.subject),) if e is not None]

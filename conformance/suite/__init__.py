@@ -1,0 +1,1 @@
+"""The conformance checks, collected only when --target-url is given."""

@@ -1,0 +1,14 @@
+"""Profile §5–§7 at the DPoP-protected endpoints: the binding matrix, each proof defect, and the
+problem+json and WWW-Authenticate rules on every refusal."""
+import pytest
+
+from conformance.plugin import checks_for, run_check
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    checks = checks_for(metafunc.config, "binding")
+    metafunc.parametrize("check", checks, ids=[c.id for c in checks])
+
+
+def test_binding(check, arcp_session, pytestconfig, record_property):
+    run_check(pytestconfig, arcp_session, check, record_property)

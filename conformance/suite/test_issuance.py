@@ -1,0 +1,13 @@
+"""Profile §4 and §6 (issuance and flow): tokens, their binding, lifetimes and single use."""
+import pytest
+
+from conformance.plugin import checks_for, run_check
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    checks = checks_for(metafunc.config, "issuance")
+    metafunc.parametrize("check", checks, ids=[c.id for c in checks])
+
+
+def test_issuance(check, arcp_session, pytestconfig, record_property):
+    run_check(pytestconfig, arcp_session, check, record_property)

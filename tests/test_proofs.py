@@ -1,0 +1,317 @@
+import itertools
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+import pytest
+from jwt.algorithms import get_default_algorithms
+from jwt.utils import base64url_decode
+
+from conformance.keys import KeyPair, access_token_hash, generate_key
+from conformance.proofs import CONTROLS, DEFECTS, build_proof, decode_unverified, htu_for
+
+ALGS = ["EdDSA", "ES256"]
+NOW = 1_700_000_000
+JTI = "3f1c2a9e-5b7d-4c1e-9a2f-8d6b4e0c7a15"
+URL = "https://arcp.example:8443/auth/agent/validate_compliance?x=1#frag"
+HTU = "https://arcp.example:8443/auth/agent/validate_compliance"
+TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZ2VudC0xIn0.c2lnbmF0dXJl"
+CRIT = "urn:arcp-conformance:unknown"
+DROP = object()  # "this member is absent" in an expectation
+
+
+class Not:
+    """Equal to any string but `value`: for a member that must change, to anything else."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __eq__(self, other):
+        return isinstance(other, str) and other != self.value
+
+    def __repr__(self):
+        return f"<any str but {self.value!r}>"
+
+
+# Per defect: (header changes, claim changes, how the signature checks) against a valid proof
+# of the same key, request, token, now and jti. A callable value is computed from the Case.
+# Signature modes: jwk = verifies under the header's jwk; empty = no signature (alg none);
+# hmac-x = HMAC-SHA256 keyed with the jwk's x; bad = fails under the jwk, same length;
+# other-key = fails under the jwk, verifies under other_key; two = two valid proofs.
+EXPECTED = {
+    "typ-missing": ({"typ": DROP}, {}, "jwk"),
+    "typ-wrong": ({"typ": "jwt"}, {}, "jwk"),
+    "alg-none": ({"alg": "none"}, {}, "empty"),
+    "alg-hs256": ({"alg": "HS256"}, {}, "hmac-x"),
+    "jwk-private": ({"jwk": lambda case: case.key.private_jwk}, {}, "jwk"),
+    "signature-bad": ({}, {}, "bad"),
+    "signature-other-key": ({}, {}, "other-key"),
+    "crit-unknown": ({"crit": [CRIT], CRIT: True}, {}, "jwk"),
+    "jti-missing": ({}, {"jti": DROP}, "jwk"),
+    "htm-missing": ({}, {"htm": DROP}, "jwk"),
+    "htm-wrong": ({}, {"htm": "PUT"}, "jwk"),
+    "htu-missing": ({}, {"htu": DROP}, "jwk"),
+    "htu-path": ({}, {"htu": HTU + "-elsewhere"}, "jwk"),
+    "htu-host": ({}, {"htu": HTU.replace("arcp.example", "elsewhere.invalid")}, "jwk"),
+    "htu-scheme": ({}, {"htu": HTU.replace("https:", "http:")}, "jwk"),
+    "htu-port": ({}, {"htu": HTU.replace(":8443", ":8444")}, "jwk"),
+    "iat-old": ({}, {"iat": NOW - 600}, "jwk"),
+    "iat-future": ({}, {"iat": NOW + 600}, "jwk"),
+    "ath-wrong": ({}, {"ath": Not(access_token_hash(TOKEN))}, "jwk"),
+    "ath-missing": ({}, {"ath": DROP}, "jwk"),
+    "two-headers": ({}, {}, "two"),
+}
+CONTROL_EXPECTED = {
+    "htu-with-query": ({}, {"htu": HTU + "?q=1#f"}, "jwk"),
+    "unknown-header": ({"x-arcp-conformance": "ignored"}, {}, "jwk"),
+}
+
+
+@dataclass
+class Case:
+    key: KeyPair
+    other_key: KeyPair
+
+    def build(self, *defects, method="POST", url=URL, token=TOKEN, **kwargs):
+        return build_proof(
+            self.key, method, url, access_token=token, defects=defects,
+            other_key=self.other_key, now=NOW, jti=JTI, **kwargs,
+        )
+
+
+@pytest.fixture(scope="module", params=ALGS)
+def case(request):
+    return Case(generate_key(request.param), generate_key(request.param))
+
+
+@pytest.fixture(scope="module")
+def ed_case():
+    return Case(generate_key("EdDSA"), generate_key("EdDSA"))
+
+
+def verifies(proof, jwk, alg):
+    """Whether the proof's signature verifies under the public members of `jwk` with `alg`."""
+    signing_input, _, signature = proof.rpartition(".")
+    algorithm = get_default_algorithms()[alg]
+    key = algorithm.from_jwk({name: value for name, value in jwk.items() if name != "d"})
+    return algorithm.verify(signing_input.encode(), key, base64url_decode(signature))
+
+
+def expected(case, changes_list):
+    """The valid proof's (header, claims) with every given (header, claim) change applied."""
+    (proof,) = case.build()
+    header, claims = decode_unverified(proof)
+    for header_changes, claim_changes in changes_list:
+        for target, changes in ((header, header_changes), (claims, claim_changes)):
+            for name, value in changes.items():
+                if value is DROP:
+                    target.pop(name)
+                else:
+                    target[name] = value(case) if callable(value) else value
+    return header, claims
+
+
+def test_catalogue_and_expectations_in_sync():
+    # A new defect or control must come with its expectation here.
+    assert set(DEFECTS) == set(EXPECTED)
+    assert set(CONTROLS) == set(CONTROL_EXPECTED)
+    assert not set(DEFECTS) & set(CONTROLS)
+
+
+def test_catalogue_entries_are_well_formed():
+    for name, entry in {**DEFECTS, **CONTROLS}.items():
+        assert entry.name == name
+        assert entry.summary and "\n" not in entry.summary
+    assert {n for n, d in DEFECTS.items() if d.needs_token} == {"ath-wrong", "ath-missing"}
+    assert {n for n, d in DEFECTS.items() if d.needs_other_key} == {"signature-other-key"}
+
+
+def test_valid_proof(case):
+    (proof,) = case.build()
+    header, claims = decode_unverified(proof)
+    assert header == {"typ": "dpop+jwt", "alg": case.key.alg, "jwk": case.key.public_jwk}
+    assert claims == {
+        "jti": JTI, "htm": "POST", "htu": HTU, "iat": NOW, "ath": access_token_hash(TOKEN)
+    }
+    assert jwt.get_unverified_header(proof) == header
+    verified = jwt.decode(proof, jwt.PyJWK(header["jwk"]).key, algorithms=[case.key.alg])
+    assert verified == claims
+
+
+def test_valid_proof_without_token_has_no_ath(case):
+    (proof,) = case.build(token=None, method="get")
+    header, claims = decode_unverified(proof)
+    assert set(header) == {"typ", "alg", "jwk"}
+    assert claims == {"jti": JTI, "htm": "GET", "htu": HTU, "iat": NOW}
+    assert verifies(proof, header["jwk"], case.key.alg)
+
+
+def test_defaults_are_a_fresh_uuid_and_the_current_time(case):
+    before = int(time.time())
+    first, second = (build_proof(case.key, "GET", URL)[0] for _ in range(2))
+    claims, other = decode_unverified(first)[1], decode_unverified(second)[1]
+    assert str(uuid.UUID(claims["jti"])) == claims["jti"] != other["jti"]
+    assert before <= claims["iat"] <= int(time.time())
+
+
+@pytest.mark.parametrize("name", sorted(DEFECTS))
+def test_defect_is_exactly_that_defect(case, name):
+    header_changes, claim_changes, signature = EXPECTED[name]
+    want_header, want_claims = expected(case, [(header_changes, claim_changes)])
+    proofs = case.build(name)
+    assert len(proofs) == (2 if signature == "two" else 1)
+    header, claims = decode_unverified(proofs[0])
+    assert (header, claims) == (want_header, want_claims)
+
+    jwk, alg = case.key.public_jwk, case.key.alg
+    if signature == "jwk":
+        assert verifies(proofs[0], header["jwk"], alg)
+    elif signature == "empty":
+        assert proofs[0].endswith(".") and proofs[0].count(".") == 2
+    elif signature == "hmac-x":
+        hmac = get_default_algorithms()["HS256"]
+        signing_input, _, sig = proofs[0].rpartition(".")
+        secret = hmac.prepare_key(jwk["x"].encode())
+        assert hmac.verify(signing_input.encode(), secret, base64url_decode(sig))
+    elif signature == "bad":
+        assert not verifies(proofs[0], jwk, alg)
+        (valid,) = case.build()
+        assert len(proofs[0].rpartition(".")[2]) == len(valid.rpartition(".")[2])
+    elif signature == "other-key":
+        assert not verifies(proofs[0], jwk, alg)
+        assert verifies(proofs[0], case.other_key.public_jwk, alg)
+    elif signature == "two":
+        second_header, second_claims = decode_unverified(proofs[1])
+        assert (second_header, second_claims) == (want_header, {**want_claims, "jti": Not(JTI)})
+        assert all(verifies(proof, jwk, alg) for proof in proofs)
+    else:
+        pytest.fail(f"no signature expectation {signature!r}")
+
+
+@pytest.mark.parametrize("name", sorted(CONTROLS))
+def test_controls_are_valid_but_odd(case, name):
+    header_changes, claim_changes, _ = CONTROL_EXPECTED[name]
+    (proof,) = case.build(name)
+    assert decode_unverified(proof) == expected(case, [(header_changes, claim_changes)])
+    assert verifies(proof, case.key.public_jwk, case.key.alg)
+
+
+def test_documented_combination(case):
+    (proof,) = case.build("typ-wrong", "iat-old")
+    want = expected(case, [EXPECTED["typ-wrong"][:2], EXPECTED["iat-old"][:2]])
+    assert decode_unverified(proof) == want
+    assert verifies(proof, case.key.public_jwk, case.key.alg)
+
+
+SIGNED_UNDER_JWK = sorted(n for n, e in {**EXPECTED, **CONTROL_EXPECTED}.items() if e[2] == "jwk")
+
+
+@pytest.mark.parametrize("first,second", list(itertools.combinations(SIGNED_UNDER_JWK, 2)))
+def test_pairs_compose_unless_they_change_the_same_member(ed_case, first, second):
+    changes = [EXPECTED.get(n, CONTROL_EXPECTED.get(n))[:2] for n in (first, second)]
+    touched = [set(header) | {"claims." + c for c in claims} for header, claims in changes]
+    if touched[0] & touched[1]:
+        with pytest.raises(ValueError, match="both change"):
+            ed_case.build(first, second)
+        return
+    for order in ((first, second), (second, first)):
+        (proof,) = ed_case.build(*order)
+        assert decode_unverified(proof) == expected(ed_case, changes)
+        assert verifies(proof, ed_case.key.public_jwk, "EdDSA")
+
+
+def test_signature_defect_composes_with_a_claim_defect(case):
+    (proof,) = case.build("signature-bad", "ath-wrong")
+    assert decode_unverified(proof) == expected(case, [EXPECTED["ath-wrong"][:2]])
+    assert not verifies(proof, case.key.public_jwk, case.key.alg)
+
+
+def test_two_headers_compose_with_a_claim_defect(case):
+    proofs = case.build("two-headers", "iat-old")
+    assert [decode_unverified(p)[1]["iat"] for p in proofs] == [NOW - 600, NOW - 600]
+
+
+def test_two_signature_defects_do_not_compose(case):
+    with pytest.raises(ValueError, match="both change"):
+        case.build("alg-none", "signature-bad")
+
+
+def test_repeated_defect_counts_once(case):
+    assert decode_unverified(case.build("iat-old", "iat-old")[0])[1]["iat"] == NOW - 600
+
+
+def test_unknown_defect_is_refused(case):
+    with pytest.raises(ValueError, match="no-such-defect"):
+        case.build("no-such-defect")
+
+
+@pytest.mark.parametrize("name", ["ath-wrong", "ath-missing"])
+def test_ath_defects_need_a_token(case, name):
+    with pytest.raises(ValueError, match="access_token"):
+        case.build(name, token=None)
+
+
+def test_signature_other_key_needs_a_different_key_of_the_same_alg(case):
+    with pytest.raises(ValueError, match="other_key"):
+        build_proof(case.key, "POST", URL, defects=["signature-other-key"])
+    other_alg = generate_key("ES256" if case.key.alg == "EdDSA" else "EdDSA")
+    for other in (other_alg, case.key):
+        with pytest.raises(ValueError, match="other_key"):
+            build_proof(case.key, "POST", URL, defects=["signature-other-key"], other_key=other)
+
+
+def test_extras_are_added_and_defects_still_apply(case):
+    (proof,) = case.build(
+        "typ-wrong", extra_headers={"kid": "k1"}, extra_claims={"nonce": "n-1"}
+    )
+    header, claims = decode_unverified(proof)
+    assert header["kid"] == "k1" and header["typ"] == "jwt"
+    assert claims["nonce"] == "n-1"
+    assert verifies(proof, header["jwk"], case.key.alg)
+
+
+@pytest.mark.parametrize(
+    "name,url,htu",
+    [
+        ("htu-scheme", "http://h.example/p?q", "https://h.example:80/p"),
+        ("htu-scheme", "https://h.example/p", "http://h.example:443/p"),
+        ("htu-scheme", "http://h.example:8080/p", "https://h.example:8080/p"),
+        ("htu-scheme", "https://[::1]:8443/p", "http://[::1]:8443/p"),
+        ("htu-port", "http://h.example/p", "http://h.example:8443/p"),
+        ("htu-port", "http://h.example:65535/p", "http://h.example:65534/p"),
+        ("htu-port", "https://[::1]/p", "https://[::1]:8443/p"),
+        ("htu-host", "http://H.Example:81/p#f", "http://elsewhere.invalid:81/p"),
+        ("htu-host", "https://[::1]/p", "https://elsewhere.invalid/p"),
+        ("htu-path", "https://h.example", "https://h.example/-elsewhere"),
+        ("htu-path", "https://h.example/a/b/?q=1", "https://h.example/a/b/-elsewhere"),
+    ],
+)
+def test_htu_defects_change_one_url_part(ed_case, name, url, htu):
+    (proof,) = ed_case.build(name, url=url)
+    assert decode_unverified(proof)[1]["htu"] == htu
+
+
+def test_htu_scheme_needs_http_or_https(ed_case):
+    with pytest.raises(ValueError, match="http"):
+        ed_case.build("htu-scheme", url="ftp://h.example/p")
+
+
+@pytest.mark.parametrize("method,wrong", [("POST", "PUT"), ("post", "PUT"), ("GET", "POST")])
+def test_htm_wrong(ed_case, method, wrong):
+    (proof,) = ed_case.build("htm-wrong", method=method)
+    assert decode_unverified(proof)[1]["htm"] == wrong
+
+
+def test_htu_for_keeps_everything_but_query_and_fragment():
+    assert htu_for("HTTPS://Host.Example:8443/a/../b?x=1#f") == "https://Host.Example:8443/a/../b"
+
+
+def test_decode_unverified_refuses_a_non_jwt():
+    with pytest.raises(jwt.DecodeError):
+        decode_unverified("not-a-jwt")
+
+
+def test_a_single_name_may_be_given_as_a_string(case):
+    (proof,) = build_proof(case.key, "GET", URL, defects="iat-old", now=NOW)
+    assert decode_unverified(proof)[1]["iat"] == NOW - 600
