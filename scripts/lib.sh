@@ -7,7 +7,7 @@ RUN_DIR=${RUN_DIR:-"$ROOT/.run"}          # pids, logs, data of servers we start
 UPSTREAM_VERSION=${UPSTREAM_VERSION:-2.1.2}
 UPSTREAM_VENV=${UPSTREAM_VENV:-"$ROOT/.upstream-venv"}
 PY=${PYTHON:-python3}
-_STARTED_PIDS=()
+PID_FILE="$RUN_DIR/pids"  # servers started here; a file, since start_* run in $( ) subshells
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 2; }
@@ -57,14 +57,18 @@ wait_http() {
   return 1
 }
 
+remember_pid() { mkdir -p "$RUN_DIR"; echo "$1" >> "$PID_FILE"; }
+
 stop_started() {
-  local pid
-  for pid in "${_STARTED_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${_STARTED_PIDS[@]}"; do
+  [ -f "$PID_FILE" ] || return 0
+  local pid pids
+  pids=$(cat "$PID_FILE"); rm -f "$PID_FILE"
+  for pid in $pids; do kill "$pid" 2>/dev/null; done
+  for pid in $pids; do
     for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.3; done
     kill -9 "$pid" 2>/dev/null
   done
-  _STARTED_PIDS=()
+  return 0
 }
 trap stop_started EXIT
 
@@ -74,7 +78,7 @@ start_redis() {
   port=$(free_port); dir="$RUN_DIR/$name"; mkdir -p "$dir"
   redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
     --dir "$dir" --logfile "$dir/redis.log" --daemonize no >/dev/null 2>&1 &
-  _STARTED_PIDS+=($!)
+  remember_pid $!
   for _ in $(seq 50); do
     redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && { echo "$port"; return 0; }
     sleep 0.1
@@ -118,7 +122,7 @@ start_upstream() {
   (cd "$dir/cwd" && exec env -i PATH="$PATH" HOME="$dir" "${env[@]}" \
     "$UPSTREAM_VENV/bin/uvicorn" arcp.__main__:app --host 127.0.0.1 --port "$port" \
     >"$dir/server.log" 2>&1) &
-  _STARTED_PIDS+=($!)
+  remember_pid $!
   wait_http "http://127.0.0.1:$port/health" 60 || { tail -20 "$dir/server.log" >&2; die "upstream ($name) did not start"; }
   echo "http://127.0.0.1:$port"
 }

@@ -1,0 +1,579 @@
+"""Self-tests of the judges: each (requirement, judge) pair the suite can generate is shown to
+PASS on a synthetic response without the defect and to FAIL on one with it.
+
+The raw verdict of a SHOULD requirement is "fail" too; the plugin turns it into a warning
+(test_plugin_maps_should_failures_to_warnings below).
+"""
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import jwt
+import pytest
+
+from conformance import plugin
+from conformance.cases import MODES, Case, expect
+from conformance.catalogue import problem_types, problem_uri
+from conformance.checks import (
+    CASE_JUDGES,
+    FAIL,
+    INCONCLUSIVE,
+    ISSUANCE_JUDGES,
+    PASS,
+    SKIP,
+    CaseResult,
+    Check,
+    Issuance,
+    Verdict,
+    all_checks,
+    issuance_checks,
+    judge_case,
+    judge_issuance,
+)
+from conformance.proofs import CONTROLS, DEFECTS
+from conformance.target import Exchange
+
+BASE = "http://arcp.test:8001"
+PATHS = {
+    "validate": "/agents/validate_compliance",
+    "register": "/agents/register",
+    "phase1": "/auth/agent/request_temp_token",
+    "poll": "/auth/agent/validation_status",
+}
+NOW = int(time.time())
+JKT_A = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+JKT_B = "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+SIGNING_KEY = "not-the-target-secret-only-for-tests!"  # claims_of reads tokens unverified
+DPOP_PROOF_ERROR = 'DPoP algs="ES256 EdDSA", error="invalid_dpop_proof"'
+DPOP_TOKEN_ERROR = 'DPoP algs="ES256 EdDSA", error="invalid_token"'
+DPOP_NO_ERROR = 'DPoP algs="ES256 EdDSA"'
+ABSENT = object()
+
+
+# --- synthetic responses
+
+def exchange(status, body=None, headers=(), *, where="validate", method="POST", received_at=NOW) -> Exchange:
+    text = body if isinstance(body, str) else json.dumps(body if body is not None else {})
+    return Exchange(method, BASE + PATHS[where], [("Authorization", "DPoP x")], status=status,
+                    response_headers=list(headers), body_text=text, received_at=received_at)
+
+
+def problem(slug, *, where="validate", **changes):
+    """A complete ARCP problem body for catalogue type `slug`; a change to ABSENT drops the member."""
+    ptype = problem_types()[slug]
+    body = {"type": ptype.uri, "title": ptype.title, "status": ptype.status, "detail": f"synthetic {slug}",
+            "instance": PATHS[where], "timestamp": "2024-01-15T10:30:00Z", "request_id": "req_test_1"}
+    body.update(changes)
+    return {k: v for k, v in body.items() if v is not ABSENT}
+
+
+def refusal(slug, status=None, *, challenge=DPOP_PROOF_ERROR, content_type="application/problem+json",
+            where="validate", **changes) -> Exchange:
+    """An error response: problem+json of `slug`, a WWW-Authenticate challenge unless None."""
+    status = status or problem_types()[slug].status
+    headers = [("Content-Type", content_type)]
+    if challenge is not None:
+        headers.append(("WWW-Authenticate", challenge))
+    return exchange(status, problem(slug, where=where, status=changes.pop("body_status", status), **changes), headers, where=where)
+
+
+def accepted(where="validate") -> Exchange:
+    return exchange(200, {"status": "ok"}, [("Content-Type", "application/json")], where=where)
+
+
+# --- synthetic tokens and the main flow
+
+AUDIENCES = {"temp": "arcp:validate", "validated": "arcp:register", "access": "arcp:operations"}
+TOKEN_MEMBER = {"temp": "temp_token", "validated": "validated_token", "access": "access_token"}
+EXCHANGE_OF = {"temp": "phase1", "validated": "poll", "access": "register"}
+WHERE = {"temp": "phase1", "validated": "poll", "access": "register"}
+NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
+
+
+def token(subject, **changes) -> str:
+    claims = {"sub": "agent-test", "agent_id": "agent-test", "aud": AUDIENCES[subject], "token_type": subject,
+              "cnf": {"jkt": JKT_A}, "iat": NOW, "exp": NOW + 300}
+    claims.update(changes)
+    return jwt.encode({k: v for k, v in claims.items() if v is not ABSENT}, SIGNING_KEY, algorithm="HS256")
+
+
+def token_response(subject, *, claims=None, headers=NO_STORE, **body_changes) -> Exchange:
+    body = {TOKEN_MEMBER[subject]: token(subject, **(claims or {})), "token_type": "DPoP", "expires_in": 300}
+    body.update(body_changes)
+    body = {k: v for k, v in body.items() if v is not ABSENT}
+    return exchange(200, body, [("Content-Type", "application/json"), *headers], where=WHERE[subject])
+
+
+def flow(mode="required", **parts) -> Issuance:
+    """A flow in which every issuance requirement holds; `parts` replaces one exchange or field."""
+    fields = {
+        "phase1": token_response("temp"),
+        "poll": token_response("validated"),
+        "register": token_response("access"),
+        "phase1_defective": refusal("dpop-invalid", where="phase1"),
+        "phase1_noproof": refusal("dpop-required", where="phase1", challenge=DPOP_NO_ERROR),
+        "reregister": refusal("token-invalid", where="register", challenge=DPOP_TOKEN_ERROR),
+        "unregistered": True,
+    }
+    fields.update(parts)
+    return Issuance(mode=mode, jkt=JKT_A, **fields)
+
+
+# --- the table
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    requirement: str
+    judge: str
+    subject: str  # a case id for case judges, an issuance subject for issuance judges
+    mode: str
+    given: Exchange | Issuance
+    expected: str
+    control_ok: bool = True
+
+    @property
+    def check(self) -> Check:
+        case = Case(*self.subject.split(":")) if self.judge in CASE_JUDGES else None
+        return Check(self.requirement, self.subject, self.judge, case)
+
+
+def case_rows(requirement, judge, case_id, mode, good, bad):
+    """One PASS row per good example and one FAIL row per bad example: {name: Exchange}."""
+    rows = [Row(f"good-{n}", requirement, judge, case_id, mode, ex, PASS) for n, ex in good.items()]
+    rows += [Row(f"bad-{n}", requirement, judge, case_id, mode, ex, FAIL) for n, ex in bad.items()]
+    return rows
+
+
+def outcome_rows(requirement, case_id, mode, *, accept):
+    """The outcome judge: a 2xx where acceptance is expected, the expected refusal otherwise."""
+    expectation = expect(Case(*case_id.split(":")), mode)
+    if accept:
+        return case_rows(requirement, "outcome", case_id, mode, {"2xx": accepted()},
+                         {"401": refusal("dpop-invalid"), "500": refusal("internal-error", challenge=None)})
+    slug = expectation.types[0]
+    status = expectation.statuses[0] if expectation.statuses else 403
+    bad = {"2xx": accepted(), "500": refusal("internal-error", challenge=None)}
+    if expectation.statuses == (401,):
+        bad["403"] = refusal(slug, 403)
+    return case_rows(requirement, "outcome", case_id, mode, {f"{status}-{slug}": refusal(slug, status)}, bad)
+
+
+def issuance_rows(requirement, subject, mode, good, bad, skip=None):
+    rows = [Row(f"good-{n}", requirement, requirement, subject, mode, iss, PASS) for n, iss in good.items()]
+    rows += [Row(f"bad-{n}", requirement, requirement, subject, mode, iss, FAIL) for n, iss in bad.items()]
+    rows += [Row(f"skip-{n}", requirement, requirement, subject, mode, iss, SKIP) for n, iss in (skip or {}).items()]
+    return rows
+
+
+def token_in(subject, **claims) -> dict:
+    """flow() parts with the `subject` token's claims changed."""
+    return {EXCHANGE_OF[subject]: token_response(subject, claims=claims)}
+
+
+PROBLEM_CASE = "validate:bound:none"  # a 401 dpop-required refusal with the whole §7 apparatus judged
+
+ROWS: list[Row] = [
+    # outcome (§6): acceptance expected
+    *outcome_rows("BIND-6-bound-valid", "validate:bound:valid", "required", accept=True),
+    *outcome_rows("BIND-7.1-dpop-scheme", "register:bound:dpop-scheme", "required", accept=True),
+    *outcome_rows("DPOP-4.3-htu-query", "validate:bound:htu-with-query", "optional", accept=True),
+    *outcome_rows("JWS-7515-unknown-header", "register:bound:unknown-header", "required", accept=True),
+    *outcome_rows("BIND-6-unbound-proof-optional", "validate:unbound:valid", "optional", accept=True),  # SHOULD
+    *outcome_rows("BIND-6-unbound-noproof-optional", "register:legacy:none", "optional", accept=True),
+    *outcome_rows("BIND-6-disabled-ignored", "validate:legacy:htm-wrong", "disabled", accept=True),
+    # outcome (§5, §6): refusal expected
+    *outcome_rows("BIND-6-bound-noproof", "validate:bound:none", "required", accept=False),
+    *outcome_rows("BIND-6-mismatch", "register:mismatched:valid", "optional", accept=False),
+    *outcome_rows("BIND-6-unbound-proof-required", "validate:unbound:valid", "required", accept=False),
+    *outcome_rows("BIND-6-unbound-noproof-required", "register:legacy:none", "required", accept=False),
+    *outcome_rows("BIND-6-unbound-defect-required", "validate:unbound:htm-wrong", "required", accept=False),
+    *outcome_rows("BIND-6-unbound-defect-optional", "validate:legacy:htm-wrong", "optional", accept=False),
+    *outcome_rows("DPOP-11.1-replay", "validate:bound:replay", "required", accept=False),
+    *outcome_rows("DPOP-4.3-single-header", "validate:bound:two-headers", "required", accept=False),
+    *outcome_rows("DPOP-4.3-claims", "validate:bound:jti-missing", "required", accept=False),
+    *outcome_rows("DPOP-4.3-typ", "register:bound:typ-wrong", "optional", accept=False),
+    *outcome_rows("DPOP-4.3-alg", "validate:bound:alg-hs256", "required", accept=False),
+    *outcome_rows("DPOP-4.3-signature", "validate:bound:signature-other-key", "required", accept=False),
+    *outcome_rows("DPOP-4.3-jwk-private", "validate:bound:jwk-private", "required", accept=False),
+    *outcome_rows("DPOP-4.3-htm", "validate:bound:htm-wrong", "required", accept=False),
+    *outcome_rows("DPOP-4.3-htu", "validate:bound:htu-port", "required", accept=False),
+    *outcome_rows("DPOP-4.3-iat-old", "validate:bound:iat-old", "required", accept=False),
+    *outcome_rows("DPOP-4.3-iat-future", "validate:bound:iat-future", "required", accept=False),  # SHOULD
+    *outcome_rows("DPOP-4.3-ath", "register:bound:ath-wrong", "required", accept=False),
+    *outcome_rows("DPOP-4.3-ath-missing", "register:bound:ath-missing", "required", accept=False),  # SHOULD
+    *outcome_rows("JWS-7515-crit", "validate:bound:crit-unknown", "optional", accept=False),
+    *outcome_rows("TOKEN-6-invalid", "validate:expired:valid", "required", accept=False),
+    *outcome_rows("TOKEN-6-missing-auth", "register:missing:none", "disabled", accept=False),
+    *outcome_rows("TOKEN-6-wrong-phase", "validate:wrong-phase:valid", "optional", accept=False),
+    *case_rows("TOKEN-6-wrong-phase", "outcome", "validate:wrong-phase:valid", "optional",
+               {"401": refusal("token-invalid", challenge=DPOP_TOKEN_ERROR)}, {}),
+    *case_rows("TOKEN-6-invalid", "outcome", "validate:expired:valid", "required",
+               {"401-authentication-failed": refusal("authentication-failed")}, {}),
+    # problem_type
+    *case_rows("BIND-6-type", "problem_type", "validate:bound:jti-missing", "required",
+               {"dpop-invalid": refusal("dpop-invalid")},
+               {"dpop-required": refusal("dpop-required"), "not-a-problem": exchange(401, "Unauthorized"),
+                "no-type": refusal("dpop-invalid", type=ABSENT)}),
+    *case_rows("BIND-6-type", "problem_type", "validate:unbound:none", "required",
+               {"dpop-required": refusal("dpop-required"), "token-not-dpop-bound": refusal("token-not-dpop-bound")},
+               {"token-invalid": refusal("token-invalid")}),
+    *case_rows("BIND-6-type", "problem_type", "register:expired:valid", "disabled",
+               {"token-invalid": refusal("token-invalid"), "authentication-failed": refusal("authentication-failed")},
+               {"dpop-invalid": refusal("dpop-invalid")}),
+    *case_rows("BIND-6-type-advisory", "problem_type", "validate:bound:iat-future", "required",
+               {"dpop-invalid": refusal("dpop-invalid")}, {"token-invalid": refusal("token-invalid")}),
+    *case_rows("BIND-6-type-advisory", "problem_type", "validate:bound:none", "optional",
+               {"dpop-required": refusal("dpop-required")}, {"dpop-invalid": refusal("dpop-invalid")}),
+    # wrong_phase_401
+    *case_rows("TOKEN-6-wrong-phase-401", "wrong_phase_401", "register:wrong-phase:valid", "required",
+               {"401-token-invalid": refusal("token-invalid", challenge=DPOP_TOKEN_ERROR)},
+               {"403-token-invalid": refusal("token-invalid", 403, challenge=None),
+                "401-authentication-failed": refusal("authentication-failed")}),
+    # problem details (§7)
+    *case_rows("PROB-7-no-5xx", "no_5xx", PROBLEM_CASE, "required",
+               {"401": refusal("dpop-required")},
+               {"500": refusal("internal-error", challenge=None), "502": refusal("endpoint-unreachable", challenge=None)}),
+    *case_rows("PROB-7-content-type", "content_type", PROBLEM_CASE, "required",
+               {"problem+json": refusal("dpop-required"),
+                "with-charset": refusal("dpop-required", content_type="application/problem+json; charset=utf-8"),
+                "upper-case": refusal("dpop-required", content_type="Application/Problem+JSON")},
+               {"json": refusal("dpop-required", content_type="application/json"),
+                "text": refusal("dpop-required", content_type="text/plain"),
+                "none": exchange(401, problem("dpop-required"), [("WWW-Authenticate", DPOP_NO_ERROR)])}),
+    *case_rows("PROB-7-members", "members", PROBLEM_CASE, "required",
+               {"full": refusal("dpop-required"), "only-required": refusal("dpop-required", instance=ABSENT, timestamp=ABSENT, request_id=ABSENT)},
+               {"no-detail": refusal("dpop-required", detail=ABSENT), "no-type": refusal("dpop-required", type=ABSENT),
+                "relative-type": refusal("dpop-required", type="dpop-required"),
+                "string-status": refusal("dpop-required", body_status="401"),
+                "empty-title": refusal("dpop-required", title=""),
+                "not-json": exchange(401, "Unauthorized", [("Content-Type", "application/problem+json")]),
+                "json-array": exchange(401, [problem("dpop-required")], [("Content-Type", "application/problem+json")])}),
+    *case_rows("PROB-7-status-match", "status_match", PROBLEM_CASE, "required",
+               {"401": refusal("dpop-required")},
+               {"400-in-body": refusal("dpop-required", body_status=400), "string": refusal("dpop-required", body_status="401"),
+                "missing": refusal("dpop-required", body_status=ABSENT)}),
+    *case_rows("PROB-7-recommended", "recommended", PROBLEM_CASE, "required",
+               {"all": refusal("dpop-required"), "instance-full-url": refusal("dpop-required", instance=BASE + PATHS["validate"])},
+               {"no-request-id": refusal("dpop-required", request_id=ABSENT),
+                "bad-timestamp": refusal("dpop-required", timestamp="15/01/2024"),
+                "no-instance": refusal("dpop-required", instance=ABSENT),
+                "other-instance": refusal("dpop-required", instance="/agents/register")}),
+    *case_rows("PROB-7-title", "title", PROBLEM_CASE, "required",
+               {"catalogue-title": refusal("dpop-required")},
+               {"heading-not-title": refusal("dpop-required", title="DPoP Required"), "missing": refusal("dpop-required", title=ABSENT)}),
+    # WWW-Authenticate (§7)
+    *case_rows("AUTH-9110-www-authenticate", "www_authenticate", PROBLEM_CASE, "required",
+               {"dpop": refusal("dpop-required", challenge=DPOP_NO_ERROR), "bearer": refusal("dpop-required", challenge='Bearer realm="arcp"')},
+               {"absent": refusal("dpop-required", challenge=None), "empty": refusal("dpop-required", challenge="")}),
+    *case_rows("AUTH-9449-dpop-challenge", "dpop_challenge", PROBLEM_CASE, "required",
+               {"dpop": refusal("dpop-required", challenge=DPOP_NO_ERROR),
+                "dpop-second": refusal("dpop-required", challenge='Bearer realm="arcp", dpop algs="ES256"')},
+               {"bearer-only": refusal("dpop-required", challenge='Bearer realm="arcp"'), "absent": refusal("dpop-required", challenge=None)}),
+    *case_rows("AUTH-9449-algs", "algs", PROBLEM_CASE, "required",
+               {"algs": refusal("dpop-required", challenge=DPOP_NO_ERROR)},
+               {"no-algs": refusal("dpop-required", challenge='DPoP error="invalid_token"'),
+                "empty-algs": refusal("dpop-required", challenge='DPoP algs=""')}),
+    *case_rows("AUTH-9449-challenge-error", "challenge_error", PROBLEM_CASE, "required",
+               {"invalid_token": refusal("dpop-required", challenge=DPOP_TOKEN_ERROR),
+                "invalid_dpop_proof": refusal("dpop-required", challenge=DPOP_PROOF_ERROR),
+                "on-bearer": refusal("dpop-required", challenge='DPoP algs="ES256", Bearer error="invalid_token"')},
+               {"absent": refusal("dpop-required", challenge=DPOP_NO_ERROR),
+                "other": refusal("dpop-required", challenge='DPoP algs="ES256", error="insufficient_scope"')}),
+    *case_rows("AUTH-9449-challenge-error", "challenge_error", "validate:bound:htm-wrong", "required",
+               {"invalid_dpop_proof": refusal("dpop-invalid", challenge=DPOP_PROOF_ERROR)},
+               {"invalid_token": refusal("dpop-invalid", challenge=DPOP_TOKEN_ERROR)}),
+    *case_rows("AUTH-9449-challenge-error", "challenge_error", "validate:missing:none", "disabled",
+               {"no-error": refusal("authentication-failed", challenge='Bearer realm="arcp"')},
+               {"error-without-credentials": refusal("authentication-failed", challenge='Bearer error="invalid_token"')}),
+    # issuance (§4, §6)
+    *issuance_rows("ISS-6-cnf-jkt", "phase1", "required", {"bound-to-a": flow()},
+                   {"bound-to-b": flow(**token_in("temp", cnf={"jkt": JKT_B})), "unbound": flow(**token_in("temp", cnf=ABSENT))}),
+    *issuance_rows("ISS-5-token-type-dpop", "phase1", "optional",
+                   {"DPoP": flow(), "lower-case": flow(phase1=token_response("temp", token_type="dpop"))},
+                   {"Bearer": flow(phase1=token_response("temp", token_type="Bearer")),
+                    "absent": flow(phase1=token_response("temp", token_type=ABSENT))},
+                   skip={"unbound": flow(phase1=token_response("temp", claims={"cnf": ABSENT}, token_type="Bearer"))}),
+    *issuance_rows("ISS-6-defective-proof", "phase1", "required",
+                   {"401-dpop-invalid": flow(),
+                    "400-oauth": flow(phase1_defective=exchange(400, {"error": "invalid_dpop_proof"}, where="phase1"))},
+                   {"issued": flow(phase1_defective=token_response("temp")),
+                    "issued-unbound": flow(phase1_defective=token_response("temp", claims={"cnf": ABSENT})),
+                    "401-token-invalid": flow(phase1_defective=refusal("token-invalid", where="phase1")),
+                    "400-other-error": flow(phase1_defective=exchange(400, {"error": "invalid_request"}, where="phase1"))}),
+    *issuance_rows("ISS-6-noproof-required", "phase1", "required", {"401-dpop-required": flow()},
+                   {"issued": flow(phase1_noproof=token_response("temp", claims={"cnf": ABSENT})),
+                    "401-dpop-invalid": flow(phase1_noproof=refusal("dpop-invalid", where="phase1"))}),
+    *[row for subject in ("validated", "access") for row in issuance_rows(
+        "ISS-6-binding-kept", subject, "required", {"bound-to-a": flow()},
+        {"bound-to-b": flow(**token_in(subject, cnf={"jkt": JKT_B})), "unbound": flow(**token_in(subject, cnf=ABSENT))})],
+    *[row for subject in ("temp", "validated", "access") for row in issuance_rows(
+        "ISS-4-aud", subject, "disabled",
+        {"aud": flow(), "aud-list": flow(**token_in(subject, aud=["other", AUDIENCES[subject]]))},
+        {"other-phase": flow(**token_in(subject, aud="arcp:other")), "absent": flow(**token_in(subject, aud=ABSENT))})],
+    *[row for subject in ("temp", "validated", "access") for row in issuance_rows(
+        "ISS-4-token-type", subject, "optional", {"token-type": flow()},
+        {"other-phase": flow(**token_in(subject, token_type="refresh")), "absent": flow(**token_in(subject, token_type=ABSENT))})],
+    *[row for subject in ("temp", "validated", "access") for row in issuance_rows(
+        "ISS-6-lifetime", subject, "required",
+        {"agrees": flow(), "within-tolerance": flow(**{EXCHANGE_OF[subject]: token_response(subject, expires_in=304)})},
+        {"off-by-60s": flow(**{EXCHANGE_OF[subject]: token_response(subject, expires_in=360)}),
+         "no-exp": flow(**token_in(subject, exp=ABSENT))},
+        skip={"no-expires-in": flow(**{EXCHANGE_OF[subject]: token_response(subject, expires_in=ABSENT)})})],
+    *[row for subject in ("phase1", "poll", "register") for row in issuance_rows(
+        "ISS-6-no-store", subject, "optional",
+        {"both": flow(),
+         "among-directives": flow(**{subject: token_response({"phase1": "temp", "poll": "validated", "register": "access"}[subject],
+                                                             headers=(("Cache-Control", "private, No-Store"), ("Pragma", "no-cache")))})},
+        {"no-pragma": flow(**{subject: token_response({"phase1": "temp", "poll": "validated", "register": "access"}[subject],
+                                                      headers=(("Cache-Control", "no-store"),))}),
+         "no-cache-only": flow(**{subject: token_response({"phase1": "temp", "poll": "validated", "register": "access"}[subject],
+                                                          headers=(("Cache-Control", "no-cache"), ("Pragma", "no-cache")))})})],
+    *issuance_rows("ISS-6-single-use", "register", "required", {"second-refused": flow()},
+                   {"second-accepted": flow(reregister=token_response("access"))}),
+]
+
+
+def row_id(row: Row) -> str:
+    return f"{row.requirement}/{row.judge}@{row.subject}[{row.mode}]-{row.name}"
+
+
+def verdict_of(row: Row) -> Verdict:
+    if isinstance(row.given, Issuance):
+        return judge_issuance(row.check, row.given)
+    return judge_case(row.check, expect(row.check.case, row.mode), CaseResult(row.given, control_ok=row.control_ok))
+
+
+@pytest.mark.parametrize("row", ROWS, ids=row_id)
+def test_judge_row(row):
+    generated = issuance_checks(row.mode) if isinstance(row.given, Issuance) else all_checks(row.mode)
+    assert row.check in generated, f"{row.check.id} ({row.judge}) is not a check of mode {row.mode}"
+    verdict = verdict_of(row)
+    assert verdict.outcome == row.expected, verdict.message
+    if row.expected == FAIL:
+        assert verdict.message, "a failure says why"
+
+
+def generated_pairs() -> set[tuple[str, str]]:
+    return {(c.requirement_id, c.judge) for mode in MODES for c in all_checks(mode)}
+
+
+def test_every_generated_check_has_a_good_and_a_bad_example():
+    """A new (requirement, judge) pair without self-test rows here breaks the build."""
+    shown = {outcome: {(r.requirement, r.judge) for r in ROWS if r.expected == outcome} for outcome in (PASS, FAIL)}
+    missing = {pair: [o for o in (PASS, FAIL) if pair not in shown[o]] for pair in generated_pairs()}
+    missing = {pair: outcomes for pair, outcomes in missing.items() if outcomes}
+    assert not missing, f"no self-test example (requirement, judge) -> missing verdicts: {missing}"
+
+
+def test_every_judge_is_reachable_and_exercised():
+    judges = {judge for _, judge in generated_pairs()}
+    assert set(CASE_JUDGES) | set(ISSUANCE_JUDGES) == judges
+    assert {r.judge for r in ROWS} == judges
+
+
+# --- every defect and control, through the outcome judge
+
+@pytest.mark.parametrize("mode", ["required", "optional"])
+@pytest.mark.parametrize("proof", sorted(DEFECTS))
+def test_every_defect_must_be_refused(proof, mode):
+    case = Case("validate", "bound", proof)
+    exp = expect(case, mode)
+    check = Check(exp.requirement, case.id, "outcome", case)
+    assert not exp.accept and exp.types == ("dpop-invalid",)
+    assert judge_case(check, exp, CaseResult(refusal("dpop-invalid"))).outcome == PASS
+    assert judge_case(check, exp, CaseResult(accepted())).outcome == FAIL
+
+
+@pytest.mark.parametrize("proof", sorted(CONTROLS))
+def test_every_control_must_be_accepted(proof):
+    case = Case("register", "bound", proof)
+    exp = expect(case, "required")
+    check = Check(exp.requirement, case.id, "outcome", case)
+    assert exp.accept
+    assert judge_case(check, exp, CaseResult(accepted("register"))).outcome == PASS
+    assert judge_case(check, exp, CaseResult(refusal("dpop-invalid", where="register"))).outcome == FAIL
+
+
+# --- preconditions: verdicts that say nothing about the server
+
+DEFECT_CASE = Case("validate", "bound", "htm-wrong")
+DEFECT_CHECK = Check("DPOP-4.3-htm", DEFECT_CASE.id, "outcome", DEFECT_CASE)
+
+
+def judge_defect(result: CaseResult, check: Check = DEFECT_CHECK) -> Verdict:
+    return judge_case(check, expect(check.case, "required"), result)
+
+
+def test_no_exchange_is_inconclusive_with_the_reason():
+    verdict = judge_defect(CaseResult(None, reason="no --agent-key given"))
+    assert (verdict.outcome, verdict.message) == (INCONCLUSIVE, "no --agent-key given")
+    assert judge_defect(CaseResult()).outcome == INCONCLUSIVE
+
+
+def test_transport_error_is_inconclusive():
+    ex = Exchange("POST", BASE + PATHS["validate"], [], error="ConnectError: refused", received_at=NOW)
+    verdict = judge_defect(CaseResult(ex))
+    assert verdict.outcome == INCONCLUSIVE and "ConnectError" in verdict.message
+
+
+@pytest.mark.parametrize("slug", ["rate-limit-exceeded", "tpr-disabled"])
+def test_rate_limited_or_unavailable_is_inconclusive(slug):
+    assert judge_defect(CaseResult(refusal(slug, challenge=None))).outcome == INCONCLUSIVE
+
+
+def test_duplicate_agent_is_inconclusive():
+    assert judge_defect(CaseResult(refusal("duplicate-agent", challenge=None))).outcome == INCONCLUSIVE
+
+
+def test_other_409_is_judged():
+    assert judge_defect(CaseResult(refusal("duplicate-agent", 409, challenge=None, type="https://example.test/conflict"))).outcome == FAIL
+
+
+@pytest.mark.parametrize("judge, requirement", [("outcome", "DPOP-4.3-htm"), ("problem_type", "BIND-6-type")])
+def test_refusal_when_the_positive_control_failed_is_inconclusive(judge, requirement):
+    check = Check(requirement, DEFECT_CASE.id, judge, DEFECT_CASE)
+    assert judge_defect(CaseResult(refusal("dpop-invalid"), control_ok=False), check).outcome == INCONCLUSIVE
+
+
+def test_acceptance_when_the_positive_control_failed_is_still_a_failure():
+    assert judge_defect(CaseResult(accepted(), control_ok=False)).outcome == FAIL
+
+
+@pytest.mark.parametrize("judge, requirement", [
+    ("problem_type", "BIND-6-type"), ("content_type", "PROB-7-content-type"), ("members", "PROB-7-members"),
+    ("status_match", "PROB-7-status-match"), ("recommended", "PROB-7-recommended"), ("title", "PROB-7-title"),
+])
+def test_error_judges_skip_an_acceptance(judge, requirement):
+    check = Check(requirement, DEFECT_CASE.id, judge, DEFECT_CASE)
+    assert judge_defect(CaseResult(accepted()), check).outcome == SKIP
+
+
+@pytest.mark.parametrize("judge, requirement", [
+    ("www_authenticate", "AUTH-9110-www-authenticate"), ("dpop_challenge", "AUTH-9449-dpop-challenge"),
+    ("algs", "AUTH-9449-algs"), ("challenge_error", "AUTH-9449-challenge-error"),
+])
+def test_challenge_judges_skip_a_non_401(judge, requirement):
+    check = Check(requirement, DEFECT_CASE.id, judge, DEFECT_CASE)
+    assert judge_defect(CaseResult(refusal("dpop-invalid", 400, challenge=None)), check).outcome == SKIP
+
+
+def test_title_skips_a_type_outside_the_catalogue():
+    check = Check("PROB-7-title", DEFECT_CASE.id, "title", DEFECT_CASE)
+    ex = refusal("dpop-invalid", type="https://example.test/other", title="Other")
+    assert judge_defect(CaseResult(ex), check).outcome == SKIP
+
+
+def test_algs_and_challenge_error_skip_when_their_prerequisite_is_missing():
+    algs = Check("AUTH-9449-algs", DEFECT_CASE.id, "algs", DEFECT_CASE)
+    error = Check("AUTH-9449-challenge-error", DEFECT_CASE.id, "challenge_error", DEFECT_CASE)
+    assert judge_defect(CaseResult(refusal("dpop-invalid", challenge='Bearer error="invalid_token"')), algs).outcome == SKIP
+    assert judge_defect(CaseResult(refusal("dpop-invalid", challenge=None)), error).outcome == SKIP
+
+
+def test_wrong_phase_401_skips_an_acceptance():
+    case = Case("validate", "wrong-phase", "valid")
+    check = Check("TOKEN-6-wrong-phase-401", case.id, "wrong_phase_401", case)
+    assert judge_case(check, expect(case, "required"), CaseResult(accepted())).outcome == SKIP
+
+
+# --- issuance preconditions
+
+ISSUANCE_SUBJECTS = sorted({(c.requirement_id, c.subject) for c in issuance_checks("required")})
+
+
+@pytest.mark.parametrize("requirement, subject", ISSUANCE_SUBJECTS, ids=lambda v: v)
+def test_issuance_without_exchanges_is_inconclusive(requirement, subject):
+    iss = Issuance(mode="required", jkt=JKT_A, reasons={subject: "no --agent-key given"})
+    assert judge_issuance(Check(requirement, subject, requirement), iss).outcome == INCONCLUSIVE
+
+
+@pytest.mark.parametrize("requirement, subject", [("ISS-6-cnf-jkt", "phase1"), ("ISS-4-aud", "temp"), ("ISS-6-no-store", "phase1")])
+def test_issuance_refused_phase1_is_inconclusive(requirement, subject):
+    iss = flow(phase1=refusal("authentication-failed", where="phase1", challenge='Bearer realm="arcp"'))
+    verdict = judge_issuance(Check(requirement, subject, requirement), iss)
+    assert verdict.outcome == INCONCLUSIVE
+
+
+def test_issuance_rate_limited_is_inconclusive():
+    iss = flow(phase1=refusal("rate-limit-exceeded", where="phase1", challenge=None))
+    assert judge_issuance(Check("ISS-6-cnf-jkt", "phase1", "ISS-6-cnf-jkt"), iss).outcome == INCONCLUSIVE
+
+
+def test_single_use_is_inconclusive_without_unregistering():
+    check = Check("ISS-6-single-use", "register", "ISS-6-single-use")
+    assert judge_issuance(check, flow(unregistered=False, reregister=None)).outcome == INCONCLUSIVE
+    assert judge_issuance(check, flow(register=refusal("token-invalid", where="register"))).outcome == INCONCLUSIVE
+
+
+# --- the plugin's mapping of raw verdicts to pytest outcomes
+
+class FakeConfig:
+    def __init__(self, strict=False):
+        self.stash = {plugin.RESULTS_KEY: []}
+        self.strict = strict
+
+    def getoption(self, dest):
+        return self.strict if dest == "arcp_conformance_strict" else None
+
+    def getini(self, name):
+        return None
+
+
+class FakeSession:
+    def __init__(self, verdict):
+        self.verdict = verdict
+
+    def judge(self, check):
+        return self.verdict
+
+    def exchanges_for(self, check):
+        return [refusal("dpop-invalid")]
+
+
+SHOULD_CHECK = Check("DPOP-4.3-iat-future", "validate:bound:iat-future", "outcome", Case("validate", "bound", "iat-future"))
+MUST_CHECK = DEFECT_CHECK
+
+
+def run(check, verdict, strict=False):
+    config, recorded = FakeConfig(strict), {}
+    plugin.run_check(config, FakeSession(verdict), check, lambda k, v: recorded.__setitem__(k, v))
+    return config.stash[plugin.RESULTS_KEY], recorded
+
+
+def test_plugin_maps_should_failures_to_warnings(monkeypatch):
+    monkeypatch.delenv("ARCP_CONFORMANCE_STRICT", raising=False)
+    with pytest.warns(plugin.ConformanceWarning, match="DPOP-4.3-iat-future"):
+        results, recorded = run(SHOULD_CHECK, Verdict(FAIL, "accepted a proof from the future"))
+    assert results[0]["verdict"] == recorded["verdict"] == "warn"
+
+
+def test_plugin_fails_a_should_failure_when_strict(monkeypatch):
+    monkeypatch.delenv("ARCP_CONFORMANCE_STRICT", raising=False)
+    with pytest.raises(pytest.fail.Exception, match="SHOULD"):
+        run(SHOULD_CHECK, Verdict(FAIL, "accepted"), strict=True)
+
+
+def test_plugin_fails_a_must_failure(monkeypatch):
+    monkeypatch.delenv("ARCP_CONFORMANCE_STRICT", raising=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(pytest.fail.Exception, match=r"\[MUST\] DPOP-4.3-htm@validate:bound:htm-wrong"):
+            run(MUST_CHECK, Verdict(FAIL, "accepted"))
+
+
+@pytest.mark.parametrize("outcome", [INCONCLUSIVE, SKIP])
+def test_plugin_skips_inconclusive_and_skip(outcome):
+    with pytest.raises(pytest.skip.Exception, match=outcome):
+        run(MUST_CHECK, Verdict(outcome, "why"))
+
+
+def test_problem_helper_builds_catalogue_bodies():
+    # the table's own helper: a refusal is a valid, complete ARCP problem
+    ex = refusal("dpop-binding-mismatch")
+    assert ex.json_member("type") == problem_uri("dpop-binding-mismatch")
+    assert urlsplit(ex.url).path == ex.json_member("instance")
