@@ -191,9 +191,8 @@ class ConformanceWarning(UserWarning):
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     conf = session.config.stash.get(SESSION_KEY, None)
     if conf is None:
-        error = session.config.stash.get(ERROR_KEY, None)
-        if error and session.testscollected == 0:
-            session.exitstatus = 3
+        if session.config.stash.get(ERROR_KEY, None):
+            session.exitstatus = 3  # the target could not be used: no verdict at all
         return
     path = Path(option(session.config, "conformance-json") or Path("reports") / "conformance.json")
     path.parent.mkdir(parents=True, exist_ok=True)
