@@ -91,8 +91,10 @@ def _bound(proof: str, mode: str) -> Expectation:
     if proof == "dpop-scheme":
         return Expectation("BIND-7.1-dpop-scheme", True)
     if proof == "none":
-        type_req = "BIND-6-type" if mode == "required" else "BIND-6-type-advisory"
-        return Expectation("BIND-6-bound-noproof", False, (401,), ("dpop-required",), type_req, EITHER_ERROR, True)
+        if mode == "required":
+            return Expectation("BIND-6-bound-noproof", False, (401,), ("dpop-required",), "BIND-6-type", EITHER_ERROR, True)
+        # optional mode: the refusal is a MUST (RFC 9449 §7.2), its 401 dpop-required a SHOULD
+        return Expectation("BIND-6-bound-noproof", False, (), ("dpop-required",), "BIND-6-type-advisory", EITHER_ERROR, True)
     if proof == "replay":
         return Expectation("DPOP-11.1-replay", False, (401,), ("dpop-invalid",), "BIND-6-type", (DPOP_ERROR,), True)
     req = defect_requirements()[proof]

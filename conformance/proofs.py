@@ -123,6 +123,11 @@ def _jti_missing(p):
     del p.claims["jti"]
 
 
+@_register("iat-missing", "iat", "no iat claim")
+def _iat_missing(p):
+    del p.claims["iat"]
+
+
 @_register("htm-missing", "htm", "no htm claim")
 def _htm_missing(p):
     del p.claims["htm"]

@@ -151,16 +151,18 @@ def case_rows(requirement, judge, case_id, mode, good, bad):
 
 def outcome_rows(requirement, case_id, mode, *, accept):
     """The outcome judge: a 2xx where acceptance is expected, the expected refusal otherwise."""
-    expectation = expect(Case(*case_id.split(":")), mode)
+    case = Case(*case_id.split(":"))
+    expectation, where = expect(case, mode), case.endpoint
+    server_error = refusal("internal-error", challenge=None, where=where)
     if accept:
-        return case_rows(requirement, "outcome", case_id, mode, {"2xx": accepted()},
-                         {"401": refusal("dpop-invalid"), "500": refusal("internal-error", challenge=None)})
+        return case_rows(requirement, "outcome", case_id, mode, {"2xx": accepted(where)},
+                         {"401": refusal("dpop-invalid", where=where), "500": server_error})
     slug = expectation.types[0]
     status = expectation.statuses[0] if expectation.statuses else 403
-    bad = {"2xx": accepted(), "500": refusal("internal-error", challenge=None)}
+    bad = {"2xx": accepted(where), "500": server_error}
     if expectation.statuses == (401,):
-        bad["403"] = refusal(slug, 403)
-    return case_rows(requirement, "outcome", case_id, mode, {f"{status}-{slug}": refusal(slug, status)}, bad)
+        bad["403"] = refusal(slug, 403, where=where)
+    return case_rows(requirement, "outcome", case_id, mode, {f"{status}-{slug}": refusal(slug, status, where=where)}, bad)
 
 
 def issuance_rows(requirement, subject, mode, good, bad, skip=None):
@@ -237,7 +239,8 @@ ROWS: list[Row] = [
     # problem details (§7)
     *case_rows("PROB-7-no-5xx", "no_5xx", PROBLEM_CASE, "required",
                {"401": refusal("dpop-required")},
-               {"500": refusal("internal-error", challenge=None), "502": refusal("endpoint-unreachable", challenge=None)}),
+               {"500": refusal("internal-error", challenge=None), "500-configuration": refusal("configuration-error", challenge=None),
+                "502-uncatalogued": exchange(502, "Bad Gateway", [("Content-Type", "text/html")])}),
     *case_rows("PROB-7-content-type", "content_type", PROBLEM_CASE, "required",
                {"problem+json": refusal("dpop-required"),
                 "with-charset": refusal("dpop-required", content_type="application/problem+json; charset=utf-8"),
@@ -577,3 +580,36 @@ def test_problem_helper_builds_catalogue_bodies():
     ex = refusal("dpop-binding-mismatch")
     assert ex.json_member("type") == problem_uri("dpop-binding-mismatch")
     assert urlsplit(ex.url).path == ex.json_member("instance")
+
+
+# --- profile §6, optional mode: "bound(A) × no proof: refused, MUST; 401 dpop-required, SHOULD"
+
+def test_optional_mode_bound_token_without_proof_refused_with_403_is_no_must_failure():
+    case, mode = Case("validate", "bound", "none"), "optional"
+    ex = refusal("dpop-required", 403, challenge=None)
+    must_failures = [
+        check.id for check in all_checks(mode)
+        if check.case == case and check.requirement.level == "MUST"
+        and judge_case(check, expect(case, mode), CaseResult(ex)).outcome == FAIL
+    ]
+    assert must_failures == []
+
+
+def test_required_mode_bound_token_without_proof_must_be_a_401():
+    case = Case("validate", "bound", "none")
+    check = Check("BIND-6-bound-noproof", case.id, "outcome", case)
+    ex = refusal("dpop-required", 403, challenge=None)
+    assert judge_case(check, expect(case, "required"), CaseResult(ex)).outcome == FAIL
+
+
+# --- profile §7: "A 5xx for a malformed or invalid client request is a failure, MUST ... Catalogued gateway
+# problems about an agent endpoint the client supplied (endpoint-unreachable, connection-timeout,
+# operation-timeout) are exempt."
+
+@pytest.mark.parametrize("slug", ["endpoint-unreachable", "connection-timeout", "operation-timeout"])
+def test_no_5xx_exempts_catalogued_agent_endpoint_gateway_problems(slug):
+    case = Case("register", "bound", "htm-wrong")
+    check = Check("PROB-7-no-5xx", case.id, "no_5xx", case)
+    assert check in all_checks("required")
+    ex = refusal(slug, challenge=None, where="register")
+    assert judge_case(check, expect(case, "required"), CaseResult(ex)).outcome != FAIL

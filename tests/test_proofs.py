@@ -49,6 +49,7 @@ EXPECTED = {
     "signature-other-key": ({}, {}, "other-key"),
     "crit-unknown": ({"crit": [CRIT], CRIT: True}, {}, "jwk"),
     "jti-missing": ({}, {"jti": DROP}, "jwk"),
+    "iat-missing": ({}, {"iat": DROP}, "jwk"),
     "htm-missing": ({}, {"htm": DROP}, "jwk"),
     "htm-wrong": ({}, {"htm": "PUT"}, "jwk"),
     "htu-missing": ({}, {"htu": DROP}, "jwk"),

@@ -1,0 +1,128 @@
+"""The data the checks stand on (vectors/*.json) agrees with the code that generates the checks."""
+import json
+from collections import Counter
+
+import pytest
+
+from conformance.cases import MODES, defect_requirements
+from conformance.catalogue import LEVELS, VECTORS, problem_by_uri, problem_types, problem_uri, requirements, slug_of
+from conformance.checks import all_checks
+from conformance.proofs import CONTROLS, DEFECTS
+
+RAW_REQUIREMENTS = json.loads((VECTORS / "requirements.json").read_text(encoding="utf-8"))["requirements"]
+RAW_PROBLEMS = json.loads((VECTORS / "problem-types.json").read_text(encoding="utf-8"))
+RAW_DEFECTS = json.loads((VECTORS / "defect-requirements.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_check_names_a_catalogue_requirement(mode):
+    unknown = sorted({c.requirement_id for c in all_checks(mode)} - set(requirements()))
+    assert not unknown, f"checks name requirements missing from vectors/requirements.json: {unknown}"
+
+
+def test_every_requirement_is_checked_in_some_mode():
+    used = {c.requirement_id for mode in MODES for c in all_checks(mode)}
+    unused = sorted(set(requirements()) - used)
+    assert not unused, f"catalogue requirements no check judges: {unused}"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_check_ids_are_unique_per_mode(mode):
+    counts = Counter(c.id for c in all_checks(mode))
+    assert not [i for i, n in counts.items() if n > 1]
+
+
+def test_requirement_ids_are_unique_in_the_file():
+    counts = Counter(r["id"] for r in RAW_REQUIREMENTS)
+    assert not [i for i, n in counts.items() if n > 1]
+    assert len(requirements()) == len(RAW_REQUIREMENTS)
+
+
+def test_levels_are_must_should_may_only():
+    assert LEVELS == ("MUST", "SHOULD", "MAY")
+    assert {r["level"] for r in RAW_REQUIREMENTS} <= set(LEVELS)
+
+
+@pytest.mark.parametrize("req", RAW_REQUIREMENTS, ids=lambda r: r["id"])
+def test_requirement_entries_are_complete(req):
+    assert set(req) == {"id", "level", "section", "source", "statement"}
+    assert all(isinstance(v, str) and v.strip() for v in req.values())
+
+
+@pytest.mark.parametrize("name", sorted({**DEFECTS, **CONTROLS}))
+def test_every_defect_and_control_maps_to_a_requirement(name):
+    table = RAW_DEFECTS["controls" if name in CONTROLS else "defects"]
+    assert name in table, f"{name} has no entry in vectors/defect-requirements.json"
+    assert table[name] in requirements()
+
+
+def test_defect_requirement_entries_name_existing_requirements():
+    for section in ("defects", "controls"):
+        for name, req in RAW_DEFECTS[section].items():
+            assert req in requirements(), f"{section}/{name} -> {req}"
+    assert not set(RAW_DEFECTS["defects"]) & set(RAW_DEFECTS["controls"])
+    assert defect_requirements() == {**RAW_DEFECTS["defects"], **RAW_DEFECTS["controls"]}
+
+
+def test_controls_map_to_acceptance_requirements():
+    # a control is a valid proof: it must map to a requirement that the proof is accepted
+    for name in CONTROLS:
+        assert "accepted" in requirements()[defect_requirements()[name]].statement
+
+
+def test_every_defect_requirement_entry_names_a_defect_or_control():
+    assert set(RAW_DEFECTS["defects"]) == set(DEFECTS)
+    assert set(RAW_DEFECTS["controls"]) == set(CONTROLS)
+
+
+# --- the ARCP problem catalogue (profile §7)
+
+def test_problem_catalogue_has_the_37_rows_with_unique_slugs():
+    slugs = [t["slug"] for t in RAW_PROBLEMS["types"]]
+    assert len(slugs) == 37
+    assert len(set(slugs)) == 37
+    assert len(problem_types()) == 37
+
+
+def test_problem_catalogue_rows_are_well_formed():
+    assert RAW_PROBLEMS["base_uri"] == "https://arcp.0x001.tech/docs/problems/"
+    for row in RAW_PROBLEMS["types"]:
+        assert set(row) == {"slug", "title", "status"}
+        assert isinstance(row["status"], int) and 400 <= row["status"] <= 599, row
+        assert row["title"].strip() == row["title"] != ""
+    assert len({t["title"] for t in RAW_PROBLEMS["types"]}) == 37
+
+
+@pytest.mark.parametrize("slug, title, status", [
+    ("dpop-required", "DPoP Proof Required", 401),
+    ("dpop-invalid", "Invalid DPoP Proof", 401),
+    ("dpop-binding-mismatch", "DPoP Key Mismatch", 401),
+    ("token-not-dpop-bound", "Token Not DPoP Bound", 401),
+    ("token-invalid", "Invalid or Expired Token", 401),
+    ("authentication-failed", "Authentication Failed", 401),
+    ("rate-limit-exceeded", "Rate Limit Exceeded", 429),
+    ("tpr-disabled", "TPR Disabled", 503),
+])
+def test_problem_rows_the_suite_relies_on(slug, title, status):
+    ptype = problem_types()[slug]
+    assert (ptype.title, ptype.status) == (title, status)
+
+
+def test_problem_uri_round_trip():
+    for slug in problem_types():
+        uri = problem_uri(slug)
+        assert uri == RAW_PROBLEMS["base_uri"] + slug
+        assert problem_by_uri(uri).slug == slug
+        assert slug_of(uri) == slug
+    assert slug_of("https://example.test/problems/dpop-invalid") is None
+    assert slug_of(None) is None
+    assert slug_of(42) is None
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_expected_problem_types_are_catalogue_types(mode):
+    from conformance.cases import cases_for, expect
+
+    for case in cases_for(mode):
+        for slug in expect(case, mode).types:
+            assert slug in problem_types(), f"{case.id}: {slug}"

@@ -1,0 +1,116 @@
+"""The pytest plugin end to end, in a pytest subprocess: options, environment, unreachable target."""
+import time
+from pathlib import Path
+
+import pytest
+
+import conformance
+from conformance.plugin import OPTIONS
+
+pytest_plugins = ["pytester"]
+
+SUITE = str(Path(conformance.__file__).parent / "suite")
+CLOSED = "http://127.0.0.1:9"  # discard port: nothing listens there
+NO_TARGET_LINE = "arcp-conformance: no --target-url given: the conformance checks are skipped"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch):
+    """The outer run's ARCP_CONFORMANCE_* variables must not leak into the runs under test."""
+    for env, _help in OPTIONS.values():
+        monkeypatch.delenv(env, raising=False)
+
+
+def run(pytester, *args, timeout=30):
+    started = time.monotonic()
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", SUITE, *args, timeout=timeout)
+    result.elapsed = time.monotonic() - started
+    return result
+
+
+def unreachable_line(url):
+    return f"*target {url} is unreachable*"
+
+
+# --- no target: the suite is not collected
+
+def test_without_target_url_the_suite_is_skipped(pytester):
+    result = run(pytester)
+    assert result.ret in (pytest.ExitCode.NO_TESTS_COLLECTED, pytest.ExitCode.OK)
+    assert NO_TARGET_LINE in result.stdout.lines
+    result.stdout.fnmatch_lines(["collected 0 items"])
+    result.stdout.no_fnmatch_line("*test_binding*")
+    result.stdout.no_fnmatch_line("*test_issuance*")
+
+
+def test_without_target_url_no_results_file_is_written(pytester):
+    run(pytester)
+    assert not (pytester.path / "reports" / "conformance.json").exists()
+
+
+# --- unreachable target
+
+def test_unreachable_target_is_reported_quickly(pytester):
+    result = run(pytester, "--target-url", CLOSED, timeout=10)
+    assert result.elapsed < 10
+    result.stdout.fnmatch_lines([f"arcp-conformance: cannot run the checks: {unreachable_line(CLOSED)}"])
+    result.stdout.fnmatch_lines([f"arcp-conformance: {unreachable_line(CLOSED)}"])  # repeated in the summary
+    result.stdout.no_fnmatch_line("*passed*")
+
+
+@pytest.mark.parametrize("url", [CLOSED, "ftp://127.0.0.1/"], ids=["closed-port", "not-http"])
+def test_unusable_target_gives_a_nonzero_exit_code(pytester, url):
+    result = run(pytester, "--target-url", url, timeout=10)
+    # no verdict at all must not look like a green run (the suite modules still yield one skipped item each)
+    result.stdout.fnmatch_lines(["arcp-conformance: cannot run the checks: *"])
+    assert result.ret not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
+
+
+def test_not_an_http_url_is_named(pytester):
+    result = run(pytester, "--target-url", "ftp://127.0.0.1/", timeout=10)
+    result.stdout.fnmatch_lines(["*--target-url must be an http(s) URL*ftp://127.0.0.1/*"])
+
+
+# --- --dpop-mode
+
+def test_bogus_dpop_mode_is_a_usage_error(pytester):
+    result = run(pytester, "--target-url", CLOSED, "--dpop-mode", "bogus", timeout=10)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--dpop-mode must be one of required, optional, disabled, auto*bogus*"])
+
+
+def test_bogus_dpop_mode_from_the_environment_is_a_usage_error(pytester, monkeypatch):
+    monkeypatch.setenv("ARCP_CONFORMANCE_DPOP_MODE", "bogus")
+    result = run(pytester, "--target-url", CLOSED, timeout=10)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--dpop-mode*bogus*"])
+
+
+# --- where the options come from: command line, then environment, then ini
+
+def test_target_url_from_the_environment(pytester, monkeypatch):
+    monkeypatch.setenv("ARCP_CONFORMANCE_TARGET_URL", CLOSED)
+    result = run(pytester, timeout=10)
+    result.stdout.fnmatch_lines([f"arcp-conformance: cannot run the checks: {unreachable_line(CLOSED)}"])
+    assert NO_TARGET_LINE not in result.stdout.lines
+
+
+def test_command_line_beats_the_environment(pytester, monkeypatch):
+    monkeypatch.setenv("ARCP_CONFORMANCE_TARGET_URL", CLOSED)
+    other = "http://127.0.0.1:7"
+    result = run(pytester, "--target-url", other, timeout=10)
+    result.stdout.fnmatch_lines([f"arcp-conformance: cannot run the checks: {unreachable_line(other)}"])
+    result.stdout.no_fnmatch_line(unreachable_line(CLOSED))
+
+
+def test_target_url_from_the_ini_file(pytester):
+    ini = pytester.makeini(f"[pytest]\narcp_target_url = {CLOSED}\n")
+    result = run(pytester, "-c", str(ini), timeout=10)
+    result.stdout.fnmatch_lines([f"arcp-conformance: cannot run the checks: {unreachable_line(CLOSED)}"])
+
+
+def test_options_are_listed_in_help(pytester):
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--help", timeout=30)
+    for name, (env, _help) in OPTIONS.items():
+        result.stdout.fnmatch_lines([f"*--{name}*"])
+    result.stdout.fnmatch_lines(["*ARCP_CONFORMANCE_TARGET_URL*"])
