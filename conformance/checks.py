@@ -289,7 +289,6 @@ AUDIENCES = {"temp": "arcp:validate", "validated": "arcp:register", "access": "a
 class Issuance:
     """What the main flow obtained: phase 1..3 with proofs by key A (thumbprint `jkt`)."""
 
-    mode: str
     jkt: str
     phase1: Exchange | None = None
     phase1_defective: Exchange | None = None

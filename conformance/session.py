@@ -34,6 +34,20 @@ class Settings:
 
 
 @dataclass
+class FlowState:
+    """What the main flow obtained and the situations reuse."""
+
+    id_a: Identity | None = None  # proves key A throughout
+    id_u: Identity | None = None  # sent no proof at phase 1
+    temp_a: str | None = None
+    temp_u: str | None = None
+    validated_a: str | None = None
+
+
+Sourced = tuple[Identity | None, str | None, str]  # (identity the token names, token, why there is none)
+
+
+@dataclass
 class Discovery:
     config: dict
     version: str | None
@@ -51,7 +65,7 @@ class ConformanceSession:
         self._agent_endpoint: AgentEndpoint | None = None
         self._results: dict[str, CaseResult] = {}
         self._issuance: Issuance | None = None
-        self._validated_template: str | None = None
+        self.state = FlowState()
         self.discovery = self._discover()
         self.endpoints = Endpoints().overridden_by(self.discovery.config, self.client)
         self.agent_type = settings.agent_type or (self.discovery.agent_types[0] if self.discovery.agent_types else "testing")
@@ -112,89 +126,80 @@ class ConformanceSession:
             return self._issuance
 
     def _run_main_flow(self) -> Issuance:
-        iss = Issuance(mode=self.mode or "optional", jkt=self.key_a.thumbprint)
+        iss = Issuance(jkt=self.key_a.thumbprint)
         if not self.settings.agent_key:
             for k in ("phase1", "temp", "validated", "access", "poll", "register", "phase1_noproof", "phase1_defective"):
                 iss.reasons[k] = "no --agent-key given: the suite cannot register"
             return iss
-        self.id_a, self.id_u, id_d = self.identity("a"), self.identity("u"), self.identity("d")
+        st = self.state
+        st.id_a, st.id_u, id_d = self.identity("a"), self.identity("u"), self.identity("d")
         calls = {
-            "a": (self.id_a, Proof(key=self.key_a)),
-            "u": (self.id_u, NO_PROOF),
+            "a": (st.id_a, Proof(key=self.key_a)),
+            "u": (st.id_u, NO_PROOF),
             "d": (id_d, Proof(key=self.key_a, defects=("signature-bad",))),
         }
         with ThreadPoolExecutor(max_workers=3) as pool:
             futures = {name: pool.submit(self.flows.phase1, who, proof) for name, (who, proof) in calls.items()}
             got = {name: f.result() for name, f in futures.items()}
-        iss.phase1, self.temp_a = got["a"]
-        iss.phase1_noproof, self.temp_u = got["u"]
+        iss.phase1, st.temp_a = got["a"]
+        iss.phase1_noproof, st.temp_u = got["u"]
         iss.phase1_defective, _ = got["d"]
-        if self.temp_a is None:
+        if st.temp_a is None:
             iss.reasons["validated"] = iss.reasons["poll"] = f"phase 1 with a valid proof failed: {iss.phase1.summary()}"
             return iss
-        _, iss.poll, self.validated_a = self.flows.validate(self.id_a, self.temp_a, Proof(key=self.key_a))
-        self._validated_template = self.validated_a
-        if self.validated_a is None:
+        _, iss.poll, st.validated_a = self.flows.validate(st.id_a, st.temp_a, Proof(key=self.key_a))
+        if st.validated_a is None:
             iss.reasons["register"] = iss.reasons["access"] = "phase 2 gave no validated token"
             return iss
-        iss.register = self.flows.phase3(self.id_a, self.validated_a, Proof(key=self.key_a))
+        iss.register = self.flows.phase3(st.id_a, st.validated_a, Proof(key=self.key_a))
         if iss.register.ok:
-            iss.unregistered = self.flows.unregister_last(self.id_a)
+            iss.unregistered = self.flows.unregister_last(st.id_a)
             if iss.unregistered:
-                iss.reregister = self.flows.phase3(self.id_a, self.validated_a, Proof(key=self.key_a))
+                iss.reregister = self.flows.phase3(st.id_a, st.validated_a, Proof(key=self.key_a))
                 if iss.reregister.ok:
-                    self.flows.unregister_last(self.id_a)
+                    self.flows.unregister_last(st.id_a)
         return iss
 
     # --- the mode, when the user asked us to detect it
 
     def resolve_mode(self) -> str:
+        """The given mode, or one detected from behaviour (a heuristic: see the README)."""
         if self.mode:
             return self.mode
-        iss = self.issuance()
-        temp = getattr(self, "temp_u", None) or getattr(self, "temp_a", None)
-        who = self.id_u if getattr(self, "temp_u", None) else getattr(self, "id_a", None)
-        if temp is None or who is None:
+        self.issuance()
+        st = self.state
+        who, temp = (st.id_u, st.temp_u) if st.temp_u else (st.id_a, st.temp_a)
+        if temp is None:
             raise TargetError("--dpop-mode auto needs a temp token from the target (give --agent-key), or give --dpop-mode")
-        if not self.flows.phase2(who, temp, NO_PROOF).ok and iss.phase1_noproof is not None:
+        if not self.flows.phase2(who, temp, NO_PROOF).ok:
             self.mode = "required"
         elif not self.flows.phase2(who, temp, Proof(key=self.key_a, defects=("htm-wrong",))).ok:
             self.mode = "optional"
         else:
             self.mode = "optional" if self.discovery.config.get("dpop_signing_alg_values_supported") else "disabled"
-        iss.mode = self.mode
         return self.mode
 
-    # --- tokens per kind, per endpoint
+    # --- tokens per kind: (identity the token names, token, why there is none)
 
-    def _forge(self, make, reason_without: str) -> tuple[str | None, str]:
+    def _forge(self, who: Identity | None, make, reason_without: str) -> Sourced:
         if self.forger is None:
-            return None, f"{reason_without}; give --jwt-secret to forge one"
+            return None, None, f"{reason_without}; give --jwt-secret to forge one"
         try:
-            return make(self.forger), ""
+            return who, make(self.forger), ""
         except ForgeRefused as exc:
-            return None, str(exc)
+            return None, None, str(exc)
 
-    def _bound_temp(self) -> tuple[Identity | None, str | None, str]:
-        self.issuance()
-        temp = getattr(self, "temp_a", None)
-        if temp is None:
-            return None, None, "phase 1 issued no temp token"
-        if jkt_of(temp) == self.key_a.thumbprint:
-            return self.id_a, temp, ""
-        token, why = self._forge(lambda f: f.bound(temp, self.key_a.thumbprint), "the target issued no bound temp token")
-        return self.id_a, token, why
+    def _bound(self, who: Identity | None, token: str | None, what: str) -> Sourced:
+        """`token` if the target bound it to key A, else a bound copy forged from it."""
+        if token is None or jkt_of(token) == self.key_a.thumbprint:
+            return who, token, "" if token else f"no {what} token"
+        return self._forge(who, lambda f: f.bound(token, self.key_a.thumbprint), f"the target issued no bound {what} token")
 
-    def _unbound_temp(self) -> tuple[Identity | None, str | None, str]:
-        self.issuance()
-        temp = getattr(self, "temp_u", None)
-        if temp is None:
-            return None, None, "phase 1 without a proof issued no token"
-        if jkt_of(temp) is not None:
-            return None, None, "phase 1 without a proof issued a bound token"
-        return self.id_u, temp, ""
+    def _bound_temp(self) -> Sourced:
+        return self._bound(self.state.id_a, self.state.temp_a, "temp")
 
-    def _fresh_validated(self) -> tuple[Identity | None, str | None, str]:
+    def _fresh_validated(self) -> Sourced:
+        """A validated token of its own for one phase-3 situation (they are single use)."""
         who, temp, why = self._bound_temp()
         if temp is None:
             return None, None, why
@@ -203,63 +208,58 @@ class ConformanceSession:
             return None, None, f"phase 2 gave no validated token ({(last or accepted).summary()})"
         return who, token, ""
 
-    def _token_for(self, case: Case) -> tuple[Identity | None, str | None, str]:
-        kind, endpoint = case.token, case.endpoint
-        if kind == "missing":
-            who, _, why = self._bound_temp() if endpoint == "validate" else self._fresh_validated()
-            return who or getattr(self, "id_a", None), None, why if who is None else ""
-        if endpoint == "validate":
-            if kind in ("bound", "mismatched"):
-                return self._bound_temp()
-            if kind == "unbound":
-                return self._unbound_temp()
-            template = getattr(self, "temp_a", None) if self.issuance() else None
-            who = getattr(self, "id_a", None)
-            if template is None:
-                return None, None, "phase 1 issued no temp token"
-            if kind == "wrong-phase":
-                return (who, self.validated_a, "") if getattr(self, "validated_a", None) else (None, None, "no validated token")
-        else:
-            if kind in ("bound", "mismatched"):
-                who, token, why = self._fresh_validated()
-                if token is None or jkt_of(token) == self.key_a.thumbprint:
-                    return who, token, why
-                forged, why = self._forge(lambda f: f.bound(token, self.key_a.thumbprint), "the target issued no bound validated token")
-                return who, forged, why
-            if kind == "unbound":
-                return self._unbound_validated()
-            if kind == "wrong-phase":
-                return self._bound_temp()
-            self.issuance()
-            who, template = getattr(self, "id_a", None), self._validated_template
-            if template is None:
-                return None, None, "no validated token was issued"
-            if kind == "legacy":
-                who, template, why = self._fresh_validated()
-                if template is None:
-                    return None, None, why
-        if kind == "legacy":
-            token, why = self._forge(lambda f: f.legacy(template), "a legacy token can only be forged")
-            return who, token, why
-        if kind == "expired":
-            token, why = self._forge(lambda f: f.expired(template), "an expired token can only be forged")
-            return who, token, why
-        if kind == "bad-signature":
-            return who, bad_signature(template), ""
-        if kind == "malformed":
-            return who, "not-a-jwt", ""
-        raise ValueError(f"unknown token kind {kind!r}")
+    def _unbound_temp(self) -> Sourced:
+        temp = self.state.temp_u
+        if temp is None:
+            return None, None, "phase 1 without a proof issued no token"
+        if jkt_of(temp) is not None:
+            return None, None, "phase 1 without a proof issued a bound token"
+        return self.state.id_u, temp, ""
 
-    def _unbound_validated(self) -> tuple[Identity | None, str | None, str]:
-        who, temp, why = self._unbound_temp()
+    def _unbound_validated(self) -> Sourced:
+        """A target-issued validated token without cnf: from a proof-less flow, else whatever the target gives."""
+        who, temp, _ = self._unbound_temp()
         if temp is not None:
-            _, last, token = self.flows.validate(who, temp, NO_PROOF)
+            _, _, token = self.flows.validate(who, temp, NO_PROOF)
             if token is not None and jkt_of(token) is None:
                 return who, token, ""
         who, token, why = self._fresh_validated()
         if token is not None and jkt_of(token) is None:
             return who, token, ""
         return None, None, why or "the target issues only bound validated tokens"
+
+    def _token_for(self, case: Case) -> Sourced:
+        self.issuance()
+        st, kind = self.state, case.token
+        phase3 = case.endpoint == "register"
+        if st.temp_a is None:
+            return None, None, "phase 1 issued no temp token"
+        if kind in ("bound", "mismatched"):
+            if phase3:
+                who, token, why = self._fresh_validated()
+                return self._bound(who, token, "validated") if token else (None, None, why)
+            return self._bound_temp()
+        if kind == "unbound":
+            return self._unbound_validated() if phase3 else self._unbound_temp()
+        if kind == "wrong-phase":  # each endpoint given the other phase's token
+            return (st.id_a, st.temp_a, "") if phase3 else (st.id_a, st.validated_a, "" if st.validated_a else "no validated token")
+        if kind == "missing":
+            return st.id_a, None, ""
+        if kind == "malformed":
+            return st.id_a, "not-a-jwt", ""
+        template = st.validated_a if phase3 else st.temp_a
+        if template is None:
+            return None, None, "no validated token was issued"
+        if kind == "bad-signature":
+            return st.id_a, bad_signature(template), ""
+        if kind == "expired":
+            return self._forge(st.id_a, lambda f: f.expired(template), "an expired token can only be forged")
+        if kind == "legacy":
+            who, fresh, why = self._fresh_validated() if phase3 else (st.id_a, template, "")
+            if fresh is None:
+                return None, None, why
+            return self._forge(who, lambda f: f.legacy(fresh), "a legacy token can only be forged")
+        raise ValueError(f"unknown token kind {kind!r}")
 
     def _proof_for(self, case: Case) -> tuple[Proof, str]:
         if case.proof == "none" or case.token == "missing":
@@ -302,7 +302,11 @@ class ConformanceSession:
         """Did the endpoint accept some defect-free request in this run (the positive control)?"""
         mode = self.resolve_mode()
         controls = [("unbound", "none")] if mode == "disabled" else [("bound", "valid"), ("unbound", "valid"), ("unbound", "none")]
-        return any(self.result(Case(endpoint, t, p)).exchange is not None and self.result(Case(endpoint, t, p)).exchange.ok for t, p in controls)
+        for token, proof in controls:
+            ex = self.result(Case(endpoint, token, proof)).exchange
+            if ex is not None and ex.ok:
+                return True
+        return False
 
     # --- verdicts
 

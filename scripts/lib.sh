@@ -126,3 +126,19 @@ start_upstream() {
   wait_http "http://127.0.0.1:$port/health" 60 || { tail -20 "$dir/server.log" >&2; die "upstream ($name) did not start"; }
   echo "http://127.0.0.1:$port"
 }
+
+# suite_against_upstream NAME MODE REDIS(yes|no) [pytest args...]: start Redis (when yes) and
+# upstream in DPoP MODE, run the suite with the generated secrets in its environment, stop both.
+# Returns the suite's exit code.
+suite_against_upstream() {
+  local name=$1 mode=$2 redis=$3 redis_port="" url status
+  shift 3
+  if [ "$redis" = yes ]; then redis_port=$(start_redis "redis-$name") || die "redis did not start"; fi
+  url=$(start_upstream "upstream-$name" "$mode" "$redis_port") || die "upstream did not start"
+  log "suite against upstream arcp-py $UPSTREAM_VERSION at $url (DPoP $mode, Redis: $redis)"
+  ( set -a; source "$RUN_DIR/upstream-$name/secrets.env"; set +a
+    cd "$ROOT" && exec "$ROOT/.venv/bin/pytest" --target-url "$url" --dpop-mode "$mode" "$@" )
+  status=$?
+  stop_started
+  return $status
+}

@@ -120,7 +120,7 @@ def flow(mode="required", **parts) -> Issuance:
         "unregistered": True,
     }
     fields.update(parts)
-    return Issuance(mode=mode, jkt=JKT_A, **fields)
+    return Issuance(jkt=JKT_A, **fields)
 
 
 # --- the table
@@ -491,7 +491,7 @@ ISSUANCE_SUBJECTS = sorted({(c.requirement_id, c.subject) for c in issuance_chec
 
 @pytest.mark.parametrize("requirement, subject", ISSUANCE_SUBJECTS, ids=lambda v: v)
 def test_issuance_without_exchanges_is_inconclusive(requirement, subject):
-    iss = Issuance(mode="required", jkt=JKT_A, reasons={subject: "no --agent-key given"})
+    iss = Issuance(jkt=JKT_A, reasons={subject: "no --agent-key given"})
     assert judge_issuance(Check(requirement, subject, requirement), iss).outcome == INCONCLUSIVE
 
 
