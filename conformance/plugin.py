@@ -208,6 +208,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "checks": results,
     }
     path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    if results and not any(doc["counts"][v] for v in (PASS, FAIL, "warn", "info")):
+        session.config.stash[ERROR_KEY] = "every check was inconclusive or skipped: no verdict about the target"
+        session.exitstatus = 3
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

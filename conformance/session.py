@@ -199,10 +199,11 @@ class ConformanceSession:
         return self._bound(self.state.id_a, self.state.temp_a, "temp")
 
     def _fresh_validated(self) -> Sourced:
-        """A validated token of its own for one phase-3 situation (they are single use)."""
-        who, temp, why = self._bound_temp()
+        """A validated token of its own for one phase-3 situation (they are single use), got as a
+        client would: phase 2 with the temp token phase 1 issued to key A, and a proof by A."""
+        who, temp = self.state.id_a, self.state.temp_a
         if temp is None:
-            return None, None, why
+            return None, None, "phase 1 issued no temp token"
         accepted, last, token = self.flows.validate(who, temp, Proof(key=self.key_a))
         if token is None:
             return None, None, f"phase 2 gave no validated token ({(last or accepted).summary()})"
@@ -236,6 +237,9 @@ class ConformanceSession:
             return None, None, "phase 1 issued no temp token"
         if kind in ("bound", "mismatched"):
             if phase3:
+                if self.forger is None and jkt_of(st.validated_a) != self.key_a.thumbprint:
+                    # known from the main flow: no need to spend a phase-2 validation to see it again
+                    return None, None, "the target issued no bound validated token; give --jwt-secret to forge one"
                 who, token, why = self._fresh_validated()
                 return self._bound(who, token, "validated") if token else (None, None, why)
             return self._bound_temp()

@@ -114,3 +114,38 @@ def test_options_are_listed_in_help(pytester):
     for name, (env, _help) in OPTIONS.items():
         result.stdout.fnmatch_lines([f"*--{name}*"])
     result.stdout.fnmatch_lines(["*ARCP_CONFORMANCE_TARGET_URL*"])
+
+
+# --- a reachable target the suite cannot register with: no verdict, so no green run
+
+@pytest.fixture
+def health_only_target():
+    """A loopback server that answers /health and nothing else."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            body = json.dumps({"status": "healthy", "version": "0-test"}).encode() if self.path == "/health" else b"{}"
+            self.send_response(200 if self.path == "/health" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_run_with_only_inconclusive_checks_exits_3(pytester, health_only_target):
+    result = run(pytester, "--target-url", health_only_target, "--dpop-mode", "required")
+    assert result.ret == 3
+    result.stdout.fnmatch_lines(["*every check was inconclusive or skipped*"])
+    result.stdout.no_fnmatch_line("* passed*")
