@@ -9,9 +9,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-VECTORS = ROOT / "vectors"
-SCHEMAS = ROOT / "schemas"
+PACKAGE = Path(__file__).resolve().parent
+ROOT = PACKAGE.parent  # the repository, when running from a clone or an editable install
+
+
+def _data_dir(name: str) -> Path:
+    """A wheel carries the data inside the package; a clone has it at the top level."""
+    inside = PACKAGE / name
+    return inside if inside.is_dir() else ROOT / name
+
+
+VECTORS = _data_dir("vectors")
+SCHEMAS = _data_dir("schemas")
 
 LEVELS = ("MUST", "SHOULD", "MAY")
 
