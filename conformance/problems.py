@@ -83,18 +83,22 @@ class Challenge:
     token68: str | None = None
 
 
+_SEPARATORS = re.compile(r"[\s,]*")
+_PARAM = re.compile(rf"({_TOKEN})\s*=\s*({_TOKEN}|{_QUOTED})")
+_SCHEME = re.compile(rf"({_TOKEN})(?:\s+({_TOKEN68})(?=\s*(?:,|$)))?")
+
+
 def parse_challenges(values: list[str]) -> list[Challenge]:
     """Parse every WWW-Authenticate field value into challenges. Unparseable tails are dropped."""
     out: list[Challenge] = []
-    for value in values:
-        pos, text = 0, value
+    for text in values:
+        pos = 0
         current: Challenge | None = None
         while pos < len(text):
-            m = re.compile(r"[\s,]*").match(text, pos)
-            pos = m.end()
+            pos = _SEPARATORS.match(text, pos).end()
             if pos >= len(text):
                 break
-            param = re.compile(rf"({_TOKEN})\s*=\s*({_TOKEN}|{_QUOTED})").match(text, pos)
+            param = _PARAM.match(text, pos)
             if current is not None and param:
                 raw = param.group(2)
                 if raw.startswith('"'):
@@ -102,7 +106,7 @@ def parse_challenges(values: list[str]) -> list[Challenge]:
                 current.params[param.group(1).lower()] = raw
                 pos = param.end()
                 continue
-            scheme = re.compile(rf"({_TOKEN})(?:\s+({_TOKEN68})(?=\s*(?:,|$)))?").match(text, pos)
+            scheme = _SCHEME.match(text, pos)
             if not scheme:
                 break
             current = Challenge(scheme.group(1), token68=scheme.group(2))

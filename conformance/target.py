@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -101,11 +102,12 @@ def redact_header(name: str, value: str) -> str:
     return value
 
 
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+
+
 def redact_tokens(text: str) -> str:
     """Replace anything shaped like a JWT in `text` by its fingerprint."""
-    import re
-
-    return re.sub(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*", lambda m: f"<jwt {fingerprint(m.group(0))}>", text)
+    return _JWT.sub(lambda m: f"<jwt {fingerprint(m.group(0))}>", text)
 
 
 class TargetError(RuntimeError):
