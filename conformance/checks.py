@@ -16,10 +16,21 @@ PASS, FAIL, INCONCLUSIVE, SKIP = "pass", "fail", "inconclusive", "skip"
 LIFETIME_TOLERANCE = 5
 
 
+WARN, INFO = "warn", "info"
+VERDICTS = (PASS, FAIL, WARN, INFO, INCONCLUSIVE, SKIP)
+
+
 @dataclass(frozen=True)
 class Verdict:
     outcome: str
     message: str = ""
+
+
+def graded(outcome: str, level: str) -> str:
+    """A broken requirement is a failure only at MUST; at SHOULD a warning, at MAY information."""
+    if outcome != FAIL or level == "MUST":
+        return outcome
+    return WARN if level == "SHOULD" else INFO
 
 
 @dataclass(frozen=True)

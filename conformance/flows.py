@@ -13,6 +13,7 @@ from .agent_endpoint import AgentEndpoint
 from .keys import KeyPair
 from .proofs import build_proof
 from .target import Exchange, HeaderList, TargetClient
+from .tokens import jkt_of
 
 POLL_INTERVAL = 0.25
 POLL_DEADLINE = 30.0
@@ -84,6 +85,7 @@ class Flows:
     client: TargetClient
     endpoints: Endpoints
     agent_key: str
+    keys: tuple[KeyPair, ...] = ()  # the suite's keys, to prove possession of a bound access token
     registered: list[tuple[Identity, str, Proof]] = field(default_factory=list)
 
     def phase1(self, identity: Identity, proof: Proof = NO_PROOF, agent_key: str | None = None) -> tuple[Exchange, str | None]:
@@ -161,7 +163,11 @@ class Flows:
 
     def unregister(self, identity: Identity, access: str, proof: Proof) -> Exchange:
         path = self.endpoints.unregister.format(agent_id=identity.agent_id)
-        fresh = Proof(key=proof.key) if proof.key else NO_PROOF
+        # The key the access token is bound to, which is not the registration proof's key when a
+        # target wrongly accepted a proof by another key.
+        bound = next((k for k in self.keys if k.thumbprint == jkt_of(access)), None)
+        key = bound or proof.key
+        fresh = Proof(key=key) if key else NO_PROOF
         return self.client.send("DELETE", path, lambda url: request_headers(access, fresh, "DELETE", url))
 
     def unregister_last(self, identity: Identity) -> bool:

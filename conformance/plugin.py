@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from .catalogue import requirement
-from .checks import FAIL, INCONCLUSIVE, PASS, SKIP, Check, all_checks, binding_checks, issuance_checks
+from .checks import FAIL, INCONCLUSIVE, PASS, SKIP, VERDICTS, Check, binding_checks, graded, issuance_checks
 from .session import MODES, ConformanceSession, Settings
 from .target import TargetError, redact_tokens
 
@@ -20,10 +20,12 @@ SUITE_DIR = Path(__file__).resolve().parent / "suite"
 SESSION_KEY = pytest.StashKey["ConformanceSession | None"]()
 RESULTS_KEY = pytest.StashKey["list[dict]"]()
 ERROR_KEY = pytest.StashKey["str | None"]()
+MODEL_KEY = pytest.StashKey["object | None"]()
+MODEL_SCHEME = "model:"
 
 # option name -> (environment variable, ini name, help)
 OPTIONS = {
-    "target-url": ("ARCP_CONFORMANCE_TARGET_URL", "The ARCP server under test, e.g. http://127.0.0.1:8001."),
+    "target-url": ("ARCP_CONFORMANCE_TARGET_URL", "The ARCP server under test, e.g. http://127.0.0.1:8001, or model:MODE[:FAULT,...] for the embedded model server."),
     "agent-key": ("ARCP_CONFORMANCE_AGENT_KEY", "A registration key the target accepts at phase 1 (prefer the environment variable: argv is visible to other users)."),
     "agent-type": ("ARCP_CONFORMANCE_AGENT_TYPE", "Agent type to register (default: the first type the target allows)."),
     "dpop-mode": ("ARCP_CONFORMANCE_DPOP_MODE", "The target's DPoP mode: required, optional, disabled or auto (default auto: detected, heuristic)."),
@@ -68,10 +70,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = None
     config.stash[RESULTS_KEY] = []
     config.stash[ERROR_KEY] = None
+    config.stash[MODEL_KEY] = None
     url = option(config, "target-url")
     if not url:
         return
-    mode = option(config, "dpop-mode") or "auto"
+    mode = option(config, "dpop-mode")
+    agent_key, jwt_secret = option(config, "agent-key"), option(config, "jwt-secret")
+    if url.startswith(MODEL_SCHEME):
+        model = _start_model(url)
+        config.stash[MODEL_KEY] = model
+        url, mode = model.url, mode or model.config.mode
+        agent_key, jwt_secret = agent_key or model.config.agent_key, jwt_secret or model.config.jwt_secret
+    mode = mode or "auto"
     if mode not in MODES:
         raise pytest.UsageError(f"--dpop-mode must be one of {', '.join(MODES)}, got {mode!r}")
     # `pytest --target-url X` alone runs the suite, not the project's own tests.
@@ -82,10 +92,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.self_contained_html = True
     settings = Settings(
         target_url=url,
-        agent_key=option(config, "agent-key"),
+        agent_key=agent_key,
         agent_type=option(config, "agent-type"),
         dpop_mode=mode,
-        jwt_secret=option(config, "jwt-secret"),
+        jwt_secret=jwt_secret,
         agent_endpoint_host=option(config, "agent-endpoint-host") or "127.0.0.1",
     )
     try:
@@ -101,6 +111,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     conf = session.config.stash.get(SESSION_KEY, None)
     if conf is not None:
         _record_environment(session.config, conf)
+
+
+def _start_model(spec: str):
+    """`model:MODE[:FAULT,...]`: the embedded strict model server on a free loopback port."""
+    from .model_target import start_model
+
+    mode, _, faults = spec[len(MODEL_SCHEME):].partition(":")
+    try:
+        return start_model(mode or "required", tuple(f for f in faults.split(",") if f))
+    except ValueError as exc:
+        raise pytest.UsageError(f"--target-url {spec}: {exc}") from None
 
 
 def _record_environment(config: pytest.Config, session: ConformanceSession) -> None:
@@ -121,6 +142,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     session = config.stash.get(SESSION_KEY, None)
     if session is not None:
         session.close()
+    model = config.stash.get(MODEL_KEY, None)
+    if model is not None:
+        model.close()
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
@@ -162,9 +186,7 @@ def run_check(config: pytest.Config, session: ConformanceSession, check: Check, 
     req = check.requirement
     verdict = session.judge(check)
     message = redact_tokens(verdict.message)
-    outcome = verdict.outcome
-    if outcome == FAIL and req.level != "MUST":
-        outcome = "warn" if req.level == "SHOULD" else "info"
+    outcome = graded(verdict.outcome, req.level)
     record("check_id", check.id)
     record("requirement", req.id)
     record("level", req.level)
@@ -204,7 +226,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "dpop_mode": conf.mode,
         "dpop_mode_source": conf.mode_source,
         "forged_tokens": conf.forger is not None,
-        "counts": {v: sum(r["verdict"] == v for r in results) for v in (PASS, FAIL, "warn", "info", INCONCLUSIVE, SKIP)},
+        "counts": {v: sum(r["verdict"] == v for r in results) for v in VERDICTS},
         "checks": results,
     }
     path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
@@ -219,7 +241,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_line(f"arcp-conformance: {error}", red=True)
     results = config.stash.get(RESULTS_KEY, [])
     if results:
-        counts = {v: sum(r["verdict"] == v for r in results) for v in (PASS, FAIL, "warn", "info", INCONCLUSIVE, SKIP)}
+        counts = {v: sum(r["verdict"] == v for r in results) for v in VERDICTS}
         line = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
         terminalreporter.write_sep("=", f"arcp-conformance verdicts: {line}")
 

@@ -72,7 +72,7 @@ class ConformanceSession:
         alg = next((a for a in PREFERRED_ALGS if a in self.discovery.algs), PREFERRED_ALGS[0])
         self.key_a: KeyPair = generate_key(alg)
         self.key_b: KeyPair = generate_key(alg)
-        self.flows = Flows(self.client, self.endpoints, settings.agent_key or "")
+        self.flows = Flows(self.client, self.endpoints, settings.agent_key or "", keys=(self.key_a, self.key_b))
         self._own_ids: set[str] = set()
         self.forger = Forger(settings.jwt_secret, self._own_ids) if settings.jwt_secret else None
         self.mode_source = "given" if settings.dpop_mode != "auto" else "detected"
