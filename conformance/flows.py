@@ -15,7 +15,8 @@ from .proofs import build_proof
 from .target import Exchange, HeaderList, TargetClient
 from .tokens import jkt_of
 
-POLL_INTERVAL = 0.25
+POLL_FIRST_WAIT = 0.02  # then doubling up to POLL_MAX_WAIT: quick servers answer in ms, slow ones in seconds
+POLL_MAX_WAIT = 0.5
 POLL_DEADLINE = 30.0
 
 
@@ -120,13 +121,14 @@ class Flows:
         else:
             return None, None
         deadline = time.monotonic() + POLL_DEADLINE
-        last = None
+        last, wait = None, POLL_FIRST_WAIT
         while time.monotonic() < deadline:
             last = self.client.send("GET", path, lambda url: request_headers(temp, NO_PROOF, "GET", url))
             status = last.json_member("status")
             if not last.ok or status != "pending":
                 break
-            time.sleep(POLL_INTERVAL)
+            time.sleep(wait)
+            wait = min(wait * 2, POLL_MAX_WAIT)
         token = last.json_member("validated_token") if last is not None and last.ok else None
         return last, token if isinstance(token, str) else None
 

@@ -246,6 +246,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_sep("=", f"arcp-conformance verdicts: {line}")
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_html_results_table_header(cells: list) -> None:
     cells.insert(1, "<th>Check id</th>")
     cells.insert(2, "<th>Level</th>")
@@ -253,6 +254,7 @@ def pytest_html_results_table_header(cells: list) -> None:
     cells.insert(4, "<th>Source</th>")
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_html_results_table_row(report, cells: list) -> None:
     from html import escape
 
@@ -261,5 +263,6 @@ def pytest_html_results_table_row(report, cells: list) -> None:
         cells.insert(i, f"<td>{escape(str(props.get(key, '')))}</td>")
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_html_report_title(report) -> None:
     report.title = "ARCP conformance report"

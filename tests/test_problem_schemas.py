@@ -119,9 +119,11 @@ def test_type_errors_rejects_another_catalogue_type():
     assert problem_uri("dpop-invalid") in errors[0]
 
 
-def test_type_errors_also_applies_the_arcp_problem_schema():
+def test_type_errors_judge_the_type_member_alone():
+    # a missing detail is PROB-7-members' finding; BIND-6-type must not report it twice
     body = without(changed(FULL, type=problem_uri("dpop-invalid")), "detail")
-    assert type_errors(("dpop-invalid",), body)
+    assert type_errors(("dpop-invalid",), body) == []
+    assert schema_errors("arcp-problem", body)
 
 
 def test_type_errors_rejects_a_missing_type():
