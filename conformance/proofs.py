@@ -8,6 +8,7 @@ parts valid, so a server that accepts the proof has missed exactly that check.
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -215,6 +216,19 @@ def _two_headers(p):
 )
 def _htu_with_query(p):
     p.claims["htu"] += "?q=1#f"
+
+
+@_register(
+    "htu-unnormalized", "htu",
+    "htu equal to the request URI only after RFC 3986 normalization (scheme case, percent-encoding, dot segment)",
+    control=True,
+)
+def _htu_unnormalized(p):
+    parts = urlsplit(p.claims["htu"])
+    path = parts.path or "/"
+    # "/./" is removed by §6.2.2.3; "%61" for "a" is decoded by §6.2.2.2; the scheme is case-insensitive
+    path = "/." + re.sub(r"[a-z]", lambda m: "%" + format(ord(m.group(0)), "02X"), path, count=1)
+    p.claims["htu"] = urlunsplit((parts.scheme.upper(), parts.netloc, path, "", ""))
 
 
 @_register(

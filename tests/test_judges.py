@@ -184,6 +184,7 @@ ROWS: list[Row] = [
     *outcome_rows("BIND-6-bound-valid", "validate:bound:valid", "required", accept=True),
     *outcome_rows("BIND-7.1-dpop-scheme", "register:bound:dpop-scheme", "required", accept=True),
     *outcome_rows("DPOP-4.3-htu-query", "validate:bound:htu-with-query", "optional", accept=True),
+    *outcome_rows("DPOP-4.3-htu-normalize", "register:bound:htu-unnormalized", "required", accept=True),
     *outcome_rows("JWS-7515-unknown-header", "register:bound:unknown-header", "required", accept=True),
     *outcome_rows("BIND-6-unbound-proof-optional", "validate:unbound:valid", "optional", accept=True),  # SHOULD
     *outcome_rows("BIND-6-unbound-noproof-optional", "register:legacy:none", "optional", accept=True),

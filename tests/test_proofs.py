@@ -66,6 +66,7 @@ EXPECTED = {
 CONTROL_EXPECTED = {
     "htu-with-query": ({}, {"htu": HTU + "?q=1#f"}, "jwk"),
     "unknown-header": ({"x-arcp-conformance": "ignored"}, {}, "jwk"),
+    "htu-unnormalized": ({}, {"htu": "HTTPS://arcp.example:8443/./%61uth/agent/validate_compliance"}, "jwk"),
 }
 
 
