@@ -149,3 +149,17 @@ def test_a_run_with_only_inconclusive_checks_exits_3(pytester, health_only_targe
     assert result.ret == 3
     result.stdout.fnmatch_lines(["*every check was inconclusive or skipped*"])
     result.stdout.no_fnmatch_line("* passed*")
+
+
+# --- the embedded model server
+
+def test_model_target_with_a_fault_fails_the_run_on_that_rule(pytester):
+    result = run(pytester, "--target-url", "model:required:accept-replay", "-k", "replay", timeout=120)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*FAILED*DPOP-11.1-replay@validate:bound:replay*"])
+
+
+def test_model_target_with_an_unknown_fault_is_a_usage_error(pytester):
+    result = run(pytester, "--target-url", "model:required:no-such-fault")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*no-such-fault*"])

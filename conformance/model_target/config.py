@@ -1,0 +1,42 @@
+"""ModelConfig: the model target's DPoP mode, its fault flags, secrets and lifetimes."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+from .faults import FAULTS
+
+MODES = ("required", "optional", "disabled")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    mode: str
+    faults: frozenset[str] = frozenset()
+    agent_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    agent_types: tuple[str, ...] = ("testing", "automation")
+    temp_ttl: int = 900
+    validated_ttl: int = 300
+    access_ttl: int = 3600
+    proof_ttl: int = 120
+    clock_skew: int = 60
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"unknown DPoP mode {self.mode!r}: expected one of {', '.join(MODES)}")
+        object.__setattr__(self, "faults", frozenset(self.faults))
+        for name in sorted(self.faults):
+            if name not in FAULTS:
+                raise ValueError(f"unknown model fault {name!r}")
+            if self.mode not in FAULTS[name].modes:
+                raise ValueError(f"model fault {name!r} does not apply in {self.mode} mode (only {', '.join(FAULTS[name].modes)})")
+
+    def has(self, fault: str) -> bool:
+        if fault not in FAULTS:  # a misspelt name in the model's code would never trigger
+            raise KeyError(f"no model fault {fault!r} in the catalogue")
+        return fault in self.faults
+
+    @property
+    def dpop(self) -> bool:
+        return self.mode != "disabled"

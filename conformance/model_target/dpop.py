@@ -1,0 +1,199 @@
+"""Checking DPoP proofs (RFC 9449 §4.3, profile §5) and remembering their jti (§11.1).
+
+Signatures are verified with PyJWT's algorithm objects; the JWS is split by hand because PyJWT
+refuses to parse a header whose `crit` it does not know, and the model must answer that itself.
+"""
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Callable
+
+import jwt
+from jwt.algorithms import get_default_algorithms
+from jwt.utils import base64url_decode
+
+from conformance.keys import access_token_hash, jwk_thumbprint
+
+from .config import ModelConfig
+from .htu import normalize_uri
+
+PROOF_TYP = "dpop+jwt"
+KEY_TYPES = {"EdDSA": ("OKP", "Ed25519"), "ES256": ("EC", "P-256")}  # alg -> (kty, crv)
+PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "k")
+KNOWN_HEADER = ("typ", "alg", "jwk")
+
+
+class ProofError(ValueError):
+    """A proof fails one check; `rule` names it (e.g. "iat-future")."""
+
+    def __init__(self, rule: str, detail: str):
+        super().__init__(detail)
+        self.rule = rule
+
+
+class ReplayStore:
+    """The jti values seen within the proof window, each forgotten when the window has passed."""
+
+    def __init__(self, window: float, clock: Callable[[], float] = time.time):
+        self.window = window
+        self.clock = clock
+        self._expiry: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def first_use(self, jti: str) -> bool:
+        """Record `jti`; False if it was already seen within the window."""
+        now = self.clock()
+        with self._lock:
+            self._expiry = {j: t for j, t in self._expiry.items() if t > now}
+            if jti in self._expiry:
+                return False
+            self._expiry[jti] = now + self.window
+            return True
+
+    def __len__(self) -> int:
+        return len(self._expiry)
+
+
+def split_jws(proof: str) -> tuple[dict, dict, bytes, bytes]:
+    """(header, claims, signing input, signature) of a compact JWS; ProofError if malformed."""
+    parts = proof.split(".")
+    if len(parts) != 3:
+        raise ProofError("malformed", "the proof is not a compact JWS")
+    try:
+        header = json.loads(base64url_decode(parts[0]))
+        claims = json.loads(base64url_decode(parts[1]))
+        signature = base64url_decode(parts[2])
+    except (ValueError, TypeError):
+        raise ProofError("malformed", "the proof's parts are not base64url JSON") from None
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise ProofError("malformed", "the proof's header and claims must be JSON objects")
+    return header, claims, f"{parts[0]}.{parts[1]}".encode("ascii"), signature
+
+
+def unverified_thumbprint(proof: str) -> str | None:
+    """The thumbprint of the jwk a proof names, checking nothing (for the phase1-accepts-bad-proof fault)."""
+    try:
+        jwk = split_jws(proof)[0].get("jwk")
+        return jwk_thumbprint(jwk) if isinstance(jwk, dict) else None
+    except (ProofError, ValueError, UnicodeEncodeError):
+        return None
+
+
+class ProofChecker:
+    def __init__(self, config: ModelConfig, replay: ReplayStore):
+        self.config = config
+        self.replay = replay
+
+    def check(self, proof: str, method: str, url: str, token: str | None) -> str:
+        """Check `proof` for a request `method url` presenting `token`; returns the jwk thumbprint."""
+        try:
+            header, claims, signing_input, signature = split_jws(proof)
+        except UnicodeEncodeError:
+            raise ProofError("malformed", "the proof is not ASCII") from None
+        self._check_header(header)
+        jwk = self._check_key(header)
+        self._check_signature(header["alg"], jwk, signing_input, signature)
+        self._check_claims(claims, method, url, token)
+        return jwk_thumbprint(jwk)
+
+    def _check_header(self, header: dict) -> None:
+        cfg = self.config
+        if header.get("typ") != PROOF_TYP and not cfg.has("skip-typ"):
+            raise ProofError("typ", f"typ must be {PROOF_TYP}")
+        # This server understands no JWS extension, so any crit is one it cannot honour.
+        if "crit" in header and not cfg.has("ignore-crit"):
+            raise ProofError("crit", "crit lists parameters this server does not understand")
+        unknown = sorted(set(header) - set(KNOWN_HEADER))
+        if unknown and cfg.has("reject-unknown-header"):
+            raise ProofError("unknown-header", f"unknown header parameters {unknown}")
+        alg = header.get("alg")
+        if not isinstance(alg, str) or (alg not in KEY_TYPES and not (alg == "none" and cfg.has("accept-alg-none"))):
+            raise ProofError("alg", f"alg {alg!r} is not one of {', '.join(KEY_TYPES)}")
+
+    def _check_key(self, header: dict) -> dict:
+        jwk = header.get("jwk")
+        if not isinstance(jwk, dict):
+            raise ProofError("jwk", "the header has no jwk object")
+        if any(m in jwk for m in PRIVATE_MEMBERS) and not self.config.has("accept-private-jwk"):
+            raise ProofError("jwk-private", "the jwk holds a private key")
+        kty, crv = KEY_TYPES.get(header["alg"], (jwk.get("kty"), jwk.get("crv")))
+        if (jwk.get("kty"), jwk.get("crv")) != (kty, crv):
+            raise ProofError("jwk", f"alg {header['alg']} needs a {kty} {crv} key")
+        try:
+            jwk_thumbprint(jwk)
+        except ValueError as exc:
+            raise ProofError("jwk", str(exc)) from None
+        return jwk
+
+    def _check_signature(self, alg: str, jwk: dict, signing_input: bytes, signature: bytes) -> None:
+        if alg == "none" or self.config.has("skip-signature"):
+            return
+        algorithm = get_default_algorithms()[alg]
+        public = {k: v for k, v in jwk.items() if k not in PRIVATE_MEMBERS}
+        try:
+            key = algorithm.from_jwk(public)
+            valid = algorithm.verify(signing_input, key, signature)
+        except (ValueError, TypeError, KeyError, jwt.PyJWTError) as exc:
+            raise ProofError("jwk", f"the jwk is not a usable {alg} key ({type(exc).__name__})") from None
+        if not valid:
+            raise ProofError("signature", "the signature does not verify under the jwk")
+
+    def _check_claims(self, claims: dict, method: str, url: str, token: str | None) -> None:
+        cfg = self.config
+        lenient = cfg.has("skip-claims-check")  # the fault: a missing claim is not refused, its check is skipped
+        for name, kind in (("jti", str), ("htm", str), ("htu", str), ("iat", (int, float))):
+            value = claims.get(name)
+            if value is None and lenient:
+                continue
+            if not isinstance(value, kind) or isinstance(value, bool) or value == "" or (name == "iat" and not math.isfinite(value)):
+                raise ProofError("claims", f"claim {name} is missing or not a {'string' if kind is str else 'number'}")
+        if "htm" in claims and claims["htm"] != method and not cfg.has("skip-htm"):
+            raise ProofError("htm", f"htm {claims['htm']!r} is not the request method {method}")
+        if "htu" in claims:
+            self._check_htu(claims["htu"], url)
+        if "iat" in claims:
+            self._check_iat(claims["iat"])
+        if token is not None:
+            self._check_ath(claims.get("ath"), token)
+        if "jti" in claims and not self.replay.first_use(claims["jti"]) and not cfg.has("accept-replay"):
+            raise ProofError("replay", "this proof's jti was already used")
+
+    def _check_htu(self, htu: str, url: str) -> None:
+        cfg = self.config
+        try:
+            if cfg.has("strict-htu-query") and ("?" in htu or "#" in htu):
+                raise ValueError("query or fragment")
+            if cfg.has("strict-htu-normalization"):
+                got, want = htu.split("#", 1)[0].split("?", 1)[0], url
+            else:
+                got, want = normalize_uri(htu), normalize_uri(url)
+        except ValueError:
+            raise ProofError("htu", f"htu {htu!r} is not this request's URI") from None
+        if cfg.has("ignore-htu-path"):
+            got, want = got.split("/", 3)[:3], want.split("/", 3)[:3]
+        if got != want:
+            raise ProofError("htu", f"htu {htu!r} is not this request's URI {url}")
+
+    def _check_iat(self, iat: float) -> None:
+        cfg = self.config
+        age = time.time() - iat
+        if age > cfg.proof_ttl and not cfg.has("skip-iat-old"):
+            raise ProofError("iat-old", f"the proof is {age:.0f} s old (at most {cfg.proof_ttl})")
+        if -age > cfg.clock_skew and not cfg.has("skip-iat-future"):
+            raise ProofError("iat-future", f"the proof's iat is {-age:.0f} s ahead (at most {cfg.clock_skew})")
+
+    def _check_ath(self, ath: object, token: str) -> None:
+        cfg = self.config
+        if ath is None:
+            if not cfg.has("ath-optional"):
+                raise ProofError("ath-missing", "a token is presented but the proof has no ath")
+            return
+        try:
+            expected = access_token_hash(token)
+        except ValueError:
+            expected = None
+        if ath != expected and not cfg.has("skip-ath"):
+            raise ProofError("ath", "ath is not the hash of the presented token")

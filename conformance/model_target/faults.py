@@ -1,0 +1,36 @@
+"""The fault catalogue: named defects the model target can be started with (vectors/model-faults.json)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+# A wheel carries the data inside the package (conformance/vectors); a clone has it at the top.
+CANDIDATES = (HERE.parents[1] / "vectors" / "model-faults.json", HERE.parents[2] / "vectors" / "model-faults.json")
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    summary: str
+    modes: tuple[str, ...]  # the DPoP modes the fault applies to
+    breaks: tuple[str, ...]  # requirement ids whose checks it makes fail or warn (those the mode checks)
+
+
+def catalogue_path() -> Path:
+    for path in CANDIDATES:
+        if path.is_file():
+            return path
+    raise RuntimeError(f"model fault catalogue missing: looked at {', '.join(map(str, CANDIDATES))}")
+
+
+def load_faults(path: Path | None = None) -> dict[str, Fault]:
+    data = json.loads((path or catalogue_path()).read_text(encoding="utf-8"))
+    return {
+        name: Fault(name, raw["summary"], tuple(raw["modes"]), tuple(raw["breaks"]))
+        for name, raw in data["faults"].items()
+    }
+
+
+FAULTS: dict[str, Fault] = load_faults()

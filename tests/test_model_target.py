@@ -1,0 +1,163 @@
+"""The model target's own pieces: htu normalization, problem+json, the replay store, the server
+lifecycle and the fault catalogue. (The suite-against-model self-test lives elsewhere.)"""
+import json
+import re
+import time
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+
+from conformance.catalogue import requirements
+from conformance.keys import generate_key
+from conformance.model_target import FAULTS, ModelConfig, ModelServer, start_model
+from conformance.model_target.dpop import ReplayStore
+from conformance.model_target.htu import normalize_uri
+from conformance.model_target.problems import PROBLEM_TYPES
+from conformance.proofs import build_proof
+
+MODEL_SOURCES = Path(__file__).resolve().parents[1] / "conformance" / "model_target"
+
+
+@pytest.mark.parametrize(
+    "given, normalized",
+    [
+        ("HTTP://Example.COM/a", "http://example.com/a"),
+        ("http://example.com:80/a", "http://example.com/a"),
+        ("https://example.com:443/a", "https://example.com/a"),
+        ("https://example.com:8443/a", "https://example.com:8443/a"),
+        ("http://example.com", "http://example.com/"),
+        ("http://example.com/%7euser/a%2db", "http://example.com/~user/a-b"),
+        ("http://example.com/a%2fb", "http://example.com/a%2Fb"),
+        ("http://example.com/a/./b/../c", "http://example.com/a/c"),
+        ("http://example.com/a/b/..", "http://example.com/a/"),
+        ("http://example.com/../a", "http://example.com/a"),
+        ("http://example.com/a?q=1#f", "http://example.com/a"),
+        ("http://[::1]:80/a", "http://[::1]/a"),
+    ],
+)
+def test_htu_normalization(given, normalized):
+    assert normalize_uri(given) == normalized
+
+
+@pytest.mark.parametrize("bad", ["/relative", "ftp://example.com/", "http://example.com:99999/", "not a url"])
+def test_htu_normalization_refuses_what_is_not_an_http_uri(bad):
+    with pytest.raises(ValueError):
+        normalize_uri(bad)
+
+
+def test_replay_store_forgets_a_jti_after_the_window():
+    now = [1000.0]
+    store = ReplayStore(window=180, clock=lambda: now[0])
+    assert store.first_use("a")
+    assert not store.first_use("a")
+    now[0] += 179
+    assert not store.first_use("a")
+    now[0] += 2
+    assert store.first_use("a")  # expired, so a first use again
+    assert len(store) == 1
+
+
+@pytest.fixture
+def client_for():
+    """(httpx client on a running model target, its config) per mode; all closed after the test."""
+    servers = []
+
+    def make(mode):
+        servers.append(start_model(mode))
+        return httpx.Client(base_url=servers[-1].url), servers[-1].config
+
+    yield make
+    for server in servers:
+        server.close()
+
+
+def test_a_401_is_a_problem_with_a_dpop_challenge(client_for):
+    client, _ = client_for("required")
+    response = client.post("/agents/register", headers={"Authorization": "Bearer not-a-jwt"}, json={})
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["www-authenticate"] == 'DPoP algs="EdDSA ES256", error="invalid_token"'
+    body = response.json()
+    assert body["type"] == "https://arcp.0x001.tech/docs/problems/token-invalid"
+    assert body["title"] == PROBLEM_TYPES["token-invalid"][0] == "Invalid or Expired Token"
+    assert body["status"] == 401
+    assert body["detail"] and body["instance"] == "/agents/register" and body["request_id"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["timestamp"])
+
+
+def test_no_credentials_gives_a_challenge_without_error(client_for):
+    client, _ = client_for("optional")
+    response = client.post("/auth/agent/validate_compliance", json={})
+    assert response.status_code == 401
+    assert response.json()["type"].endswith("/authentication-failed")
+    assert response.headers["www-authenticate"] == 'DPoP algs="EdDSA ES256"'
+
+
+def test_garbage_proof_and_body_get_4xx_problems(client_for):
+    client, config = client_for("required")
+    for headers, content in [({"DPoP": "é.x.y".encode()}, b"{}"), ({}, b"\xff{"), ({"DPoP": "a.b"}, b"[]")]:
+        response = client.post("/auth/agent/request_temp_token", headers=headers, content=content)
+        assert 400 <= response.status_code < 500
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_phase1_binds_the_temp_token_to_the_proving_key(client_for):
+    client, config = client_for("optional")
+    key = generate_key("EdDSA")
+    url = str(client.base_url).rstrip("/") + "/auth/agent/request_temp_token"
+    body = {"agent_id": "unit-agent", "agent_type": "testing", "agent_key": config.agent_key}
+    response = client.post(url, headers={"DPoP": build_proof(key, "POST", url)[0]}, json=body)
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store" and response.headers["pragma"] == "no-cache"
+    claims = jwt.decode(response.json()["temp_token"], config.jwt_secret, algorithms=["HS256"], audience="arcp:validate")
+    assert claims["cnf"] == {"jkt": key.thumbprint}
+    assert claims["exp"] - claims["iat"] == response.json()["expires_in"] == config.temp_ttl
+    assert response.json()["token_type"] == "DPoP"
+    unbound = client.post(url, json=body).json()  # optional mode: no proof, an unbound token
+    assert unbound["token_type"] == "Bearer"
+
+
+def test_unknown_or_misplaced_fault_is_refused():
+    with pytest.raises(ValueError, match="no-such-fault"):
+        ModelConfig(mode="required", faults=frozenset({"no-such-fault"}))
+    with pytest.raises(ValueError, match="disabled-checks-proofs"):
+        ModelConfig(mode="required", faults=frozenset({"disabled-checks-proofs"}))
+    with pytest.raises(ValueError, match="sometimes"):
+        ModelConfig(mode="sometimes")
+
+
+def test_fault_catalogue_names_known_requirements_and_modes():
+    known = requirements()
+    for fault in FAULTS.values():
+        assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", fault.name)
+        assert fault.summary and fault.modes and fault.breaks
+        assert set(fault.modes) <= {"required", "optional", "disabled"}
+        assert set(fault.breaks) <= set(known), fault.name
+
+
+def test_every_fault_is_implemented():
+    code = "\n".join(p.read_text(encoding="utf-8") for p in MODEL_SOURCES.glob("*.py"))
+    # The -no-cnf faults and the access-no-<claim> faults are named through small tables.
+    spelled = set(re.findall(r'"([a-z0-9]+(?:-[a-z0-9]+)+)"', code)) | {"access-no-aud", "access-no-token-type"}
+    assert set(FAULTS) - spelled == set()
+
+
+def test_model_server_starts_and_stops():
+    started = time.monotonic()
+    with start_model("disabled") as server:
+        assert isinstance(server, ModelServer) and server.config.mode == "disabled"
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", server.url)
+        assert httpx.get(server.url + "/health").json() == {"status": "healthy", "version": "model-0.1"}
+        config = httpx.get(server.url + "/.well-known/arcp-configuration").json()
+        assert config["token_endpoint"] == server.url + "/auth/agent/request_temp_token"
+        url = server.url
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(url + "/health", timeout=1)
+    assert time.monotonic() - started < 6
+
+
+def test_catalogue_file_is_the_one_loaded():
+    data = json.loads((Path(__file__).resolve().parents[1] / "vectors" / "model-faults.json").read_text(encoding="utf-8"))
+    assert set(data["faults"]) == set(FAULTS)

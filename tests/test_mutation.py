@@ -1,0 +1,47 @@
+"""The suite against the embedded model server: silent on the fault-free model in every mode,
+and for every fault exactly the rule it breaks is flagged (profile §2: a check must be shown to
+fail on a server with the defect and to pass on one without it)."""
+import pytest
+
+from conformance.catalogue import ROOT, requirements
+from conformance.checks import all_checks
+from conformance.model_target import FAULTS
+from conformance.mutation import BEGIN, END, MODES, against_model, evaluate_all, fault_modes, flagged, score_markdown
+
+
+@pytest.fixture(scope="module")
+def results():
+    """Every fault in every mode, run once (in a few processes) for the whole module."""
+    return {(r.fault, r.mode): r for r in evaluate_all()}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_fault_free_model_gets_no_failure_and_no_warning(mode):
+    flags = flagged(against_model(mode))
+    assert flags == {}, sorted(flags)
+
+
+@pytest.mark.parametrize(("fault", "mode"), fault_modes(), ids=[f"{m}-{f}" for f, m in fault_modes()])
+def test_each_fault_is_caught_by_exactly_its_checks(results, fault, mode):
+    result = results[(fault, mode)]
+    assert result.unkilled == (), f"no check flagged {result.unkilled}"
+    assert result.collateral == (), f"checks outside {FAULTS[fault].breaks} flagged"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_must_and_should_requirement_has_a_fault_that_breaks_it(mode):
+    used = {c.requirement_id for c in all_checks(mode) if c.requirement.level in ("MUST", "SHOULD")}
+    covered = {req for fault in FAULTS.values() if mode in fault.modes for req in fault.breaks}
+    assert used - covered == set()
+
+
+def test_fault_catalogue_names_known_requirements():
+    for fault in FAULTS.values():
+        assert fault.breaks and set(fault.breaks) <= set(requirements()), fault.name
+        assert fault.modes and set(fault.modes) <= set(MODES), fault.name
+
+
+def test_readme_mutation_score_is_the_generated_one(results):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split(BEGIN, 1)[1].split(END, 1)[0].strip()
+    assert block == score_markdown(list(results.values())).strip(), "run: python -m conformance.mutation readme"
