@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from . import baseline
 from .catalogue import requirement
-from .checks import FAIL, INCONCLUSIVE, PASS, SKIP, VERDICTS, Check, binding_checks, graded, issuance_checks
+from .checks import FAIL, INCONCLUSIVE, PASS, SKIP, VERDICTS, Check, all_checks, binding_checks, graded, issuance_checks
 from .session import MODES, ConformanceSession, Settings
 from .target import TargetError, redact_tokens
 
@@ -21,6 +23,7 @@ SESSION_KEY = pytest.StashKey["ConformanceSession | None"]()
 RESULTS_KEY = pytest.StashKey["list[dict]"]()
 ERROR_KEY = pytest.StashKey["str | None"]()
 MODEL_KEY = pytest.StashKey["object | None"]()
+BASELINE_KEY = pytest.StashKey["dict"]()
 MODEL_SCHEME = "model:"
 
 # option name -> (environment variable, ini name, help)
@@ -33,6 +36,8 @@ OPTIONS = {
     "agent-endpoint-host": ("ARCP_CONFORMANCE_AGENT_ENDPOINT_HOST", "Address at which the target reaches the suite's agent endpoint (default 127.0.0.1)."),
     "conformance-strict": ("ARCP_CONFORMANCE_STRICT", "Fail the run on SHOULD violations too (pytest owns --strict)."),
     "conformance-json": ("ARCP_CONFORMANCE_JSON", "Where to write the results as JSON (default reports/conformance.json)."),
+    "baseline": ("ARCP_CONFORMANCE_BASELINE", "A baseline file of accepted deviations: listed failures do not fail the run; listed checks that pass, or expired entries, do."),
+    "write-baseline": ("ARCP_CONFORMANCE_WRITE_BASELINE", "Write a baseline of this run's failed and warned checks to this file."),
 }
 
 
@@ -71,6 +76,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RESULTS_KEY] = []
     config.stash[ERROR_KEY] = None
     config.stash[MODEL_KEY] = None
+    config.stash[BASELINE_KEY] = {}
     url = option(config, "target-url")
     if not url:
         return
@@ -82,6 +88,12 @@ def pytest_configure(config: pytest.Config) -> None:
         url, mode = model.url, mode or model.config.mode
         agent_key, jwt_secret = agent_key or model.config.agent_key, jwt_secret or model.config.jwt_secret
     mode = mode or "auto"
+    baseline_path = option(config, "baseline")
+    if baseline_path:
+        try:
+            config.stash[BASELINE_KEY] = baseline.load(Path(baseline_path))
+        except baseline.BaselineError as exc:
+            raise pytest.UsageError(str(exc)) from None
     if mode not in MODES:
         raise pytest.UsageError(f"--dpop-mode must be one of {', '.join(MODES)}, got {mode!r}")
     # `pytest --target-url X` alone runs the suite, not the project's own tests.
@@ -186,7 +198,8 @@ def run_check(config: pytest.Config, session: ConformanceSession, check: Check, 
     req = check.requirement
     verdict = session.judge(check)
     message = redact_tokens(verdict.message)
-    outcome = graded(verdict.outcome, req.level)
+    outcome, note = baseline.classify(config.stash.get(BASELINE_KEY, {}).get(check.id), graded(verdict.outcome, req.level), date.today())
+    message = f"{message} ({note})" if note else message
     record("check_id", check.id)
     record("requirement", req.id)
     record("level", req.level)
@@ -194,8 +207,12 @@ def run_check(config: pytest.Config, session: ConformanceSession, check: Check, 
     record("verdict", outcome)
     config.stash[RESULTS_KEY].append({"id": check.id, "requirement": req.id, "level": req.level, "verdict": outcome, "message": message})
     detail = ""
-    if outcome in (FAIL, "warn", "info"):
+    if outcome in (FAIL, "warn", "info", baseline.STALE):
         detail = "\n\n" + "\n\n".join(redact_tokens(ex.describe()) for ex in session.exchanges_for(check))
+    if outcome == baseline.BASELINED:
+        pytest.xfail(f"{check.id}: {message}")
+    if outcome == baseline.STALE:
+        pytest.fail(f"stale baseline entry {check.id}: {note}{detail}", pytrace=False)
     if outcome == FAIL or (outcome == "warn" and _truthy(option(config, "conformance-strict"))):
         pytest.fail(f"[{req.level}] {check.id}: {req.statement}\n{message}{detail}", pytrace=False)
     if outcome in ("warn", "info"):
@@ -226,13 +243,27 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "dpop_mode": conf.mode,
         "dpop_mode_source": conf.mode_source,
         "forged_tokens": conf.forger is not None,
-        "counts": {v: sum(r["verdict"] == v for r in results) for v in VERDICTS},
+        "counts": {v: sum(r["verdict"] == v for r in results) for v in (*VERDICTS, baseline.BASELINED, baseline.STALE)},
         "checks": results,
     }
     path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    if results and not any(doc["counts"][v] for v in (PASS, FAIL, "warn", "info")):
+    _finish_baseline(session, conf, results)
+    if results and not any(doc["counts"][v] for v in (PASS, FAIL, "warn", "info", baseline.BASELINED, baseline.STALE)):
         session.config.stash[ERROR_KEY] = "every check was inconclusive or skipped: no verdict about the target"
         session.exitstatus = 3
+
+
+def _finish_baseline(session: pytest.Session, conf: ConformanceSession, results: list[dict]) -> None:
+    entries = session.config.stash[BASELINE_KEY]
+    unknown = sorted(set(entries) - {c.id for c in all_checks(conf.mode)})
+    if unknown:
+        # an entry that names no check of this mode can never match: stale
+        session.config.stash[ERROR_KEY] = f"stale baseline entries (no such check in {conf.mode} mode): {', '.join(unknown[:10])}"
+        session.exitstatus = 1
+    target = option(session.config, "write-baseline")
+    if target:
+        note = f"recorded {date.today().isoformat()} against {conf.discovery.version or 'unknown version'}, DPoP {conf.mode}"
+        baseline.write(Path(target), results, entries, note)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -241,7 +272,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_line(f"arcp-conformance: {error}", red=True)
     results = config.stash.get(RESULTS_KEY, [])
     if results:
-        counts = {v: sum(r["verdict"] == v for r in results) for v in VERDICTS}
+        counts = {v: sum(r["verdict"] == v for r in results) for v in (*VERDICTS, baseline.BASELINED, baseline.STALE)}
         line = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
         terminalreporter.write_sep("=", f"arcp-conformance verdicts: {line}")
 

@@ -1,0 +1,78 @@
+"""Baselines: deviations a server team has accepted, check by check, with a reason and an expiry.
+
+A listed check that fails (or warns) does not fail the run; a listed check that now passes,
+or whose entry has expired, fails it as stale, so the list never outlives the deviations.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from .checks import FAIL, PASS, WARN
+
+FORMAT = "arcp-conformance/baseline-v1"
+BASELINED, STALE = "baselined", "stale"
+
+
+class BaselineError(ValueError):
+    """The baseline file cannot be used (a usage error, reported with the file's name)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    reason: str
+    expires: date | None = None
+
+
+def load(path: Path) -> dict[str, Entry]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BaselineError(f"baseline {path}: no such file") from None
+    except ValueError as exc:
+        raise BaselineError(f"baseline {path}: not JSON ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("entries"), list):
+        raise BaselineError(f'baseline {path}: expected {{"format": "{FORMAT}", "entries": [...]}}')
+    entries: dict[str, Entry] = {}
+    for i, raw in enumerate(doc["entries"]):
+        if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not isinstance(raw.get("reason"), str) or not raw["reason"].strip():
+            raise BaselineError(f"baseline {path}: entry {i} needs a string id and a non-empty reason")
+        expires = raw.get("expires")
+        try:
+            expires = date.fromisoformat(expires) if expires is not None else None
+        except (TypeError, ValueError):
+            raise BaselineError(f"baseline {path}: entry {raw['id']}: expires must be YYYY-MM-DD, got {expires!r}") from None
+        entries[raw["id"]] = Entry(raw["id"], raw["reason"], expires)
+    return entries
+
+
+def classify(entry: Entry | None, outcome: str, today: date) -> tuple[str, str]:
+    """The outcome once the baseline is applied, and why."""
+    if entry is None:
+        return outcome, ""
+    if outcome in (FAIL, WARN):
+        if entry.expires is not None and entry.expires < today:
+            return STALE, f"its baseline entry expired on {entry.expires} ({entry.reason})"
+        return BASELINED, f"accepted deviation: {entry.reason}"
+    if outcome == PASS:
+        return STALE, "listed in the baseline, but the check now passes: remove the entry"
+    return outcome, ""  # inconclusive or skipped: says nothing about the deviation
+
+
+def write(path: Path, results: list[dict], previous: dict[str, Entry], note: str) -> None:
+    """A baseline of every failed or warned check; entries already in `previous` keep their reason and expiry."""
+    entries = []
+    for result in sorted(results, key=lambda r: r["id"]):
+        if result["verdict"] not in (FAIL, WARN, BASELINED):
+            continue
+        old = previous.get(result["id"])
+        entries.append({
+            "id": result["id"],
+            "reason": old.reason if old else note,
+            "expires": old.expires.isoformat() if old and old.expires else None,
+        })
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"format": FORMAT, "entries": entries}, indent=1) + "\n", encoding="utf-8")

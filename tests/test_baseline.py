@@ -1,0 +1,93 @@
+"""Baselines (--baseline, --write-baseline): accepted deviations do not fail the run, stale ones do."""
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+import conformance
+from conformance.baseline import BASELINED, FORMAT, STALE, BaselineError, Entry, classify, load
+from conformance.plugin import OPTIONS
+
+pytest_plugins = ["pytester"]
+
+SUITE = str(Path(conformance.__file__).parent / "suite")
+TODAY = date(2026, 11, 25)
+REPLAY = "DPOP-11.1-replay@validate:bound:replay"
+
+
+@pytest.mark.parametrize(
+    ("entry", "outcome", "want"),
+    [
+        (None, "fail", "fail"),
+        (Entry(REPLAY, "known"), "fail", BASELINED),
+        (Entry(REPLAY, "known"), "warn", BASELINED),
+        (Entry(REPLAY, "known", date(2026, 12, 1)), "fail", BASELINED),
+        (Entry(REPLAY, "known", date(2026, 11, 1)), "fail", STALE),
+        (Entry(REPLAY, "known"), "pass", STALE),
+        (Entry(REPLAY, "known"), "inconclusive", "inconclusive"),
+    ],
+    ids=["unlisted", "listed-fail", "listed-warn", "not-yet-expired", "expired", "now-passes", "inconclusive"],
+)
+def test_classify(entry, outcome, want):
+    assert classify(entry, outcome, TODAY)[0] == want
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["not json", json.dumps({"entries": []}), json.dumps({"format": FORMAT, "entries": [{"id": REPLAY}]}),
+     json.dumps({"format": FORMAT, "entries": [{"id": REPLAY, "reason": "x", "expires": "next week"}]})],
+    ids=["not-json", "no-format", "no-reason", "bad-date"],
+)
+def test_bad_baselines_are_refused_with_the_file_name(tmp_path, content):
+    path = tmp_path / "b.json"
+    path.write_text(content)
+    with pytest.raises(BaselineError, match="b.json"):
+        load(path)
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch):
+    for env, _help in OPTIONS.values():
+        monkeypatch.delenv(env, raising=False)
+
+
+def run(pytester, target, *args):
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", SUITE, "--target-url", target, "-k", "replay", *args, timeout=120)
+
+
+def test_a_written_baseline_accepts_the_deviation_and_goes_stale_when_it_is_fixed(pytester):
+    baseline = pytester.path / "baseline.json"
+    first = run(pytester, "model:required:accept-replay", "--write-baseline", str(baseline))
+    assert first.ret == 1
+    assert [e["id"] for e in json.loads(baseline.read_text())["entries"]] == [REPLAY]
+
+    accepted = run(pytester, "model:required:accept-replay", "--baseline", str(baseline))
+    assert accepted.ret == 0
+    accepted.stdout.fnmatch_lines(["*1 xfailed*"])
+
+    fixed = run(pytester, "model:required", "--baseline", str(baseline))  # the server no longer has the defect
+    assert fixed.ret == 1
+    fixed.stdout.fnmatch_lines([f"*{REPLAY}*now passes*"])
+
+
+def test_an_expired_entry_fails_the_run(pytester):
+    baseline = pytester.path / "baseline.json"
+    baseline.write_text(json.dumps({"format": FORMAT, "entries": [{"id": REPLAY, "reason": "known", "expires": "2020-01-01"}]}))
+    result = run(pytester, "model:required:accept-replay", "--baseline", str(baseline))
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*expired on 2020-01-01*"])
+
+
+def test_an_entry_naming_no_check_is_stale(pytester):
+    baseline = pytester.path / "baseline.json"
+    baseline.write_text(json.dumps({"format": FORMAT, "entries": [{"id": "NO-SUCH@check", "reason": "typo"}]}))
+    result = run(pytester, "model:required", "--baseline", str(baseline))
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*stale baseline entries*NO-SUCH@check*"])
+
+
+def test_an_unusable_baseline_is_a_usage_error(pytester):
+    result = run(pytester, "model:required", "--baseline", str(pytester.path / "missing.json"))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*missing.json*no such file*"])
