@@ -5,6 +5,7 @@ Both live as JSON in `vectors/`; this module only loads them, once.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -86,6 +87,45 @@ def problem_by_uri(uri: str) -> ProblemType | None:
         if ptype.uri == uri:
             return ptype
     return None
+
+
+@lru_cache(maxsize=None)
+def _link_templates() -> dict[str, str]:
+    return _load("sources.json")
+
+
+_MENTION = re.compile(
+    r"RFC (?P<rfc>\d{4})"
+    r"|§(?P<section>\d+(?:\.\d+)*)"
+    r"|docs/(?P<doc>(?:problems|security)/[a-z0-9-]+)(?:\.md)?"
+    r"|(?<![\w/-])(?P<page>three-phase-registration|dpop)\.md"  # security pages named without their folder
+    r"|(?P<profile>profile)"  # the profile's own sections follow: not an RFC's
+)
+
+
+def source_links(source: str) -> list[tuple[int, int, str]]:
+    """(start, end, url) for each document a source line mentions, in order.
+
+    A '§N' links into the RFC named last before it; one with no RFC before it (a profile
+    section) gets no link.
+    """
+    urls = _link_templates()
+    links: list[tuple[int, int, str]] = []
+    rfc = None
+    for m in _MENTION.finditer(source):
+        if m["rfc"]:
+            rfc = m["rfc"]
+            links.append((m.start(), m.end(), urls["rfc"].format(number=rfc)))
+        elif m["profile"]:
+            rfc = None
+        elif m["section"]:
+            if rfc:
+                links.append((m.start(), m.end(), urls["rfc_section"].format(number=rfc, section=m["section"])))
+        else:
+            rfc = None
+            doc = m["doc"] or "security/" + m["page"]
+            links.append((m.start(), m.end(), urls["arcp_doc"].format(path=doc)))
+    return links
 
 
 def slug_of(uri: str | None) -> str | None:

@@ -126,3 +126,32 @@ def test_expected_problem_types_are_catalogue_types(mode):
     for case in cases_for(mode):
         for slug in expect(case, mode).types:
             assert slug in problem_types(), f"{case.id}: {slug}"
+
+
+# --- source links: every RFC and ARCP doc a requirement names can be opened from the report
+
+@pytest.mark.parametrize("req", RAW_REQUIREMENTS, ids=lambda r: r["id"])
+def test_every_rfc_and_arcp_doc_mentioned_in_a_source_is_linked(req):
+    import re
+
+    from conformance.catalogue import source_links
+
+    linked = " ".join(req["source"][a:b] for a, b, _ in source_links(req["source"]))
+    for rfc in re.findall(r"RFC \d{4}", req["source"]):
+        assert rfc in linked
+    for doc in re.findall(r"docs/[a-z]+/[a-z0-9-]+", req["source"]):
+        assert doc in linked
+    for _start, _end, url in source_links(req["source"]):
+        assert url.startswith("https://")
+
+
+def test_source_links_follow_the_rfc_named_last():
+    from conformance.catalogue import source_links
+
+    urls = [u for _, _, u in source_links("RFC 9449 §5 with RFC 6749 §5.2; profile (§7)")]
+    assert urls == [
+        "https://www.rfc-editor.org/rfc/rfc9449",
+        "https://www.rfc-editor.org/rfc/rfc9449#section-5",
+        "https://www.rfc-editor.org/rfc/rfc6749",
+        "https://www.rfc-editor.org/rfc/rfc6749#section-5.2",
+    ]
