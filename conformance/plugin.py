@@ -4,17 +4,19 @@ Registered through the `pytest11` entry point, so installing the package is enou
 """
 from __future__ import annotations
 
-import json
+import fnmatch
 import os
+import shlex
 import warnings
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
-from . import baseline
-from .catalogue import requirement
-from .checks import FAIL, INCONCLUSIVE, PASS, SKIP, VERDICTS, Check, all_checks, binding_checks, graded, issuance_checks
+from . import baseline, html_report, results
+from .catalogue import requirements
+from .checks import FAIL, INCONCLUSIVE, PASS, SKIP, Check, all_checks, binding_checks, graded, issuance_checks
 from .session import MODES, ConformanceSession, Settings
 from .target import TargetError, redact_tokens
 
@@ -24,7 +26,10 @@ RESULTS_KEY = pytest.StashKey["list[dict]"]()
 ERROR_KEY = pytest.StashKey["str | None"]()
 MODEL_KEY = pytest.StashKey["object | None"]()
 BASELINE_KEY = pytest.StashKey["dict"]()
+STARTED_KEY = pytest.StashKey["str"]()
+RECORD_KEY = pytest.StashKey["dict"]()  # on a test item: its check's result record
 MODEL_SCHEME = "model:"
+USAGE_ERROR = 2  # pytest itself says 4 for its own option errors; ours are documented as 2
 
 # option name -> (environment variable, ini name, help)
 OPTIONS = {
@@ -38,7 +43,10 @@ OPTIONS = {
     "conformance-json": ("ARCP_CONFORMANCE_JSON", "Where to write the results as JSON (default reports/conformance.json)."),
     "baseline": ("ARCP_CONFORMANCE_BASELINE", "A baseline file of accepted deviations: listed failures do not fail the run; listed checks that pass, or expired entries, do."),
     "write-baseline": ("ARCP_CONFORMANCE_WRITE_BASELINE", "Write a baseline of this run's failed and warned checks to this file."),
+    "check": ("ARCP_CONFORMANCE_CHECK", "Run only the checks whose id matches this pattern (fnmatch, e.g. 'DPOP-4.3-*@validate:*'); repeat the option or separate patterns with commas."),
 }
+# Environment variables a reproducer needs set as for the original run (secrets are never printed).
+SECRET_ENV = {"agent-key": OPTIONS["agent-key"][0], "jwt-secret": OPTIONS["jwt-secret"][0]}
 
 
 def _dest(name: str) -> str:
@@ -48,7 +56,7 @@ def _dest(name: str) -> str:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("arcp-conformance", "ARCP conformance suite")
     for name, (env, help_text) in OPTIONS.items():
-        kwargs = {"action": "store_true"} if name == "conformance-strict" else {"default": None}
+        kwargs = {"action": "store_true"} if name == "conformance-strict" else {"action": "append"} if name == "check" else {"default": None}
         group.addoption(f"--{name}", dest=_dest(name), help=f"{help_text} Env: {env}; ini: {_dest(name)}.", **kwargs)
         parser.addini(_dest(name), help_text, default=None)
 
@@ -69,6 +77,19 @@ def _truthy(value: object) -> bool:
     return value is True or str(value).lower() in ("1", "true", "yes", "on")
 
 
+def usage_error(message: str):
+    """Stop the run with exit code 2 and one line naming the problem."""
+    pytest.exit(f"arcp-conformance: {message}", returncode=USAGE_ERROR)
+
+
+def check_patterns(config: pytest.Config) -> list[str] | None:
+    value = option(config, "check")
+    if not value:
+        return None
+    values = value if isinstance(value, list) else [value]
+    return [p.strip() for v in values for p in str(v).split(",") if p.strip()]
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "arcp_check(id): an ARCP conformance check")
@@ -77,9 +98,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[ERROR_KEY] = None
     config.stash[MODEL_KEY] = None
     config.stash[BASELINE_KEY] = {}
+    config.stash[STARTED_KEY] = results.now_rfc3339()
     url = option(config, "target-url")
     if not url:
         return
+    if not url.startswith(MODEL_SCHEME) and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc):
+        usage_error(f"--target-url must be an http(s) URL or model:MODE[:FAULT,...], got {url!r}")
     mode = option(config, "dpop-mode")
     agent_key, jwt_secret = option(config, "agent-key"), option(config, "jwt-secret")
     if url.startswith(MODEL_SCHEME):
@@ -93,15 +117,17 @@ def pytest_configure(config: pytest.Config) -> None:
         try:
             config.stash[BASELINE_KEY] = baseline.load(Path(baseline_path))
         except baseline.BaselineError as exc:
-            raise pytest.UsageError(str(exc)) from None
+            usage_error(str(exc))
     if mode not in MODES:
-        raise pytest.UsageError(f"--dpop-mode must be one of {', '.join(MODES)}, got {mode!r}")
+        usage_error(f"--dpop-mode must be one of {', '.join(MODES)}, got {mode!r}")
     # `pytest --target-url X` alone runs the suite, not the project's own tests.
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args = [str(SUITE_DIR)]
     if getattr(config.option, "htmlpath", "unset") is None and config.pluginmanager.hasplugin("html"):
         config.option.htmlpath = str(Path("reports") / "conformance.html")
         config.option.self_contained_html = True
+    if getattr(config.option, "xmlpath", "unset") is None:
+        config.option.xmlpath = str(Path("reports") / "conformance.junit.xml")
     settings = Settings(
         target_url=url,
         agent_key=agent_key,
@@ -117,6 +143,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[ERROR_KEY] = str(exc)
         return
     config.stash[SESSION_KEY] = session
+    patterns = check_patterns(config) or []
+    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(c.id, p) for c in all_checks(session.mode))]
+    if unmatched:  # pytest_unconfigure still closes the session
+        usage_error(f"--check {unmatched[0]!r} matches no check in DPoP mode {session.mode} (check ids are listed in reports/conformance.json)")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -133,7 +163,7 @@ def _start_model(spec: str):
     try:
         return start_model(mode or "required", tuple(f for f in faults.split(",") if f))
     except ValueError as exc:
-        raise pytest.UsageError(f"--target-url {spec}: {exc}") from None
+        usage_error(f"--target-url {spec}: {exc}")
 
 
 def _record_environment(config: pytest.Config, session: ConformanceSession) -> None:
@@ -182,33 +212,75 @@ def checks_for(config: pytest.Config, group: str) -> list[Check]:
     session = config.stash.get(SESSION_KEY, None)
     if session is None:
         return []
-    return {"issuance": issuance_checks, "binding": binding_checks}[group](session.mode)
+    checks = {"issuance": issuance_checks, "binding": binding_checks}[group](session.mode)
+    patterns = check_patterns(config)
+    return checks if patterns is None else [c for c in checks if any(fnmatch.fnmatchcase(c.id, p) for p in patterns)]
 
 
 @pytest.fixture(scope="session")
-def arcp_session(pytestconfig: pytest.Config) -> ConformanceSession:
+def arcp_session(pytestconfig: pytest.Config, record_testsuite_property) -> ConformanceSession:
     session = pytestconfig.stash.get(SESSION_KEY, None)
     if session is None:
         pytest.skip(pytestconfig.stash.get(ERROR_KEY, None) or "no --target-url given")
+    # the run's context on the JUnit test suite
+    record_testsuite_property("arcp_target", session.client.base_url)
+    record_testsuite_property("arcp_server_version", session.discovery.version or "unknown")
+    record_testsuite_property("arcp_dpop_mode", f"{session.mode} ({session.mode_source})")
+    record_testsuite_property("arcp_forged_tokens", "on" if session.forger else "off")
     return session
 
 
-def run_check(config: pytest.Config, session: ConformanceSession, check: Check, record) -> None:
+def check_source(entry: dict) -> str:
+    return requirements()[entry["requirement"]].source
+
+
+def rerun_command(config: pytest.Config, session: ConformanceSession, check_id: str) -> dict:
+    """The one command that re-runs exactly `check_id` against the same target, with fresh proofs.
+
+    Secrets are not in it: it names the environment variables that must hold them.
+    """
+    spec = option(config, "target-url")
+    args = ["pytest", "--target-url", spec, "--dpop-mode", session.mode]
+    for name in ("agent-type", "agent-endpoint-host"):
+        if option(config, name):
+            args += [f"--{name}", option(config, name)]
+    args += ["--check", check_id]
+    environment = []
+    if not spec.startswith(MODEL_SCHEME):  # the model brings its own key and secret
+        environment.append(SECRET_ENV["agent-key"])
+        if session.forger is not None:
+            environment.append(SECRET_ENV["jwt-secret"])
+    return {"command": shlex.join(args), "environment": environment}
+
+
+def _python_snippet(session: ConformanceSession, check: Check) -> str | None:
+    try:
+        from .reproduce import python_snippet
+    except ImportError:
+        return None
+    try:
+        return python_snippet(session, check)
+    except Exception as exc:  # a reproducer must never cost the verdict
+        return f"# no Python reproducer for {check.id}: {type(exc).__name__}: {exc}\n"
+
+
+def run_check(config: pytest.Config, session: ConformanceSession, check: Check, item: pytest.Item) -> None:
     """Judge one check and turn its verdict into a pytest outcome (fail only for MUST, or strict)."""
     req = check.requirement
     verdict = session.judge(check)
     message = redact_tokens(verdict.message)
     outcome, note = baseline.classify(config.stash.get(BASELINE_KEY, {}).get(check.id), graded(verdict.outcome, req.level), date.today())
     message = f"{message} ({note})" if note else message
-    record("check_id", check.id)
-    record("requirement", req.id)
-    record("level", req.level)
-    record("source", req.source)
-    record("verdict", outcome)
-    config.stash[RESULTS_KEY].append({"id": check.id, "requirement": req.id, "level": req.level, "verdict": outcome, "message": message})
+    exchanges = session.exchanges_for(check)
+    reproducer = rerun_command(config, session, check.id)
+    reproducer["python"] = _python_snippet(session, check) if outcome not in (PASS, SKIP, INCONCLUSIVE) else None
+    entry = results.check_record(check, outcome, message, exchanges, reproducer)
+    config.stash[RESULTS_KEY].append(entry)
+    item.stash[RECORD_KEY] = entry
     detail = ""
     if outcome in (FAIL, "warn", "info", baseline.STALE):
-        detail = "\n\n" + "\n\n".join(redact_tokens(ex.describe()) for ex in session.exchanges_for(check))
+        detail = "\n\n" + "\n\n".join(redact_tokens(ex.describe()) for ex in exchanges)
+        detail += "\n\nReproduce: " + _env_prefix(reproducer) + reproducer["command"]
     if outcome == baseline.BASELINED:
         pytest.xfail(f"{check.id}: {message}")
     if outcome == baseline.STALE:
@@ -221,39 +293,73 @@ def run_check(config: pytest.Config, session: ConformanceSession, check: Check, 
         pytest.skip(f"{outcome}: {message}")
 
 
+def _env_prefix(reproducer: dict) -> str:
+    names = reproducer.get("environment") or []
+    return f"(with {', '.join(names)} set as for this run) " if names else ""
+
+
 class ConformanceWarning(UserWarning):
     """A SHOULD (or MAY) requirement the target does not meet."""
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    outcome = yield
+    report = outcome.get_result()
+    entry = item.stash.get(RECORD_KEY, None)
+    if entry is None or report.when != "call":
+        return
+    # for the report's columns (not user_properties: the JUnit schema has no per-test properties)
+    report.arcp_check = {"check_id": entry["id"], "level": entry["level"], "verdict": entry["verdict"], "source": check_source(entry)}
+    if not item.config.pluginmanager.hasplugin("html"):
+        return
+    from pytest_html import extras
+
+    report.extras = [*getattr(report, "extras", []), extras.html(html_report.check_extra(entry))]
 
 
 # --- results file and report columns
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    conf = session.config.stash.get(SESSION_KEY, None)
+    config = session.config
+    conf = config.stash.get(SESSION_KEY, None)
     if conf is None:
-        if session.config.stash.get(ERROR_KEY, None):
+        if config.stash.get(ERROR_KEY, None):
             session.exitstatus = 3  # the target could not be used: no verdict at all
         return
-    path = Path(option(session.config, "conformance-json") or Path("reports") / "conformance.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    results = sorted(session.config.stash[RESULTS_KEY], key=lambda r: r["id"])
-    doc = {
-        "format": "arcp-conformance/results-v0",
-        "target": conf.client.base_url,
-        "server_version": conf.discovery.version,
-        "dpop_mode": conf.mode,
-        "dpop_mode_source": conf.mode_source,
-        "forged_tokens": conf.forger is not None,
-        "counts": {v: sum(r["verdict"] == v for r in results) for v in (*VERDICTS, baseline.BASELINED, baseline.STALE)},
-        "checks": results,
-    }
-    path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    _finish_baseline(session, conf, results)
-    if results and not any(doc["counts"][v] for v in (PASS, FAIL, "warn", "info", baseline.BASELINED, baseline.STALE)):
-        session.config.stash[ERROR_KEY] = "every check was inconclusive or skipped: no verdict about the target"
+    records = config.stash[RESULTS_KEY]
+    counts = results.count(records)
+    _finish_baseline(session, conf, records)
+    if records and not any(counts[v] for v in (PASS, FAIL, "warn", "info", baseline.BASELINED, baseline.STALE)):
+        config.stash[ERROR_KEY] = "every check was inconclusive or skipped: no verdict about the target"
         session.exitstatus = 3
+    doc = results.document(
+        target={
+            "url": conf.client.base_url,
+            "spec": option(config, "target-url"),
+            "server_version": conf.discovery.version,
+            "dpop_mode": conf.mode,
+            "dpop_mode_source": conf.mode_source,
+            "forged_tokens": conf.forger is not None,
+        },
+        options={
+            "strict": _truthy(option(config, "conformance-strict")),
+            "baseline": option(config, "baseline"),
+            "checks": check_patterns(config),
+        },
+        started_at=config.stash[STARTED_KEY],
+        exit_status=int(session.exitstatus),
+        checks=records,
+        catalogue=requirements(),
+    )
+    config.stash[DOC_KEY] = doc
+    results.write(Path(option(config, "conformance-json") or Path("reports") / "conformance.json"), doc)
 
 
-def _finish_baseline(session: pytest.Session, conf: ConformanceSession, results: list[dict]) -> None:
+DOC_KEY = pytest.StashKey["dict"]()
+
+
+def _finish_baseline(session: pytest.Session, conf: ConformanceSession, records: list[dict]) -> None:
     entries = session.config.stash[BASELINE_KEY]
     unknown = sorted(set(entries) - {c.id for c in all_checks(conf.mode)})
     if unknown:
@@ -263,18 +369,24 @@ def _finish_baseline(session: pytest.Session, conf: ConformanceSession, results:
     target = option(session.config, "write-baseline")
     if target:
         note = f"recorded {date.today().isoformat()} against {conf.discovery.version or 'unknown version'}, DPoP {conf.mode}"
-        baseline.write(Path(target), results, entries, note)
+        baseline.write(Path(target), records, entries, note)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     error = config.stash.get(ERROR_KEY, None)
     if error:
         terminalreporter.write_line(f"arcp-conformance: {error}", red=True)
-    results = config.stash.get(RESULTS_KEY, [])
-    if results:
-        counts = {v: sum(r["verdict"] == v for r in results) for v in (*VERDICTS, baseline.BASELINED, baseline.STALE)}
-        line = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+    records = config.stash.get(RESULTS_KEY, [])
+    if records:
+        line = ", ".join(f"{n} {v}" for v, n in results.count(records).items() if n)
         terminalreporter.write_sep("=", f"arcp-conformance verdicts: {line}")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_summary(prefix: list, summary: list, postfix: list, session: pytest.Session) -> None:
+    doc = session.config.stash.get(DOC_KEY, None)
+    if doc is not None:
+        postfix.extend(html_report.summary_sections(doc))
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -289,7 +401,7 @@ def pytest_html_results_table_header(cells: list) -> None:
 def pytest_html_results_table_row(report, cells: list) -> None:
     from html import escape
 
-    props = dict(getattr(report, "user_properties", []))
+    props = getattr(report, "arcp_check", None) or {}
     for i, key in enumerate(("check_id", "level", "verdict", "source"), start=1):
         cells.insert(i, f"<td>{escape(str(props.get(key, '')))}</td>")
 

@@ -7,7 +7,7 @@ import pytest
 
 import conformance
 from conformance.baseline import BASELINED, FORMAT, STALE, BaselineError, Entry, classify, load
-from conformance.plugin import OPTIONS
+from conformance.plugin import OPTIONS, USAGE_ERROR
 
 pytest_plugins = ["pytester"]
 
@@ -89,5 +89,5 @@ def test_an_entry_naming_no_check_is_stale(pytester):
 
 def test_an_unusable_baseline_is_a_usage_error(pytester):
     result = run(pytester, "model:required", "--baseline", str(pytester.path / "missing.json"))
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert result.ret == USAGE_ERROR
     result.stderr.fnmatch_lines(["*missing.json*no such file*"])

@@ -522,13 +522,16 @@ class FakeConfig:
         self.strict = strict
 
     def getoption(self, dest):
-        return self.strict if dest == "arcp_conformance_strict" else None
+        return {"arcp_conformance_strict": self.strict, "arcp_target_url": "http://127.0.0.1:9"}.get(dest)
 
     def getini(self, name):
         return None
 
 
 class FakeSession:
+    mode = "required"
+    forger = None
+
     def __init__(self, verdict):
         self.verdict = verdict
 
@@ -544,9 +547,17 @@ MUST_CHECK = DEFECT_CHECK
 
 
 def run(check, verdict, strict=False):
-    config, recorded = FakeConfig(strict), {}
-    plugin.run_check(config, FakeSession(verdict), check, lambda k, v: recorded.__setitem__(k, v))
+    config, item = FakeConfig(strict), FakeItem()
+    try:
+        plugin.run_check(config, FakeSession(verdict), check, item)
+    finally:
+        recorded = item.stash.get(plugin.RECORD_KEY, {})
     return config.stash[plugin.RESULTS_KEY], recorded
+
+
+class FakeItem:
+    def __init__(self):
+        self.stash = {}
 
 
 def test_plugin_maps_should_failures_to_warnings(monkeypatch):

@@ -9,5 +9,5 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("check", checks, ids=[c.id for c in checks])
 
 
-def test_issuance(check, arcp_session, pytestconfig, record_property):
-    run_check(pytestconfig, arcp_session, check, record_property)
+def test_issuance(check, arcp_session, pytestconfig, request):
+    run_check(pytestconfig, arcp_session, check, request.node)

@@ -1,0 +1,163 @@
+"""HTML for the report, built from the results document only: the requirements grouped with their
+checks, the token × proof matrix per endpoint, and each check's exchanges and reproducer.
+
+Everything taken from a run (server answers above all) is escaped: the report stays inert
+whatever the target sends. Only the links of our own requirement catalogue become anchors.
+"""
+from __future__ import annotations
+
+from html import escape
+
+from .cases import ENDPOINTS, Case, expect
+
+_STYLE = """<style>
+.arcp-section{margin:1em 0}.arcp-section table{border-collapse:collapse;font-size:12px}
+.arcp-section td,.arcp-section th{border:1px solid #ccc;padding:2px 6px;vertical-align:top;text-align:left}
+.v-pass{background:#d8f5d8}.v-fail,.v-stale{background:#f8c9c9}.v-warn{background:#fbe7b5}
+.v-info{background:#dde8f7}.v-baselined{background:#e6d8f5}.v-inconclusive,.v-skip{background:#eee;color:#666}
+.arcp-matrix td{text-align:center;white-space:nowrap}.arcp-pre{white-space:pre-wrap;font-size:11px;max-width:110em}
+</style>"""
+
+
+def _e(value: object) -> str:
+    return escape("" if value is None else str(value), quote=True)
+
+
+def _verdict(v: str) -> str:
+    return f'<span class="v-{_e(v)}">{_e(v)}</span>'
+
+
+def _safe_url(url: str) -> str | None:
+    return url if url.startswith(("https://", "http://")) else None
+
+
+def linked_source(source: str, links: list[dict]) -> str:
+    """The source line with each mention the catalogue can link turned into an anchor."""
+    out, pos = [], 0
+    for link in links:
+        start = source.find(link["text"], pos)
+        url = _safe_url(link["url"])
+        if start < 0 or url is None:
+            continue
+        out.append(_e(source[pos:start]))
+        out.append(f'<a href="{_e(url)}" target="_blank" rel="noopener noreferrer">{_e(link["text"])}</a>')
+        pos = start + len(link["text"])
+    out.append(_e(source[pos:]))
+    return "".join(out)
+
+
+def _counts(counts: dict) -> str:
+    return ", ".join(f"{n} {_e(v)}" for v, n in counts.items() if n)
+
+
+def requirements_section(doc: dict) -> str:
+    checks_by_req: dict[str, list[dict]] = {}
+    for check in doc["checks"]:
+        checks_by_req.setdefault(check["requirement"], []).append(check)
+    rows = []
+    for req in doc["requirements"]:
+        mine = checks_by_req.get(req["id"], [])
+        inner = "".join(
+            f'<tr><td>{_verdict(c["verdict"])}</td><td id="check-{_e(c["id"])}">{_e(c["id"])}</td><td>{_e(c["message"][:500])}</td></tr>'
+            for c in mine
+        )
+        open_attr = " open" if req["verdict"] in ("fail", "stale") else ""
+        rows.append(
+            f'<tr class="v-row-{_e(req["verdict"])}"><td class="v-{_e(req["verdict"])}">{_e(req["verdict"])}</td>'
+            f'<td id="req-{_e(req["id"])}"><b>{_e(req["id"])}</b></td><td>{_e(req["level"])}</td>'
+            f'<td>{_e(req["statement"])}<br><small>Source: {linked_source(req["source"], req["links"])} · profile {_e(req["section"])}</small>'
+            f'<details{open_attr}><summary>{len(mine)} check(s): {_counts(req["counts"])}</summary>'
+            f'<table><tr><th>verdict</th><th>check id</th><th>message</th></tr>{inner}</table></details></td></tr>'
+        )
+    return (
+        '<div class="arcp-section" id="arcp-requirements"><h2>Requirements</h2>'
+        f'<p>{len(doc["requirements"])} requirements judged by {len(doc["checks"])} checks: {_counts(doc["counts"])}.</p>'
+        '<table><tr><th>verdict</th><th>requirement</th><th>level</th><th>statement, source and checks</th></tr>'
+        + "".join(rows) + "</table></div>"
+    )
+
+
+def matrix(doc: dict, endpoint: str) -> tuple[list[str], list[str], dict[tuple[str, str], dict]]:
+    """(proof variants, token kinds, cell per (proof, token)): the verdict of the situation's
+    outcome check, the status seen, and how many of its other checks failed or warned."""
+    mode = doc["target"]["dpop_mode"]
+    by_case: dict[tuple[str, str], list[dict]] = {}
+    for check in doc["checks"]:
+        case = check["case"]
+        if case and case["endpoint"] == endpoint:
+            by_case.setdefault((case["proof"], case["token"]), []).append(check)
+    proofs = list(dict.fromkeys(p for p, _ in by_case))
+    tokens = list(dict.fromkeys(t for _, t in by_case))
+    cells = {}
+    for (proof, token), checks in by_case.items():
+        outcome_req = expect(Case(endpoint, token, proof), mode).requirement
+        main = next((c for c in checks if c["requirement"] == outcome_req), checks[0])
+        others = [c for c in checks if c is not main and c["verdict"] in ("fail", "warn", "stale")]
+        status = next((x["status"] for x in main["exchanges"] if x["status"] is not None), None)
+        cells[(proof, token)] = {"check": main, "status": status, "others": others}
+    return proofs, tokens, cells
+
+
+def matrix_section(doc: dict) -> str:
+    parts = ['<div class="arcp-section" id="arcp-matrix"><h2>Token × proof matrix</h2>',
+             "<p>Each cell: the verdict on whether the endpoint accepted or refused as required, the HTTP status seen, "
+             "and ⚑N when N more checks of that situation (problem details, challenge) failed or warned.</p>"]
+    for endpoint in ENDPOINTS:
+        proofs, tokens, cells = matrix(doc, endpoint)
+        if not cells:
+            continue
+        head = "".join(f"<th>{_e(t)}</th>" for t in tokens)
+        rows = []
+        for proof in proofs:
+            tds = []
+            for token in tokens:
+                cell = cells.get((proof, token))
+                if cell is None:
+                    tds.append("<td></td>")
+                    continue
+                check, others = cell["check"], cell["others"]
+                flag = f" ⚑{len(others)}" if others else ""
+                title = "; ".join(c["id"] for c in [check, *others])
+                tds.append(f'<td class="v-{_e(check["verdict"])}" title="{_e(title)}">{_e(cell["status"] or "–")} {_e(check["verdict"])}{flag}</td>')
+            rows.append(f"<tr><th>{_e(proof)}</th>{''.join(tds)}</tr>")
+        parts.append(f'<h3>{_e(endpoint)} endpoint</h3><table class="arcp-matrix"><tr><th>proof \\ token</th>{head}</tr>{"".join(rows)}</table>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def summary_sections(doc: dict) -> list[str]:
+    target = doc["target"]
+    header = (
+        f'<div class="arcp-section"><p>Target {_e(target["url"])} (server version {_e(target["server_version"] or "unknown")}), '
+        f'DPoP mode {_e(target["dpop_mode"])} ({_e(target["dpop_mode_source"])}), forged tokens {"on" if target["forged_tokens"] else "off"}; '
+        f'exit status {_e(doc["exit_status"])}; format {_e(doc["format"])}.</p></div>'
+    )
+    return [_STYLE, header, requirements_section(doc), matrix_section(doc)]
+
+
+def _exchange(ex: dict) -> str:
+    lines = [f"> {ex['method']} {ex['url']}"]
+    lines += [f"> {k}: {v}" for k, v in ex["request_headers"]]
+    if ex["error"]:
+        lines.append(f"< (no response: {ex['error']})")
+    else:
+        lines.append(f"< {ex['status']}")
+        lines += [f"< {k}: {v}" for k, v in ex["response_headers"]]
+        lines.append(f"< {ex['body']}" + (" …(cut)" if ex["body_truncated"] else ""))
+    return "\n".join(lines)
+
+
+def check_extra(entry: dict) -> str:
+    """The exchanges and the reproducer of one check, for its row in the results table."""
+    parts = [f'<div class="arcp-section"><p>{_verdict(entry["verdict"])} <b>{_e(entry["id"])}</b> ({_e(entry["level"])}) '
+             f'<a href="#req-{_e(entry["requirement"])}">requirement {_e(entry["requirement"])}</a></p>']
+    for ex in entry["exchanges"]:
+        parts.append(f'<pre class="arcp-pre">{_e(_exchange(ex))}</pre>')
+    rep = entry.get("reproducer")
+    if rep:
+        env = f" (with {', '.join(rep['environment'])} set as for this run)" if rep["environment"] else ""
+        parts.append(f"<p>Re-run this check{_e(env)}:</p><pre class=\"arcp-pre\">{_e(rep['command'])}</pre>")
+        if rep.get("python"):
+            parts.append(f'<details><summary>Python reproducer (fresh iat, jti and ath)</summary><pre class="arcp-pre">{_e(rep["python"])}</pre></details>')
+    parts.append("</div>")
+    return "".join(parts)

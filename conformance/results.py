@@ -1,0 +1,154 @@
+"""The results document (reports/conformance.json): one record per check, with the requirement
+it judges, its verdict, the exchanges it saw (secrets reduced to fingerprints) and how to
+reproduce it. Its shape is published as schemas/results.schema.json; tools (the diff command,
+CI) read only this file.
+"""
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import jsonschema
+
+from .catalogue import SCHEMAS, Requirement, source_links
+from .target import Exchange, redact_header, redact_tokens
+
+FORMAT = "arcp-conformance/results-v1"
+# Most telling first: a requirement's verdict is the first of these any of its checks has.
+VERDICT_ORDER = ("stale", "fail", "warn", "baselined", "info", "pass", "inconclusive", "skip")
+BODY_LIMIT = 4096  # characters of a response body kept per exchange
+HEADER_LIMIT = 40  # response header fields kept per exchange
+_SECRET_MEMBER = re.compile(r"key|secret|password|token|credential", re.IGNORECASE)
+
+
+def tool_version() -> str:
+    try:
+        return version("arcp-conformance")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def now_rfc3339() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def links_of(req: Requirement) -> list[dict]:
+    return [{"text": req.source[start:end], "url": url} for start, end, url in source_links(req.source)]
+
+
+def _redact_body(value: object) -> object:
+    """A request body with every member that names a key, secret or token blanked."""
+    if isinstance(value, dict):
+        return {k: "<redacted>" if _SECRET_MEMBER.search(str(k)) else _redact_body(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_body(v) for v in value]
+    return value
+
+
+def exchange_record(ex: Exchange) -> dict:
+    body = redact_tokens(ex.body_text[:BODY_LIMIT])
+    try:
+        problem = json.loads(body) if len(ex.body_text) <= BODY_LIMIT and not ex.truncated else None
+    except ValueError:
+        problem = None
+    problem = problem if isinstance(problem, dict) else None
+    ptype = problem.get("type") if problem else None
+    return {
+        "method": ex.method,
+        "url": ex.url,
+        "request_headers": [[k, redact_header(k, v)] for k, v in ex.request_headers],
+        "request_body": _redact_body(ex.request_json),
+        "status": ex.status,
+        "response_headers": [[k, redact_tokens(v[:1000])] for k, v in ex.response_headers[:HEADER_LIMIT]],
+        "body": body,
+        "body_truncated": ex.truncated or len(ex.body_text) > BODY_LIMIT,
+        "problem": problem,
+        "problem_type": ptype if isinstance(ptype, str) else None,
+        "error": ex.error,
+        "attempts": ex.attempts,
+    }
+
+
+def check_record(check, verdict: str, message: str, exchanges: list[Exchange], reproducer: dict | None) -> dict:
+    req = check.requirement
+    case = check.case
+    return {
+        "id": check.id,
+        "requirement": req.id,
+        "level": req.level,
+        "subject": check.subject,
+        "case": {"endpoint": case.endpoint, "token": case.token, "proof": case.proof} if case else None,
+        "verdict": verdict,
+        "message": message,
+        "exchanges": [exchange_record(ex) for ex in exchanges],
+        "reproducer": reproducer,
+    }
+
+
+def count(records: list[dict]) -> dict[str, int]:
+    return {v: sum(r["verdict"] == v for r in records) for v in ("pass", "fail", "warn", "info", "inconclusive", "skip", "baselined", "stale")}
+
+
+def worst(verdicts) -> str:
+    present = set(verdicts)
+    return next((v for v in VERDICT_ORDER if v in present), "skip")
+
+
+def requirement_records(checks: list[dict], catalogue: dict[str, Requirement]) -> list[dict]:
+    by_req: dict[str, list[dict]] = {}
+    for record in checks:
+        by_req.setdefault(record["requirement"], []).append(record)
+    out = []
+    for req_id in sorted(by_req):
+        req = catalogue[req_id]
+        mine = by_req[req_id]
+        out.append({
+            "id": req.id,
+            "level": req.level,
+            "section": req.section,
+            "statement": req.statement,
+            "source": req.source,
+            "links": links_of(req),
+            "verdict": worst(r["verdict"] for r in mine),
+            "counts": count(mine),
+        })
+    return out
+
+
+def document(*, target: dict, options: dict, started_at: str, exit_status: int, checks: list[dict], catalogue: dict[str, Requirement]) -> dict:
+    checks = sorted(checks, key=lambda r: r["id"])
+    return {
+        "format": FORMAT,
+        "tool": {"name": "arcp-conformance", "version": tool_version()},
+        "started_at": started_at,
+        "finished_at": now_rfc3339(),
+        "target": target,
+        "options": options,
+        "exit_status": exit_status,
+        "counts": count(checks),
+        "requirements": requirement_records(checks, catalogue),
+        "checks": checks,
+    }
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.protocols.Validator:
+    schema = json.loads((SCHEMAS / "results.schema.json").read_text(encoding="utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def schema_errors(doc: object) -> list[str]:
+    """Where `doc` breaks the published results schema (empty when it validates)."""
+    errors = sorted(_validator().iter_errors(doc), key=lambda e: list(e.absolute_path))
+    return [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message[:300]}" for e in errors]
+
+
+def write(path: Path, doc: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

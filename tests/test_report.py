@@ -1,0 +1,184 @@
+"""The run's outputs: the results JSON against its published schema, the JUnit file against the
+JUnit schema, the HTML report grouped by requirement with the token × proof matrix, the printed
+reproducer (run as printed, it shows the same failure), --check and the exit codes."""
+import copy
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import xmlschema
+
+from conformance import html_report
+from conformance.catalogue import ROOT, requirements
+from conformance.checks import all_checks
+from conformance.plugin import OPTIONS, USAGE_ERROR
+from conformance.results import FORMAT, schema_errors
+
+FAULTY = "model:required:accept-replay"  # breaks exactly DPOP-11.1-replay
+FAILED_CHECK = "DPOP-11.1-replay@validate:bound:replay"
+JUNIT_XSD = Path(__file__).parent / "data" / "junit-10.xsd"
+
+
+def clean_env() -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in {e for e, _ in OPTIONS.values()}}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def run_suite(cwd: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    """The suite as a user runs it: `pytest --target-url ...` in a folder of their own."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=cwd, env=clean_env(), capture_output=True, text=True, timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    """One whole run against the model with one fault, default output paths."""
+    cwd = tmp_path_factory.mktemp("full-run")
+    proc = run_suite(cwd, "--target-url", FAULTY)
+    reports = cwd / "reports"
+    return {
+        "proc": proc,
+        "cwd": cwd,
+        "doc": json.loads((reports / "conformance.json").read_text(encoding="utf-8")),
+        "html": (reports / "conformance.html").read_text(encoding="utf-8"),
+        "junit": reports / "conformance.junit.xml",
+    }
+
+
+def test_a_failing_run_exits_1_and_writes_every_output(full_run):
+    assert full_run["proc"].returncode == 1, full_run["proc"].stdout[-2000:]
+    assert full_run["doc"]["exit_status"] == 1
+    assert [c["id"] for c in full_run["doc"]["checks"] if c["verdict"] == "fail"] == [FAILED_CHECK]
+
+
+def test_the_results_validate_against_the_published_schema(full_run):
+    doc = full_run["doc"]
+    assert doc["format"] == FORMAT
+    assert schema_errors(doc) == []
+    assert len(doc["checks"]) == len(all_checks("required"))
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [(("format",), "arcp-conformance/results-v0"), (("checks", 0, "verdict"), "passed"), (("counts",), {}),
+     (("checks", 0, "exchanges", 0, "status"), "401"), (("target", "dpop_mode"), "auto")],
+    ids=["format", "verdict", "counts", "status-type", "mode"],
+)
+def test_the_schema_refuses_a_broken_document(full_run, path, value):
+    doc = copy.deepcopy(full_run["doc"])
+    doc["checks"][0]["exchanges"] = doc["checks"][0]["exchanges"] or [next(c for c in doc["checks"] if c["exchanges"])["exchanges"][0]]
+    node = doc
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    assert schema_errors(doc)
+
+
+def test_the_junit_file_validates_and_names_each_check(full_run):
+    schema = xmlschema.XMLSchema(JUNIT_XSD)
+    schema.validate(full_run["junit"])
+    text = full_run["junit"].read_text(encoding="utf-8")
+    assert f"[{FAILED_CHECK}]" in text
+    assert 'name="arcp_dpop_mode" value="required (given)"' in text
+
+
+def test_the_html_report_shows_every_requirement_with_level_and_linked_source(full_run):
+    html = full_run["html"]
+    for req_id in {c["requirement"] for c in full_run["doc"]["checks"]}:
+        req = requirements()[req_id]
+        row = html.split(f'id="req-{req_id}"', 1)[1].split("</tr>", 1)[0]
+        assert f"<td>{req.level}</td>" in row, req_id
+    assert 'href="https://www.rfc-editor.org/rfc/rfc9449#section-11.1"' in html
+    assert 'href="https://github.com/0x00K1/ARCP/blob/main/docs/security/dpop.md"' in html
+
+
+def test_the_html_report_lists_every_check_under_its_requirement(full_run):
+    html = full_run["html"]
+    section = html.split('id="arcp-requirements"', 1)[1]
+    for check in full_run["doc"]["checks"]:
+        assert f'id="check-{check["id"]}"' in section
+
+
+def test_the_html_report_has_the_matrix_per_endpoint(full_run):
+    html = full_run["html"]
+    matrix = html.split('id="arcp-matrix"', 1)[1]
+    assert "<h3>validate endpoint</h3>" in matrix and "<h3>register endpoint</h3>" in matrix
+    proofs, tokens, cells = html_report.matrix(full_run["doc"], "validate")
+    assert {"bound", "mismatched", "unbound", "legacy", "expired", "missing"} <= set(tokens)
+    assert cells[("replay", "bound")]["check"]["verdict"] == "fail"
+    assert cells[("replay", "bound")]["status"] == 202
+    assert cells[("htm-wrong", "bound")]["check"]["verdict"] == "pass"
+    assert cells[("htm-wrong", "bound")]["status"] == 401
+
+
+def test_the_failure_shows_its_reproducer_in_console_json_and_html(full_run):
+    check = next(c for c in full_run["doc"]["checks"] if c["id"] == FAILED_CHECK)
+    command = check["reproducer"]["command"]
+    assert command == f"pytest --target-url {FAULTY} --dpop-mode required --check {FAILED_CHECK}"
+    assert f"Reproduce: {command}" in full_run["proc"].stdout
+    assert html_report._e(command) in full_run["html"]
+
+
+def test_the_printed_reproducer_run_as_printed_shows_the_same_failure(full_run, tmp_path):
+    check = next(c for c in full_run["doc"]["checks"] if c["id"] == FAILED_CHECK)
+    argv = shlex.split(check["reproducer"]["command"])
+    assert argv[0] == "pytest"
+    proc = run_suite(tmp_path, *argv[1:], timeout=60)
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    doc = json.loads((tmp_path / "reports" / "conformance.json").read_text(encoding="utf-8"))
+    assert [(c["id"], c["verdict"]) for c in doc["checks"]] == [(FAILED_CHECK, "fail")]
+
+
+def test_the_same_reproducer_passes_once_the_server_is_fixed(tmp_path):
+    proc = run_suite(tmp_path, "--target-url", "model:required", "--dpop-mode", "required", "--check", FAILED_CHECK, timeout=60)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+
+
+def test_check_patterns_select_a_subset(tmp_path):
+    proc = run_suite(tmp_path, "--target-url", "model:optional", "--check", "DPOP-4.3-htm@*,ISS-4-aud@*", timeout=60)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    doc = json.loads((tmp_path / "reports" / "conformance.json").read_text(encoding="utf-8"))
+    ids = [c["id"] for c in doc["checks"]]
+    assert ids and all(i.startswith(("DPOP-4.3-htm@", "ISS-4-aud@")) for i in ids)
+    assert doc["options"]["checks"] == ["DPOP-4.3-htm@*", "ISS-4-aud@*"]
+
+
+def test_a_check_pattern_matching_nothing_is_a_usage_error(tmp_path):
+    proc = run_suite(tmp_path, "--target-url", "model:required", "--check", "NO-SUCH-*", timeout=60)
+    assert proc.returncode == USAGE_ERROR
+    assert "--check 'NO-SUCH-*' matches no check" in proc.stderr
+
+
+# --- the HTML stays inert whatever the target sent
+
+HOSTILE = '<script>alert(1)</script><img src=x onerror=alert(2)>"\'&'
+
+
+def hostile_doc(full_run) -> dict:
+    doc = copy.deepcopy(full_run["doc"])
+    check = next(c for c in doc["checks"] if c["id"] == FAILED_CHECK)
+    check["message"] = HOSTILE
+    check["exchanges"][0]["body"] = HOSTILE
+    check["exchanges"][0]["response_headers"].append(["x-evil", HOSTILE])
+    check["reproducer"]["python"] = HOSTILE
+    return doc
+
+
+def test_hostile_text_is_escaped_in_the_summary_and_the_check_details(full_run):
+    doc = hostile_doc(full_run)
+    check = next(c for c in doc["checks"] if c["id"] == FAILED_CHECK)
+    for html in [*html_report.summary_sections(doc), html_report.check_extra(check)]:
+        assert "<script>" not in html and "<img" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html_report.check_extra(check)
+
+
+def test_only_http_links_become_anchors():
+    links = [{"text": "RFC 9449", "url": "javascript:alert(1)"}]
+    assert "<a" not in html_report.linked_source("RFC 9449 §4.3", links)
