@@ -62,8 +62,9 @@ def classify(entry: Entry | None, outcome: str, today: date) -> tuple[str, str]:
     return outcome, ""  # inconclusive or skipped: says nothing about the deviation
 
 
-def write(path: Path, results: list[dict], previous: dict[str, Entry], note: str) -> None:
-    """A baseline of every failed or warned check; entries already in `previous` keep their reason and expiry."""
+def write(path: Path, results: list[dict], previous: dict[str, Entry], note: str, about: dict | None = None) -> None:
+    """A baseline of every failed or warned check; entries already in `previous` keep their reason
+    and expiry, new ones get `note` and what the check saw. `about` records the run (informational)."""
     entries = []
     for result in sorted(results, key=lambda r: r["id"]):
         if result["verdict"] not in (FAIL, WARN, BASELINED):
@@ -71,8 +72,14 @@ def write(path: Path, results: list[dict], previous: dict[str, Entry], note: str
         old = previous.get(result["id"])
         entries.append({
             "id": result["id"],
-            "reason": old.reason if old else note,
+            "reason": old.reason if old else f"{note}: {_first_line(result.get('message', ''))}",
             "expires": old.expires.isoformat() if old and old.expires else None,
         })
+    doc = {"format": FORMAT, **({"about": about} if about else {}), "entries": entries}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"format": FORMAT, "entries": entries}, indent=1) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _first_line(message: str, limit: int = 200) -> str:
+    line = message.strip().splitlines()[0] if message.strip() else "deviation"
+    return line if len(line) <= limit else line[: limit - 1] + "…"

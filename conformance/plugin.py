@@ -369,7 +369,9 @@ def _finish_baseline(session: pytest.Session, conf: ConformanceSession, records:
     target = option(session.config, "write-baseline")
     if target:
         note = f"recorded {date.today().isoformat()} against {conf.discovery.version or 'unknown version'}, DPoP {conf.mode}"
-        baseline.write(Path(target), records, entries, note)
+        about = {"recorded": date.today().isoformat(), "server_version": conf.discovery.version, "dpop_mode": conf.mode,
+                 "counts": results.count(records)}
+        baseline.write(Path(target), records, entries, note, about)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

@@ -127,18 +127,25 @@ start_upstream() {
   echo "http://127.0.0.1:$port"
 }
 
-# suite_against_upstream NAME MODE REDIS(yes|no) [pytest args...]: start Redis (when yes) and
-# upstream in DPoP MODE, run the suite with the generated secrets in its environment, stop both.
-# Returns the suite's exit code.
-suite_against_upstream() {
+# with_upstream NAME MODE REDIS(yes|no) COMMAND...: start Redis (when yes) and upstream in DPoP
+# MODE, run COMMAND from $ROOT with the generated secrets and ARCP_CONFORMANCE_TARGET_URL in its
+# environment (never on argv), stop both. Returns COMMAND's exit code.
+with_upstream() {
   local name=$1 mode=$2 redis=$3 redis_port="" url status
   shift 3
   if [ "$redis" = yes ]; then redis_port=$(start_redis "redis-$name") || die "redis did not start"; fi
   url=$(start_upstream "upstream-$name" "$mode" "$redis_port") || die "upstream did not start"
-  log "suite against upstream arcp-py $UPSTREAM_VERSION at $url (DPoP $mode, Redis: $redis)"
-  ( set -a; source "$RUN_DIR/upstream-$name/secrets.env"; set +a
-    cd "$ROOT" && exec "$ROOT/.venv/bin/pytest" --target-url "$url" --dpop-mode "$mode" "$@" )
+  log "upstream arcp-py $UPSTREAM_VERSION at $url (DPoP $mode, Redis: $redis)"
+  ( set -a; source "$RUN_DIR/upstream-$name/secrets.env"; ARCP_CONFORMANCE_TARGET_URL=$url; set +a
+    cd "$ROOT" && "$@" )
   status=$?
   stop_started
   return $status
+}
+
+# suite_against_upstream NAME MODE REDIS(yes|no) [pytest args...]: the suite against upstream.
+suite_against_upstream() {
+  local name=$1 mode=$2 redis=$3
+  shift 3
+  with_upstream "$name" "$mode" "$redis" "$ROOT/.venv/bin/pytest" --dpop-mode "$mode" "$@"
 }

@@ -1,0 +1,36 @@
+"""Upstream's record: the baselines CI runs upstream with, and the README table generated from them."""
+import json
+
+import pytest
+
+from conformance.baseline import load
+from conformance.catalogue import ROOT
+from conformance.checks import all_checks
+from conformance.deviations import BASELINE_DIR, BEGIN, END, deviations_markdown, setup_of
+
+BASELINES = sorted(BASELINE_DIR.glob("*.json"))
+
+
+def test_there_is_a_baseline_per_upstream_setup_ci_runs():
+    assert [p.name for p in BASELINES] == [
+        "arcp-py-2.1.2-optional.json", "arcp-py-2.1.2-required-noredis.json", "arcp-py-2.1.2-required.json"]
+
+
+def test_readme_deviation_table_is_generated_from_the_baselines():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split(BEGIN, 1)[1].split(END, 1)[0].strip()
+    assert block == deviations_markdown(BASELINES).strip(), "run: python -m conformance.deviations"
+
+
+@pytest.mark.parametrize("path", BASELINES, ids=lambda p: p.name)
+def test_each_baseline_loads_and_names_checks_of_its_mode_only(path):
+    entries = load(path)
+    mode = json.loads(path.read_text(encoding="utf-8"))["about"]["dpop_mode"]
+    assert setup_of(path)[1].startswith(mode)
+    assert entries and set(entries) <= {c.id for c in all_checks(mode)}
+    assert all(e.reason.strip() for e in entries.values())
+
+
+def test_setup_labels():
+    assert setup_of(BASELINE_DIR / "arcp-py-2.1.2-required-noredis.json") == ("arcp-py 2.1.2", "required, no Redis")
+    assert setup_of(BASELINE_DIR / "x-1.0-optional.json") == ("x 1.0", "optional, Redis")
