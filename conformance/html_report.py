@@ -9,6 +9,10 @@ from __future__ import annotations
 from html import escape
 
 from .cases import ENDPOINTS, Case, expect
+from .proofs import CONTROLS, DEFECTS
+
+TOKEN_ORDER = ("bound", "mismatched", "unbound", "legacy", "expired", "bad-signature", "malformed", "wrong-phase", "missing")
+PROOF_ORDER = ("valid", "none", *DEFECTS, *CONTROLS, "dpop-scheme", "replay")
 
 _STYLE = """<style>
 .arcp-section{margin:1em 0}.arcp-section table{border-collapse:collapse;font-size:12px}
@@ -86,8 +90,8 @@ def matrix(doc: dict, endpoint: str) -> tuple[list[str], list[str], dict[tuple[s
         case = check["case"]
         if case and case["endpoint"] == endpoint:
             by_case.setdefault((case["proof"], case["token"]), []).append(check)
-    proofs = list(dict.fromkeys(p for p, _ in by_case))
-    tokens = list(dict.fromkeys(t for _, t in by_case))
+    proofs = sorted({p for p, _ in by_case}, key=lambda p: (PROOF_ORDER.index(p) if p in PROOF_ORDER else len(PROOF_ORDER), p))
+    tokens = sorted({t for _, t in by_case}, key=lambda t: (TOKEN_ORDER.index(t) if t in TOKEN_ORDER else len(TOKEN_ORDER), t))
     cells = {}
     for (proof, token), checks in by_case.items():
         outcome_req = expect(Case(endpoint, token, proof), mode).requirement
