@@ -19,6 +19,7 @@ from .target import Exchange, TargetClient, TargetError
 from .tokens import ForgeRefused, Forger, bad_signature, jkt_of
 
 MODES = ("required", "optional", "disabled", "auto")
+PHASE1_DEFECT = "signature-bad"  # the defect of the defective phase-1 call
 PREFERRED_ALGS = ("EdDSA", "ES256")
 
 
@@ -136,7 +137,7 @@ class ConformanceSession:
         calls = {
             "a": (st.id_a, Proof(key=self.key_a)),
             "u": (st.id_u, NO_PROOF),
-            "d": (id_d, Proof(key=self.key_a, defects=("signature-bad",))),
+            "d": (id_d, Proof(key=self.key_a, defects=(PHASE1_DEFECT,))),
         }
         with ThreadPoolExecutor(max_workers=3) as pool:
             futures = {name: pool.submit(self.flows.phase1, who, proof) for name, (who, proof) in calls.items()}
@@ -251,9 +252,14 @@ class ConformanceSession:
             return st.id_a, None, ""
         if kind == "malformed":
             return st.id_a, "not-a-jwt", ""
-        template = st.validated_a if phase3 else st.temp_a
-        if template is None:
-            return None, None, "no validated token was issued"
+        if phase3:
+            # an unused validated token: one already spent would be refused as used, which
+            # says nothing about the expiry or signature check under test
+            _, template, why = self._fresh_validated()
+            if template is None:
+                return None, None, why
+        else:
+            template = st.temp_a
         if kind == "bad-signature":
             return st.id_a, bad_signature(template), ""
         if kind == "expired":
@@ -265,7 +271,7 @@ class ConformanceSession:
             return self._forge(who, lambda f: f.legacy(fresh), "a legacy token can only be forged")
         raise ValueError(f"unknown token kind {kind!r}")
 
-    def _proof_for(self, case: Case) -> tuple[Proof, str]:
+    def proof_for(self, case: Case) -> tuple[Proof, str]:
         if case.proof == "none" or case.token == "missing":
             return NO_PROOF, "Bearer"
         if case.token == "mismatched":
@@ -288,7 +294,7 @@ class ConformanceSession:
         who, token, why = self._token_for(case)
         if who is None or (token is None and case.token != "missing"):
             return CaseResult(None, why or "no token of this kind")
-        proof, scheme = self._proof_for(case)
+        proof, scheme = self.proof_for(case)
         if case.endpoint == "validate":
             if case.proof == "replay":
                 values = tuple(proof.headers("POST", self.client.url(self.endpoints.validate), token))
