@@ -259,6 +259,35 @@ def build_proof(
     `defects` takes names from DEFECTS and CONTROLS; names that change the same part of the
     proof (e.g. typ-missing and typ-wrong) are refused. Extras are added before the defects.
     """
+    parts = proof_parts(
+        key, method, url, access_token=access_token, defects=defects, other_key=other_key,
+        now=now, jti=jti, extra_headers=extra_headers, extra_claims=extra_claims,
+    )
+    proofs = [_encode(parts, parts.claims)]
+    for _ in range(parts.copies - 1):
+        copy = dict(parts.claims)
+        if "jti" in copy:
+            copy["jti"] = str(uuid.uuid4())  # each header a proof of its own
+        proofs.append(_encode(parts, copy))
+    return proofs
+
+
+def proof_parts(
+    key: KeyPair,
+    method: str,
+    url: str,
+    *,
+    access_token: str | None = None,
+    defects: Iterable[str] = (),
+    other_key: KeyPair | None = None,
+    now: int | None = None,
+    jti: str | None = None,
+    extra_headers: dict | None = None,
+    extra_claims: dict | None = None,
+) -> ProofParts:
+    """What `build_proof` signs, before signing: the header and claims with the defects
+    applied, the signing key, and how to finish (break_signature, copies). Pure; for tools
+    that must describe a proof rather than send it (conformance.reproduce)."""
     names = list(dict.fromkeys([defects] if isinstance(defects, str) else defects))  # no repeats
     _check(names, access_token, other_key)
     claims = {
@@ -280,14 +309,7 @@ def build_proof(
     parts.header.update(extra_headers or {})
     for name in names:
         _TRANSFORMS[name](parts)
-
-    proofs = [_encode(parts, parts.claims)]
-    for _ in range(parts.copies - 1):
-        copy = dict(parts.claims)
-        if "jti" in copy:
-            copy["jti"] = str(uuid.uuid4())  # each header a proof of its own
-        proofs.append(_encode(parts, copy))
-    return proofs
+    return parts
 
 
 def htu_for(url: str) -> str:
