@@ -151,7 +151,7 @@ def _exchange(ex: dict) -> str:
     return "\n".join(lines)
 
 
-def check_extra(entry: dict) -> str:
+def check_extra(entry: dict, python_href: str | None = None) -> str:
     """The exchanges and the reproducer of one check, for its row in the results table."""
     parts = [f'<div class="arcp-section"><p>{_verdict(entry["verdict"])} <b>{_e(entry["id"])}</b> ({_e(entry["level"])}) '
              f'<a href="#req-{_e(entry["requirement"])}">requirement {_e(entry["requirement"])}</a></p>']
@@ -161,7 +161,9 @@ def check_extra(entry: dict) -> str:
     if rep:
         env = f" (with {', '.join(rep['environment'])} set as for this run)" if rep["environment"] else ""
         parts.append(f"<p>Re-run this check{_e(env)}:</p><pre class=\"arcp-pre\">{_e(rep['command'])}</pre>")
-        if rep.get("python"):
-            parts.append(f'<details><summary>Python reproducer (fresh iat, jti and ath)</summary><pre class="arcp-pre">{_e(rep["python"])}</pre></details>')
+        if rep.get("python_file"):
+            link = f'<a href="{_e(python_href)}">{_e(rep["python_file"])}</a>' if python_href else _e(rep["python_file"])
+            parts.append(f"<p>Standalone Python reproducer (rebuilds the request with a fresh iat, jti and ath; "
+                         f"next to the results file): {link}</p>")
     parts.append("</div>")
     return "".join(parts)

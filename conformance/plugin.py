@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import shlex
 import warnings
 from datetime import date
@@ -28,6 +29,8 @@ MODEL_KEY = pytest.StashKey["object | None"]()
 BASELINE_KEY = pytest.StashKey["dict"]()
 STARTED_KEY = pytest.StashKey["str"]()
 RECORD_KEY = pytest.StashKey["dict"]()  # on a test item: its check's result record
+SNIPPETS_KEY = pytest.StashKey["dict"]()  # reproducer file path -> script text, written at the end
+REPRODUCER_DIR = "reproducers"  # next to the results file
 MODEL_SCHEME = "model:"
 USAGE_ERROR = 2  # pytest itself says 4 for its own option errors; ours are documented as 2
 
@@ -99,6 +102,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[MODEL_KEY] = None
     config.stash[BASELINE_KEY] = {}
     config.stash[STARTED_KEY] = results.now_rfc3339()
+    config.stash[SNIPPETS_KEY] = {}
     url = option(config, "target-url")
     if not url:
         return
@@ -273,7 +277,13 @@ def run_check(config: pytest.Config, session: ConformanceSession, check: Check, 
     message = f"{message} ({note})" if note else message
     exchanges = session.exchanges_for(check)
     reproducer = rerun_command(config, session, check.id)
-    reproducer["python"] = _python_snippet(session, check) if outcome not in (PASS, SKIP, INCONCLUSIVE) else None
+    reproducer["python_file"] = None
+    if outcome not in (PASS, SKIP, INCONCLUSIVE):
+        snippet = _python_snippet(session, check)
+        if snippet:
+            # one file per check: each script is standalone, so they are too big to inline
+            reproducer["python_file"] = f"{REPRODUCER_DIR}/{reproducer_name(check.id)}"
+            config.stash[SNIPPETS_KEY][reproducer["python_file"]] = snippet
     entry = results.check_record(check, outcome, message, exchanges, reproducer)
     config.stash[RESULTS_KEY].append(entry)
     item.stash[RECORD_KEY] = entry
@@ -291,6 +301,27 @@ def run_check(config: pytest.Config, session: ConformanceSession, check: Check, 
         warnings.warn(ConformanceWarning(f"[{req.level}] {check.id}: {message}"))
     if outcome in (INCONCLUSIVE, SKIP):
         pytest.skip(f"{outcome}: {message}")
+
+
+def reproducer_name(check_id: str) -> str:
+    """A file name for a check's Python reproducer: the id with : and @ made safe."""
+    return re.sub(r"[^A-Za-z0-9.-]", "_", check_id) + ".py"
+
+
+def results_path(config: pytest.Config) -> Path:
+    return Path(option(config, "conformance-json") or Path("reports") / "conformance.json")
+
+
+def _write_reproducers(config: pytest.Config) -> None:
+    """The Python reproducers of this run, next to the results file (old ones removed)."""
+    folder = results_path(config).parent / REPRODUCER_DIR
+    if folder.is_dir():
+        for old in folder.glob("*.py"):
+            old.unlink()
+    for relative, text in config.stash[SNIPPETS_KEY].items():
+        path = results_path(config).parent / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
 
 
 def _env_prefix(reproducer: dict) -> str:
@@ -315,7 +346,11 @@ def pytest_runtest_makereport(item: pytest.Item, call):
         return
     from pytest_html import extras
 
-    report.extras = [*getattr(report, "extras", []), extras.html(html_report.check_extra(entry))]
+    html_path = getattr(item.config.option, "htmlpath", None)
+    base = Path(html_path).resolve().parent if html_path else Path.cwd()
+    file = entry["reproducer"] and entry["reproducer"].get("python_file")
+    href = os.path.relpath(results_path(item.config).resolve().parent / file, base) if file else None
+    report.extras = [*getattr(report, "extras", []), extras.html(html_report.check_extra(entry, href))]
 
 
 # --- results file and report columns
@@ -353,7 +388,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         catalogue=requirements(),
     )
     config.stash[DOC_KEY] = doc
-    results.write(Path(option(config, "conformance-json") or Path("reports") / "conformance.json"), doc)
+    results.write(results_path(config), doc)
+    _write_reproducers(config)
 
 
 DOC_KEY = pytest.StashKey["dict"]()

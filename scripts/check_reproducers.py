@@ -40,7 +40,7 @@ def pick(doc: dict, limit: int) -> list[dict]:
     return chosen[:limit]
 
 
-def rerun(check: dict, workdir: Path) -> list[str]:
+def rerun(check: dict, workdir: Path, results_dir: Path) -> list[str]:
     problems = []
     command = check["reproducer"]["command"]
     proc = subprocess.run(["bash", "-c", command], cwd=workdir, capture_output=True, text=True, timeout=300)
@@ -48,15 +48,14 @@ def rerun(check: dict, workdir: Path) -> list[str]:
     verdicts = [(c["id"], c["verdict"]) for c in json.loads(results.read_text())["checks"]] if results.exists() else None
     if proc.returncode != 1 or verdicts != [(check["id"], "fail")]:
         problems.append(f"command: exit {proc.returncode}, verdicts {verdicts}; {proc.stdout[-600:]}{proc.stderr[-600:]}")
-    snippet = check["reproducer"].get("python")
-    if snippet:
-        path = workdir / "reproduce.py"
-        path.write_text(snippet, encoding="utf-8")
+    file = check["reproducer"].get("python_file")
+    if file and (results_dir / file).is_file():
+        path = results_dir / file  # run where the report put it
         proc = subprocess.run([sys.executable, str(path)], cwd=workdir, capture_output=True, text=True, timeout=300)
         if proc.returncode != 1 or "REPRODUCED" not in proc.stdout:
             problems.append(f"python snippet: exit {proc.returncode}; {proc.stdout[-800:]}{proc.stderr[-800:]}")
     else:
-        problems.append("no python snippet was printed")
+        problems.append(f"no python reproducer file ({file})")
     return problems
 
 
@@ -73,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     bad = 0
     for check in checks:
         with tempfile.TemporaryDirectory(prefix="arcp-repro-") as tmp:
-            problems = rerun(check, Path(tmp))
+            problems = rerun(check, Path(tmp), args.results.resolve().parent)
         print(f"{'ok  ' if not problems else 'FAIL'} reproducer of {check['id']}: {check['reproducer']['command']}")
         for line in problems:
             print(f"     {line}")

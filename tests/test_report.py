@@ -167,14 +167,14 @@ def hostile_doc(full_run) -> dict:
     check["message"] = HOSTILE
     check["exchanges"][0]["body"] = HOSTILE
     check["exchanges"][0]["response_headers"].append(["x-evil", HOSTILE])
-    check["reproducer"]["python"] = HOSTILE
+    check["reproducer"]["python_file"] = HOSTILE
     return doc
 
 
 def test_hostile_text_is_escaped_in_the_summary_and_the_check_details(full_run):
     doc = hostile_doc(full_run)
     check = next(c for c in doc["checks"] if c["id"] == FAILED_CHECK)
-    for html in [*html_report.summary_sections(doc), html_report.check_extra(check)]:
+    for html in [*html_report.summary_sections(doc), html_report.check_extra(check, HOSTILE)]:
         assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html_report.check_extra(check)
 
@@ -182,3 +182,21 @@ def test_hostile_text_is_escaped_in_the_summary_and_the_check_details(full_run):
 def test_only_http_links_become_anchors():
     links = [{"text": "RFC 9449", "url": "javascript:alert(1)"}]
     assert "<a" not in html_report.linked_source("RFC 9449 §4.3", links)
+
+
+def test_the_python_reproducer_is_written_next_to_the_results_and_reproduces(full_run):
+    from conformance.model_target import start_model
+
+    check = next(c for c in full_run["doc"]["checks"] if c["id"] == FAILED_CHECK)
+    path = full_run["cwd"] / "reports" / check["reproducer"]["python_file"]
+    assert path.is_file() and FAILED_CHECK in path.read_text(encoding="utf-8")
+    written = sorted(p.name for p in path.parent.glob("*.py"))
+    assert written == [path.name]  # only the failing check gets one
+    model = start_model("required", ("accept-replay",))
+    try:
+        env = {**clean_env(), "ARCP_CONFORMANCE_TARGET_URL": model.url, "ARCP_CONFORMANCE_AGENT_KEY": model.config.agent_key}
+        proc = subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=60)
+    finally:
+        model.close()
+    assert proc.returncode == 1 and "REPRODUCED" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-1000:]
+    assert model.config.agent_key not in proc.stdout + proc.stderr
