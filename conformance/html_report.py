@@ -136,7 +136,34 @@ def summary_sections(doc: dict) -> list[str]:
         f'DPoP mode {_e(target["dpop_mode"])} ({_e(target["dpop_mode_source"])}), forged tokens {"on" if target["forged_tokens"] else "off"}; '
         f'exit status {_e(doc["exit_status"])}; format {_e(doc["format"])}.</p></div>'
     )
-    return [_STYLE, header, requirements_section(doc), matrix_section(doc)]
+    return [_STYLE, header, requirements_section(doc), matrix_section(doc), fuzz_section(doc)]
+
+
+def fuzz_section(doc: dict) -> str:
+    fuzz = doc.get("fuzz")
+    if not fuzz:
+        return ""
+    stopped = f"; stopped early: the {_e(fuzz['stopped'])} budget was spent" if fuzz.get("stopped") else ""
+    reason = f" {_e(fuzz['reason'])}." if fuzz.get("reason") else ""
+    rows = []
+    for check_id, prop in sorted(fuzz["properties"].items()):
+        ex = prop["minimal_example"]
+        if ex is None:
+            example = "–"
+        else:
+            perturbations = "".join(f"<li>{_e(p)}</li>" for p in ex["perturbations"]) or "<li>none</li>"
+            example = (f'defects <b>{_e(" + ".join(ex["defects"]))}</b> ({_e(ex["outcome"])}); perturbations:<ul>{perturbations}</ul>'
+                       f'<small>{_e(ex["message"][:500])}</small>')
+        rows.append(f'<tr><td>{_verdict(prop["verdict"])}</td><td><a href="#check-{_e(check_id)}">{_e(check_id)}</a></td><td>{example}</td></tr>')
+    return (
+        '<div class="arcp-section" id="arcp-fuzz"><h2>Fuzzing</h2>'
+        f'<p>Seed {_e(fuzz["seed"])} ({_e(fuzz.get("seed_source", ""))}): {_e(fuzz["examples_run"])} examples run of '
+        f'{_e(fuzz["examples_requested"])} requested, {_e(fuzz["requests"])} requests, {_e(fuzz["defect_sets"])} distinct defect sets; '
+        f'{_e(fuzz["accepted"])} accepted, {_e(fuzz["refused"])} refused, {_e(fuzz["inconclusive"])} inconclusive '
+        f'(defect-free twin not accepted){stopped}.{reason} Re-send the same examples with '
+        f'<code>--hypothesis-seed {_e(fuzz["seed"])} --fuzz-examples {_e(fuzz["examples_requested"])}</code>.</p>'
+        '<table><tr><th>verdict</th><th>property check</th><th>minimal failing example</th></tr>' + "".join(rows) + "</table></div>"
+    )
 
 
 def _exchange(ex: dict) -> str:

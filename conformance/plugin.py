@@ -18,6 +18,7 @@ import pytest
 from . import baseline, html_report, results
 from .catalogue import requirements
 from .checks import FAIL, INCONCLUSIVE, PASS, SKIP, Check, all_checks, binding_checks, graded, issuance_checks
+from .fuzz import DEFAULT_EXAMPLES, DEFAULT_SECONDS, DEFAULT_SEED, FuzzRun, FuzzSettings, fuzz_checks
 from .session import MODES, ConformanceSession, Settings
 from .target import TargetError, redact_tokens
 
@@ -30,6 +31,7 @@ BASELINE_KEY = pytest.StashKey["dict"]()
 STARTED_KEY = pytest.StashKey["str"]()
 RECORD_KEY = pytest.StashKey["dict"]()  # on a test item: its check's result record
 SNIPPETS_KEY = pytest.StashKey["dict"]()  # reproducer file path -> script text, written at the end
+FUZZ_KEY = pytest.StashKey["FuzzRun | None"]()
 REPRODUCER_DIR = "reproducers"  # next to the results file
 MODEL_SCHEME = "model:"
 USAGE_ERROR = 2  # pytest itself says 4 for its own option errors; ours are documented as 2
@@ -47,6 +49,8 @@ OPTIONS = {
     "baseline": ("ARCP_CONFORMANCE_BASELINE", "A baseline file of accepted deviations: listed failures do not fail the run; listed checks that pass, or expired entries, do."),
     "write-baseline": ("ARCP_CONFORMANCE_WRITE_BASELINE", "Write a baseline of this run's failed and warned checks to this file."),
     "check": ("ARCP_CONFORMANCE_CHECK", "Run only the checks whose id matches this pattern (fnmatch, e.g. 'DPOP-4.3-*@validate:*'); repeat the option or separate patterns with commas."),
+    "fuzz-examples": ("ARCP_CONFORMANCE_FUZZ_EXAMPLES", "Hypothesis examples of the DPoP proof fuzzing at phase 2 (default 30; 0 disables it). At most 3 requests each; --hypothesis-seed picks the examples (default seed 5449)."),
+    "fuzz-seconds": ("ARCP_CONFORMANCE_FUZZ_SECONDS", "Wall-clock budget of the fuzzing in seconds (default 60): when spent, no more examples are sent."),
 }
 # Environment variables a reproducer needs set as for the original run (secrets are never printed).
 SECRET_ENV = {"agent-key": OPTIONS["agent-key"][0], "jwt-secret": OPTIONS["jwt-secret"][0]}
@@ -103,6 +107,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[BASELINE_KEY] = {}
     config.stash[STARTED_KEY] = results.now_rfc3339()
     config.stash[SNIPPETS_KEY] = {}
+    config.stash[FUZZ_KEY] = None
     url = option(config, "target-url")
     if not url:
         return
@@ -132,6 +137,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.self_contained_html = True
     if getattr(config.option, "xmlpath", "unset") is None:
         config.option.xmlpath = str(Path("reports") / "conformance.junit.xml")
+    fuzz_settings = _fuzz_settings(config)
     settings = Settings(
         target_url=url,
         agent_key=agent_key,
@@ -147,10 +153,47 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[ERROR_KEY] = str(exc)
         return
     config.stash[SESSION_KEY] = session
+    config.stash[FUZZ_KEY] = FuzzRun(session, fuzz_settings)
     patterns = check_patterns(config) or []
-    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(c.id, p) for c in all_checks(session.mode))]
+    known = known_checks(session.mode)
+    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(c.id, p) for c in known)]
     if unmatched:  # pytest_unconfigure still closes the session
         usage_error(f"--check {unmatched[0]!r} matches no check in DPoP mode {session.mode} (check ids are listed in reports/conformance.json)")
+
+
+def known_checks(mode: str) -> list[Check]:
+    """Every check a run in `mode` can have (the fuzz checks whether or not fuzzing is on)."""
+    return all_checks(mode) + fuzz_checks(mode)
+
+
+def _fuzz_settings(config: pytest.Config) -> FuzzSettings:
+    def number(name: str, default, kind):
+        value = option(config, name)
+        if value in (None, ""):
+            return default
+        try:
+            parsed = kind(value)
+        except ValueError:
+            parsed = -1
+        if parsed < 0:
+            usage_error(f"--{name} must be a non-negative number, got {value!r}")
+        return parsed
+
+    raw_seed = config.getoption("hypothesis_seed", None)
+    if raw_seed is None:
+        seed, source = DEFAULT_SEED, "default"
+    else:
+        seed, source = (int(raw_seed) if str(raw_seed).isdigit() else str(raw_seed)), "--hypothesis-seed"
+    return FuzzSettings(number("fuzz-examples", DEFAULT_EXAMPLES, int), number("fuzz-seconds", DEFAULT_SECONDS, float), seed, source)
+
+
+def fuzz_args(config: pytest.Config) -> list[str]:
+    """The options that make a rerun send the same fuzz examples."""
+    run = config.stash.get(FUZZ_KEY, None)
+    if run is None:
+        return []
+    s = run.settings
+    return ["--hypothesis-seed", str(s.seed), "--fuzz-examples", str(s.examples), "--fuzz-seconds", f"{s.seconds:g}"]
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -207,7 +250,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if session is None:
         return ["arcp-conformance: no --target-url given: the conformance checks are skipped"]
     d = session.discovery
-    return [f"arcp-conformance: target {session.client.base_url} (version {d.version or 'unknown'}), DPoP mode {session.mode} ({session.mode_source}), forged tokens {'on' if session.forger else 'off (no --jwt-secret)'}"]
+    lines = [f"arcp-conformance: target {session.client.base_url} (version {d.version or 'unknown'}), DPoP mode {session.mode} ({session.mode_source}), forged tokens {'on' if session.forger else 'off (no --jwt-secret)'}"]
+    run = config.stash.get(FUZZ_KEY, None)
+    if run is not None and fuzz_checks(session.mode) and run.settings.examples > 0:
+        s = run.settings
+        lines.append(f"arcp-conformance: fuzzing {s.examples} examples within {s.seconds:g} s, seed {s.seed} ({s.seed_source})")
+    return lines
 
 
 # --- collection: one item per check, the check id in the test id
@@ -216,7 +264,11 @@ def checks_for(config: pytest.Config, group: str) -> list[Check]:
     session = config.stash.get(SESSION_KEY, None)
     if session is None:
         return []
-    checks = {"issuance": issuance_checks, "binding": binding_checks}[group](session.mode)
+    if group == "fuzz":
+        run = config.stash.get(FUZZ_KEY, None)
+        checks = fuzz_checks(session.mode) if run is not None and run.settings.examples > 0 else []
+    else:
+        checks = {"issuance": issuance_checks, "binding": binding_checks}[group](session.mode)
     patterns = check_patterns(config)
     return checks if patterns is None else [c for c in checks if any(fnmatch.fnmatchcase(c.id, p) for p in patterns)]
 
@@ -268,17 +320,27 @@ def _python_snippet(session: ConformanceSession, check: Check) -> str | None:
         return f"# no Python reproducer for {check.id}: {type(exc).__name__}: {exc}\n"
 
 
-def run_check(config: pytest.Config, session: ConformanceSession, check: Check, item: pytest.Item) -> None:
-    """Judge one check and turn its verdict into a pytest outcome (fail only for MUST, or strict)."""
+def run_fuzz_check(config: pytest.Config, session: ConformanceSession, check: Check, item: pytest.Item) -> None:
+    """A fuzz property check: judged on the session's one fuzz run (sent on first use)."""
+    verdict, exchanges = config.stash[FUZZ_KEY].run().verdict(check)
+    run_check(config, session, check, item, judged=(verdict, exchanges))
+
+
+def run_check(config: pytest.Config, session: ConformanceSession, check: Check, item: pytest.Item, judged=None) -> None:
+    """Judge one check and turn its verdict into a pytest outcome (fail only for MUST, or strict).
+
+    `judged` = (verdict, exchanges) for checks judged elsewhere (the fuzz properties)."""
     req = check.requirement
-    verdict = session.judge(check)
+    verdict, exchanges = judged if judged is not None else (session.judge(check), None)
     message = redact_tokens(verdict.message)
     outcome, note = baseline.classify(config.stash.get(BASELINE_KEY, {}).get(check.id), graded(verdict.outcome, req.level), date.today())
     message = f"{message} ({note})" if note else message
-    exchanges = session.exchanges_for(check)
+    exchanges = session.exchanges_for(check) if exchanges is None else exchanges
     reproducer = rerun_command(config, session, check.id)
     reproducer["python_file"] = None
-    if outcome not in (PASS, SKIP, INCONCLUSIVE):
+    if judged is not None:  # fuzz: the same seed and budget send the same examples
+        reproducer["command"] = shlex.join([*shlex.split(reproducer["command"]), *fuzz_args(config)])
+    elif outcome not in (PASS, SKIP, INCONCLUSIVE):
         snippet = _python_snippet(session, check)
         if snippet:
             # one file per check: each script is standalone, so they are too big to inline
@@ -386,6 +448,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         exit_status=int(session.exitstatus),
         checks=records,
         catalogue=requirements(),
+        fuzz=_fuzz_summary(config, conf),
     )
     config.stash[DOC_KEY] = doc
     results.write(results_path(config), doc)
@@ -395,9 +458,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 DOC_KEY = pytest.StashKey["dict"]()
 
 
+def _fuzz_summary(config: pytest.Config, conf: ConformanceSession) -> dict | None:
+    run = config.stash.get(FUZZ_KEY, None)
+    ran = [c for c in fuzz_checks(conf.mode) if c.id in {r["id"] for r in config.stash[RESULTS_KEY]}]
+    if run is None or not ran or not run._done:
+        return None
+    return run.summary(ran)
+
+
 def _finish_baseline(session: pytest.Session, conf: ConformanceSession, records: list[dict]) -> None:
     entries = session.config.stash[BASELINE_KEY]
-    unknown = sorted(set(entries) - {c.id for c in all_checks(conf.mode)})
+    unknown = sorted(set(entries) - {c.id for c in known_checks(conf.mode)})
     if unknown:
         # an entry that names no check of this mode can never match: stale
         session.config.stash[ERROR_KEY] = f"stale baseline entries (no such check in {conf.mode} mode): {', '.join(unknown[:10])}"
@@ -425,6 +496,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if error:
         terminalreporter.write_line(f"arcp-conformance: {error}", red=True)
     records = config.stash.get(RESULTS_KEY, [])
+    run = config.stash.get(FUZZ_KEY, None)
+    if run is not None and run._done:
+        s = run.settings
+        stopped = f", stopped early ({run.stopped} budget spent)" if run.stopped else ""
+        terminalreporter.write_line(
+            f"arcp-conformance fuzzing: seed {s.seed} ({s.seed_source}), {len(run.results)} examples, {run.requests} requests{stopped}")
     if records:
         line = ", ".join(f"{n} {v}" for v, n in results.count(records).items() if n)
         terminalreporter.write_sep("=", f"arcp-conformance verdicts: {line}")

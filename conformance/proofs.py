@@ -385,3 +385,55 @@ def _split_netloc(netloc: str) -> tuple[str, str, str]:
     if not colon or "]" in port:  # no port, or the colons of a bare IPv6 literal
         host, port = hostport, ""
     return userinfo + at, host, port
+
+
+# --- raw encoding: for fuzzing the JSON and base64 layers (build_proof never uses it) -------
+
+BASE64_VARIANTS = ("url", "url-padded", "standard")  # RFC 7515 §2 requires "url" (no padding)
+
+
+def encode_raw(
+    parts: ProofParts,
+    claims: dict[str, Any] | None = None,
+    *,
+    header_first: dict[str, Any] | None = None,
+    claims_first: dict[str, Any] | None = None,
+    base64: str = "url",
+) -> str:
+    """One signed proof from `parts`, serialized by hand: members of `header_first` /
+    `claims_first` are written before the real members of the same name (duplicate JSON keys,
+    the last one being the real value: RFC 7515 §5.2 lets a receiver refuse or take the last),
+    and the three parts are base64-encoded in the `base64` variant. The signature is computed
+    over the exact text sent, so only the encoding is odd. `alg` "none" signs nothing."""
+    if base64 not in BASE64_VARIANTS:
+        raise ValueError(f"unknown base64 variant {base64!r}: expected one of {', '.join(BASE64_VARIANTS)}")
+    claims = parts.claims if claims is None else claims
+    header_text = _json_with_duplicates(parts.header, header_first or {})
+    claims_text = _json_with_duplicates(claims, claims_first or {})
+    signing_input = f"{_b64(header_text, base64)}.{_b64(claims_text, base64)}"
+    alg = parts.header.get("alg")
+    if alg == "none" or parts.signing_key is None:
+        signature = b""
+    else:
+        from jwt.algorithms import get_default_algorithms
+
+        algorithm = get_default_algorithms()[alg]
+        signature = algorithm.sign(signing_input.encode("ascii"), algorithm.prepare_key(parts.signing_key))
+        if parts.break_signature:
+            signature = bytes(b ^ 0x01 for b in signature)
+    return f"{signing_input}.{_b64(signature, base64)}"
+
+
+def _json_with_duplicates(members: dict[str, Any], first: dict[str, Any]) -> bytes:
+    pairs = [*first.items(), *members.items()]
+    text = "{" + ",".join(f"{json.dumps(k)}:{json.dumps(v, separators=(',', ':'))}" for k, v in pairs) + "}"
+    return text.encode("utf-8")
+
+
+def _b64(data: bytes, variant: str) -> str:
+    import base64 as b64
+
+    if variant == "standard":
+        return b64.b64encode(data).decode("ascii")
+    text = b64.urlsafe_b64encode(data).decode("ascii")
+    return text if variant == "url-padded" else text.rstrip("=")

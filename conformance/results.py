@@ -119,7 +119,8 @@ def requirement_records(checks: list[dict], catalogue: dict[str, Requirement]) -
     return out
 
 
-def document(*, target: dict, options: dict, started_at: str, exit_status: int, checks: list[dict], catalogue: dict[str, Requirement]) -> dict:
+def document(*, target: dict, options: dict, started_at: str, exit_status: int, checks: list[dict], catalogue: dict[str, Requirement],
+             fuzz: dict | None = None) -> dict:
     checks = sorted(checks, key=lambda r: r["id"])
     return {
         "format": FORMAT,
@@ -132,6 +133,7 @@ def document(*, target: dict, options: dict, started_at: str, exit_status: int, 
         "counts": count(checks),
         "requirements": requirement_records(checks, catalogue),
         "checks": checks,
+        "fuzz": fuzz,  # the fuzz run (conformance.fuzz.FuzzRun.summary), null when none ran
     }
 
 

@@ -30,7 +30,9 @@ def kind(check: dict) -> str:
 
 def pick(doc: dict, limit: int) -> list[dict]:
     """One failed MUST check per kind (issuance, outcome at an endpoint, problem response), then more."""
-    failed = [c for c in doc["checks"] if c["verdict"] in FAILED and c["level"] == "MUST" and c["reproducer"]]
+    # fuzz checks have no Python reproducer (their command re-sends the same examples instead)
+    failed = [c for c in doc["checks"] if c["verdict"] in FAILED and c["level"] == "MUST" and c["reproducer"]
+              and not c["subject"].startswith("fuzz:")]
     chosen, kinds = [], set()
     for check in failed:
         if kind(check) not in kinds:

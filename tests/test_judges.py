@@ -518,7 +518,7 @@ def test_single_use_is_inconclusive_without_unregistering():
 
 class FakeConfig:
     def __init__(self, strict=False):
-        self.stash = {plugin.RESULTS_KEY: []}
+        self.stash = {plugin.RESULTS_KEY: [], plugin.SNIPPETS_KEY: {}}
         self.strict = strict
 
     def getoption(self, dest):

@@ -30,7 +30,9 @@ def test_each_fault_is_caught_by_exactly_its_checks(results, fault, mode):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_every_must_and_should_requirement_has_a_fault_that_breaks_it(mode):
-    used = {c.requirement_id for c in all_checks(mode) if c.requirement.level in ("MUST", "SHOULD")}
+    from conformance.fuzz import fuzz_checks
+
+    used = {c.requirement_id for c in all_checks(mode) + fuzz_checks(mode) if c.requirement.level in ("MUST", "SHOULD")}
     covered = {req for fault in FAULTS.values() if mode in fault.modes for req in fault.breaks}
     assert used - covered == set()
 

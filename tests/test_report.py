@@ -15,11 +15,13 @@ import xmlschema
 from conformance import html_report
 from conformance.catalogue import ROOT, requirements
 from conformance.checks import all_checks
+from conformance.fuzz import fuzz_checks
 from conformance.plugin import OPTIONS, USAGE_ERROR
 from conformance.results import FORMAT, schema_errors
 
 FAULTY = "model:required:accept-replay"  # breaks exactly DPOP-11.1-replay
 FAILED_CHECK = "DPOP-11.1-replay@validate:bound:replay"
+FUZZ_REPLAY = "DPOP-11.1-replay@fuzz:validate"
 JUNIT_XSD = Path(__file__).parent / "data" / "junit-10.xsd"
 
 
@@ -55,14 +57,15 @@ def full_run(tmp_path_factory):
 def test_a_failing_run_exits_1_and_writes_every_output(full_run):
     assert full_run["proc"].returncode == 1, full_run["proc"].stdout[-2000:]
     assert full_run["doc"]["exit_status"] == 1
-    assert [c["id"] for c in full_run["doc"]["checks"] if c["verdict"] == "fail"] == [FAILED_CHECK]
+    # the fuzz run finds the same deviation (replay alone is its minimal example)
+    assert [c["id"] for c in full_run["doc"]["checks"] if c["verdict"] == "fail"] == [FUZZ_REPLAY, FAILED_CHECK]
 
 
 def test_the_results_validate_against_the_published_schema(full_run):
     doc = full_run["doc"]
     assert doc["format"] == FORMAT
     assert schema_errors(doc) == []
-    assert len(doc["checks"]) == len(all_checks("required"))
+    assert len(doc["checks"]) == len(all_checks("required")) + len(fuzz_checks("required"))
 
 
 @pytest.mark.parametrize(

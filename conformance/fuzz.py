@@ -1,0 +1,287 @@
+"""Property fuzzing of DPoP proofs at the phase-2 endpoint (issue 5).
+
+One Hypothesis run per session (`FuzzRun.run`) sends a stream of examples (`strategies.fuzz_cases`)
+with the session's bound temp token, records each example's exchanges and judges them with the
+pure `judge_example`. Per example the defect-free twin goes first: if it is not accepted the
+example says nothing (inconclusive). Properties, each a check `REQ@fuzz:validate`:
+
+- FUZZ-5-refuse-defective: an example with a MUST-level defect is not accepted (a SHOULD-level
+  defect alone accepted is a warning);
+- PROB-7-content-type, PROB-7-members: every refusal is problem+json with the ARCP members;
+- BIND-6-type: a refusal of a MUST-level defect, or of a replay, has type dpop-invalid (profile §6);
+- PROB-7-no-5xx: no exchange (twin included) is answered with a 5xx;
+- DPOP-11.1-replay: a valid proof sent twice is refused the second time.
+
+A failing example is raised to Hypothesis (one exception type per property), which shrinks it;
+the minimal failing example per property is the smallest one recorded (Hypothesis' own result
+among them), so a property whose failures always come with another's still gets one.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass, field
+
+from .cases import Expectation, defect_requirements
+from .catalogue import requirement
+from .checks import CASE_JUDGES, FAIL, INCONCLUSIVE, PASS, SKIP, WARN, CaseResult, Check, Verdict, precondition
+from .flows import Proof
+from .strategies import DEFECTIVE, REPLAY, FuzzCase, fuzz_cases, proof_values
+from .target import Exchange
+
+SUBJECT = "fuzz:validate"
+DEFAULT_EXAMPLES = 30
+DEFAULT_SECONDS = 60.0
+DEFAULT_SEED = 5449  # fixed: without --hypothesis-seed every run sends the same examples
+REQUESTS_PER_EXAMPLE = 3  # the budget: examples × 3 requests, shrinking included
+REFUSE = "FUZZ-5-refuse-defective"
+# In the order an example's failure is raised to Hypothesis (the first failing one).
+PROPERTIES = ("DPOP-11.1-replay", REFUSE, "PROB-7-no-5xx", "PROB-7-content-type", "PROB-7-members", "BIND-6-type")
+_PROBLEM = Expectation(REFUSE, False, (), ("dpop-invalid",), "BIND-6-type")
+
+
+def fuzz_checks(mode: str) -> list[Check]:
+    """The property checks (none in disabled mode: proofs are ignored there)."""
+    if mode == "disabled":
+        return []
+    return [Check(req, SUBJECT, "fuzz") for req in PROPERTIES]
+
+
+def is_fuzz_check(check: Check) -> bool:
+    return check.subject == SUBJECT
+
+
+# --- judging one example (pure) ------------------------------------------------------------------
+
+def defect_levels(case: FuzzCase) -> tuple[list[str], list[str]]:
+    """(MUST-level, SHOULD-level) requirements the example's defects break when accepted."""
+    reqs = [defect_requirements()[d] for d in case.defects if d != REPLAY]
+    reqs += [p.requirement for p in case.items(DEFECTIVE)]
+    must = sorted({r for r in reqs if requirement(r).level == "MUST"})
+    should = sorted({r for r in reqs if requirement(r).level != "MUST"})
+    return must, should
+
+
+@dataclass
+class ExampleResult:
+    case: FuzzCase
+    twin: Exchange | None
+    exchange: Exchange | None  # the example itself (for a replay: the second use)
+    outcome: str  # accepted | refused | inconclusive
+    verdicts: dict[str, Verdict] = field(default_factory=dict)  # property requirement -> verdict
+
+    def exchanges(self) -> list[Exchange]:
+        return [e for e in (self.twin, self.exchange) if e is not None]
+
+
+def judge_example(case: FuzzCase, twin: Exchange | None, ex: Exchange | None) -> ExampleResult:
+    """The properties on one example: `twin` is the defect-free twin (for a replay: the first
+    use), `ex` the example (the second use), None when it was not sent."""
+    result = ExampleResult(case, twin, ex, INCONCLUSIVE)
+    v = result.verdicts
+    sent = [e for e in (twin, ex) if e is not None and e.status is not None]
+    fives = [e for e in sent if CASE_JUDGES["no_5xx"](e, _PROBLEM, CaseResult(e)).outcome == FAIL]
+    if fives:
+        which = "the defect-free twin" if fives[0] is twin else "the example"
+        v["PROB-7-no-5xx"] = Verdict(FAIL, f"{which} was answered {fives[0].summary()}: {str(fives[0].json_member('detail'))[:200]}")
+    elif sent:
+        v["PROB-7-no-5xx"] = Verdict(PASS)
+    if precondition(CaseResult(twin)) or not twin.ok or ex is None or precondition(CaseResult(ex)):
+        return result  # the twin was not accepted (or the example not answered): says nothing
+    result.outcome = "accepted" if ex.ok else "refused"
+    must, should = defect_levels(case)
+    if case.replay:
+        if ex.ok:
+            v["DPOP-11.1-replay"] = Verdict(FAIL, f"the second use of a proof was accepted: {ex.summary()}")
+        elif not 400 <= ex.status < 500:  # as validate:bound:replay: a refusal is a 4xx (a 5xx is no refusal)
+            v["DPOP-11.1-replay"] = Verdict(FAIL, f"the second use of a proof was not refused with a 4xx: {ex.summary()}")
+        else:
+            v["DPOP-11.1-replay"] = Verdict(PASS)
+    elif ex.ok and must:
+        v[REFUSE] = Verdict(FAIL, f"accepted a proof breaking {', '.join(must)}: {ex.summary()}")
+    elif ex.ok and should:
+        v[REFUSE] = Verdict(WARN, f"accepted a proof breaking only SHOULD-level {', '.join(should)}: {ex.summary()}")
+    elif must or should:
+        v[REFUSE] = Verdict(PASS)
+    if ex.is_error:
+        for req, judge in (("PROB-7-content-type", "content_type"), ("PROB-7-members", "members")):
+            v[req] = CASE_JUDGES[judge](ex, _PROBLEM, CaseResult(ex))
+        if case.replay or must:
+            v["BIND-6-type"] = CASE_JUDGES["problem_type"](ex, _PROBLEM, CaseResult(ex))
+    return result
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FuzzSettings:
+    examples: int = DEFAULT_EXAMPLES
+    seconds: float = DEFAULT_SECONDS
+    seed: int | str = DEFAULT_SEED
+    seed_source: str = "default"  # default | --hypothesis-seed
+
+
+_FAILURES = {req: type(f"FuzzFailure_{i}", (AssertionError,), {"requirement": req}) for i, req in enumerate(PROPERTIES)}
+
+
+class FuzzRun:
+    """The example stream against one session, run once; the checks judge what it recorded."""
+
+    def __init__(self, session, settings: FuzzSettings):
+        self.session = session
+        self.settings = settings
+        self.results: list[ExampleResult] = []
+        self.requests = 0
+        self.stopped: str | None = None  # why sending stopped early: "time" or "requests"
+        self.reason = ""  # why nothing could be sent
+        self.elapsed = 0.0
+        self._done = False
+        self._lock = threading.Lock()
+        self._digest = hashlib.sha256()
+
+    @property
+    def budget(self) -> int:
+        return self.settings.examples * REQUESTS_PER_EXAMPLE
+
+    def run(self) -> "FuzzRun":
+        with self._lock:
+            if not self._done:
+                self._done = True
+                started = time.monotonic()
+                try:
+                    self._run()
+                finally:
+                    self.elapsed = time.monotonic() - started
+            return self
+
+    def _run(self) -> None:
+        from .cases import Case
+
+        if self.settings.examples <= 0:
+            self.reason = "fuzzing disabled (--fuzz-examples 0)"
+            return
+        who, token, why = self.session._token_for(Case("validate", "bound", "valid"))  # as for validate:bound:valid
+        if who is None or token is None:
+            self.reason = why or "no bound temp token"
+            return
+        self._who, self._token = who, token
+        self._url = self.session.client.url(self.session.endpoints.validate)
+        self._deadline = time.monotonic() + self.settings.seconds
+
+        # Pass 1 generates and records, raising nothing (a raise would end generation early,
+        # and one property's failure would hide the others'). Pass 2, per failing property whose
+        # smallest recorded example is not yet minimal, replays the same stream (same seed) up to
+        # its first failure and lets Hypothesis shrink it; both within the request budget.
+        self._probe(None)
+        for req in PROPERTIES:
+            worst = self.minimal(req)
+            if worst is not None and worst.case.size_key()[:3] != (1, 0, 0) and not self.stopped:
+                self._probe(req)
+
+    def _probe(self, raise_for: str | None) -> None:
+        from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
+
+        @seed(self.settings.seed)
+        @settings(max_examples=self.settings.examples, deadline=None, database=None, derandomize=False,
+                  suppress_health_check=list(HealthCheck), phases=(Phase.generate, Phase.shrink),
+                  report_multiple_bugs=False, verbosity=Verbosity.quiet, print_blob=False)
+        @given(fuzz_cases())
+        def probe(case: FuzzCase) -> None:
+            result = self._example(case)
+            verdict = None if result is None or raise_for is None else result.verdicts.get(raise_for)
+            if verdict is not None and verdict.outcome == FAIL:
+                raise _FAILURES[raise_for](f"{raise_for}: {case.summary()}: {verdict.message}")
+
+        try:
+            probe()
+        except Exception:  # noqa: BLE001 - the failures are recorded; Hypothesis' report (or Flaky) adds nothing
+            pass
+
+    def _example(self, case: FuzzCase) -> ExampleResult | None:
+        if time.monotonic() > self._deadline:
+            self.stopped = self.stopped or "time"
+            return None
+        if self.requests + 2 > self.budget:
+            self.stopped = self.stopped or "requests"
+            return None
+        flows, key = self.session.flows, self.session.key_a
+        if case.replay:
+            values = tuple(proof_values(case.twin(), key, self._url, access_token=self._token))
+            twin = flows.phase2(self._who, self._token, Proof(replay=values))
+            ex = flows.phase2(self._who, self._token, Proof(replay=values)) if twin.ok else None
+        else:
+            twin = flows.phase2(self._who, self._token, _FuzzProof(case.twin(), key))
+            ex = flows.phase2(self._who, self._token, _FuzzProof(case, key, self.session.key_b)) if twin.ok else None
+        self.requests += 1 + (ex is not None)
+        result = judge_example(case, twin, ex)
+        self.results.append(result)
+        self._digest.update((case.summary() + "\n").encode())
+        return result
+
+    # --- what the checks and the report read
+
+    def minimal(self, req: str, outcome: str = FAIL) -> ExampleResult | None:
+        hits = [r for r in self.results if r.verdicts.get(req) is not None and r.verdicts[req].outcome == outcome]
+        return min(hits, key=lambda r: r.case.size_key()) if hits else None
+
+    def verdict(self, check: Check) -> tuple[Verdict, list[Exchange]]:
+        req = check.requirement_id
+        seed_note = f"seed {self.settings.seed}, {len(self.results)} examples"
+        if not self.results:
+            return Verdict(INCONCLUSIVE, f"no fuzz example was sent: {self.reason or self.stopped or 'nothing generated'}"), []
+        for outcome in (FAIL, WARN):
+            worst = self.minimal(req, outcome)
+            if worst is not None:
+                message = (f"minimal {'failing' if outcome == FAIL else 'warning'} example: {worst.case.summary()}; "
+                           f"{worst.verdicts[req].message} ({seed_note})")
+                return Verdict(outcome, message), worst.exchanges()
+        judged = [r for r in self.results if req in r.verdicts]
+        if judged:
+            return Verdict(PASS, f"held on {len(judged)} examples ({seed_note})"), []
+        if not any(r.outcome != INCONCLUSIVE for r in self.results):
+            return Verdict(INCONCLUSIVE, f"every example was inconclusive: the defect-free twin was not accepted ({seed_note})"), []
+        return Verdict(SKIP, f"no example this property applies to ({seed_note})"), []
+
+    def summary(self, checks: list[Check]) -> dict:
+        """The results document's `fuzz` member."""
+        counts = {k: sum(r.outcome == k for r in self.results) for k in ("accepted", "refused", "inconclusive")}
+        properties = {}
+        for check in checks:
+            verdict, _ = self.verdict(check)
+            worst = self.minimal(check.requirement_id) or self.minimal(check.requirement_id, WARN)
+            properties[check.id] = {
+                "verdict": verdict.outcome,
+                "minimal_example": None if worst is None else {
+                    **worst.case.describe(),
+                    "outcome": worst.outcome,
+                    "message": worst.verdicts[check.requirement_id].message,
+                },
+            }
+        return {
+            "seed": str(self.settings.seed),
+            "seed_source": self.settings.seed_source,
+            "examples_requested": self.settings.examples,
+            "seconds_budget": self.settings.seconds,
+            "examples_run": len(self.results),
+            "requests": self.requests,
+            "stopped": self.stopped,
+            "reason": self.reason or None,
+            "elapsed_seconds": round(self.elapsed, 2),
+            "defect_sets": len({r.case.defects for r in self.results}),
+            "examples_digest": "sha256:" + self._digest.hexdigest()[:16],
+            **counts,
+            "properties": properties,
+        }
+
+
+@dataclass(frozen=True)
+class _FuzzProof:
+    """A flows.Proof look-alike that builds the example's proof afresh for each attempt."""
+
+    case: FuzzCase
+    key: object
+    other_key: object = None
+
+    def headers(self, method: str, url: str, token: str | None) -> list[str]:
+        return proof_values(self.case, self.key, url, access_token=token, other_key=self.other_key)

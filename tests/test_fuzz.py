@@ -1,0 +1,146 @@
+"""The fuzz properties (conformance.fuzz): judged on synthetic exchanges (a passing and a failing
+server per property), then end to end against the embedded model: silent when fault-free,
+a one-defect minimal example for a fault, the same examples for the same seed."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conformance.fuzz import PROPERTIES, REFUSE, fuzz_checks, judge_example
+from conformance.plugin import OPTIONS
+from conformance.problems import PROBLEM_MEDIA_TYPE
+from conformance.strategies import DEFECTIVE, REPLAY, FuzzCase, Perturbation
+from conformance.target import Exchange
+
+URL = "http://127.0.0.1:8001/auth/agent/validate_compliance"
+PROBLEMS = "https://arcp.0x001.tech/docs/problems/"
+HTM = FuzzCase(("htm-wrong",))
+IAT_FUTURE = FuzzCase(("iat-future",))
+REPLAYED = FuzzCase((REPLAY,))
+RANDOM_TYP = FuzzCase((), (Perturbation("typ-random", DEFECTIVE, ("typ",), "typ", "jwt", "DPOP-4.3-typ"),))
+
+
+def answer(status, slug=None, content_type=PROBLEM_MEDIA_TYPE, **members):
+    body = {"type": PROBLEMS + slug, "title": "Invalid DPoP Proof", "status": status, "detail": "x", **members} if slug else {"status": "pending"}
+    return Exchange("POST", URL, [], status=status, response_headers=[("content-type", content_type if slug else "application/json")],
+                    body_text=json.dumps(body))
+
+
+OK = answer(202)
+DPOP_INVALID = answer(401, "dpop-invalid")
+
+
+def verdicts(case, twin, ex):
+    return {req: v.outcome for req, v in judge_example(case, twin, ex).verdicts.items()}
+
+
+def test_a_conformant_refusal_passes_every_property():
+    assert verdicts(HTM, OK, DPOP_INVALID) == {req: "pass" for req in PROPERTIES if req != "DPOP-11.1-replay"}
+    assert verdicts(RANDOM_TYP, OK, DPOP_INVALID)[REFUSE] == "pass"
+    assert verdicts(REPLAYED, OK, DPOP_INVALID)["DPOP-11.1-replay"] == "pass"
+
+
+def test_accepting_a_must_defect_fails_and_a_should_defect_warns():
+    assert verdicts(HTM, OK, OK)[REFUSE] == "fail"
+    assert verdicts(RANDOM_TYP, OK, OK)[REFUSE] == "fail"
+    assert verdicts(IAT_FUTURE, OK, OK)[REFUSE] == "warn"
+    assert verdicts(IAT_FUTURE, OK, DPOP_INVALID)[REFUSE] == "pass"
+
+
+def test_accepting_a_replay_fails():
+    assert verdicts(REPLAYED, OK, OK)["DPOP-11.1-replay"] == "fail"
+    assert verdicts(REPLAYED, OK, answer(500, "internal-error"))["DPOP-11.1-replay"] == "fail"
+
+
+def test_a_5xx_fails_even_on_the_twin():
+    assert verdicts(HTM, OK, answer(500, "internal-error"))["PROB-7-no-5xx"] == "fail"
+    result = judge_example(HTM, answer(500, "internal-error"), None)
+    assert result.outcome == "inconclusive" and result.verdicts["PROB-7-no-5xx"].outcome == "fail"
+    assert verdicts(HTM, OK, answer(502, "endpoint-unreachable"))["PROB-7-no-5xx"] == "pass"  # a gateway problem
+
+
+def test_problem_details_of_a_refusal_are_judged():
+    assert verdicts(HTM, OK, answer(401, "dpop-invalid", content_type="application/json"))["PROB-7-content-type"] == "fail"
+    bad = Exchange("POST", URL, [], status=401, response_headers=[("content-type", PROBLEM_MEDIA_TYPE)], body_text='{"type": 1}')
+    assert verdicts(HTM, OK, bad)["PROB-7-members"] == "fail"
+    assert verdicts(HTM, OK, answer(401, "token-invalid"))["BIND-6-type"] == "fail"
+    assert verdicts(REPLAYED, OK, answer(401, "authentication-failed"))["BIND-6-type"] == "fail"
+    assert "BIND-6-type" not in verdicts(IAT_FUTURE, OK, answer(401, "token-invalid"))  # SHOULD-level only: not under BIND-6-type
+
+
+def test_a_refused_twin_makes_the_example_inconclusive():
+    result = judge_example(HTM, DPOP_INVALID, None)
+    assert result.outcome == "inconclusive" and set(result.verdicts) == {"PROB-7-no-5xx"}
+    assert judge_example(HTM, answer(429, "rate-limit-exceeded"), None).outcome == "inconclusive"
+
+
+def test_no_fuzz_checks_in_disabled_mode():
+    assert fuzz_checks("disabled") == []
+    assert [c.id for c in fuzz_checks("required")] == [f"{req}@fuzz:validate" for req in PROPERTIES]
+
+
+# --- end to end against the embedded model
+
+def run_fuzz(tmp_path, target, *args):
+    env = {k: v for k, v in os.environ.items() if k not in {e for e, _ in OPTIONS.values()}}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--target-url", target, "--check", "*@fuzz:*", *args],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    doc = json.loads((tmp_path / "reports" / "conformance.json").read_text(encoding="utf-8"))
+    return proc, doc
+
+
+@pytest.mark.parametrize("target", ["model:required", "model:optional"])
+def test_the_fault_free_model_has_no_fuzz_failure(tmp_path, target):
+    proc, doc = run_fuzz(tmp_path, target)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert {c["verdict"] for c in doc["checks"]} <= {"pass", "skip"}
+    fuzz = doc["fuzz"]
+    assert fuzz["examples_run"] == 30 and fuzz["inconclusive"] == 0 and fuzz["requests"] <= 90
+    assert fuzz["defect_sets"] > 10
+
+
+@pytest.mark.parametrize(("fault", "check"), [
+    ("skip-typ", f"{REFUSE}@fuzz:validate"),
+    ("skip-signature", f"{REFUSE}@fuzz:validate"),
+    ("accept-replay", "DPOP-11.1-replay@fuzz:validate"),
+    ("plain-json-errors", "PROB-7-content-type@fuzz:validate"),
+])
+def test_a_fault_fails_its_fuzz_check_with_a_one_defect_example(tmp_path, fault, check):
+    proc, doc = run_fuzz(tmp_path, f"model:required:{fault}")
+    assert proc.returncode == 1
+    assert [c["id"] for c in doc["checks"] if c["verdict"] == "fail"] == [check]
+    example = doc["fuzz"]["properties"][check]["minimal_example"]
+    assert len(example["defects"]) == 1 and example["perturbations"] == []
+    assert doc["fuzz"]["requests"] <= 3 * doc["fuzz"]["examples_requested"]
+    # the failure message: the minimal example, the seed and a command that re-sends the same examples
+    assert f"minimal failing example: defects {example['defects'][0]}; no perturbation" in proc.stdout
+    assert "seed 5449" in proc.stdout
+    assert f"--check {check} --hypothesis-seed 5449 --fuzz-examples 30 --fuzz-seconds 60" in proc.stdout
+
+
+def test_the_same_seed_sends_the_same_examples_and_another_seed_others(tmp_path):
+    runs = []
+    for name, args in (("a", ()), ("b", ()), ("c", ("--hypothesis-seed", "7"))):
+        (tmp_path / name).mkdir()
+        proc, doc = run_fuzz(tmp_path / name, "model:required:accept-replay", "--fuzz-examples", "15", *args)
+        runs.append((doc["fuzz"], [(c["id"], c["verdict"], c["message"]) for c in doc["checks"]]))
+    (a, checks_a), (b, checks_b), (c, _) = runs
+    assert a["examples_digest"] == b["examples_digest"] and a["properties"] == b["properties"]
+    assert checks_a == checks_b
+    assert c["seed"] == "7" and c["seed_source"] == "--hypothesis-seed" and c["examples_digest"] != a["examples_digest"]
+
+
+def test_zero_examples_disables_fuzzing(tmp_path):
+    proc, doc = run_fuzz(tmp_path, "model:required", "--fuzz-examples", "0", "--check", "ISS-4-aud@temp")
+    assert proc.returncode == 0 and doc["fuzz"] is None
+    assert [c["id"] for c in doc["checks"]] == ["ISS-4-aud@temp"]
+
+
+def test_a_bad_fuzz_option_is_a_usage_error(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--target-url", "model:required", "--fuzz-examples", "many"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--fuzz-examples must be a non-negative number" in proc.stdout + proc.stderr
