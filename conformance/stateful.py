@@ -1,0 +1,767 @@
+"""A Hypothesis rule-based state machine over ARCP's registration flow (profile §3, §6).
+
+The machine strings the registration phases and the agent operations together in orders the
+fixed situations of the suite never try, and after every step checks the invariants of profile
+§6 that the wire shows. A violation is recorded as data (invariant, requirement id, the minimal
+step sequence, the offending exchange), and also raised as its own exception type, so that
+Hypothesis shrinks each broken invariant to a short sequence of its own.
+
+Rules (one step each; Hypothesis orders rules by name and shrinks towards the first, so the
+method names carry a letter: a_advance is the simplest step, i_wrong_phase the most unusual):
+
+- ``warm_up``         (first, once) 0–3 ``advance`` steps, so some examples start deep in the flow
+- ``advance``         the next step of the ordinary flow (validate, register, unregister, and
+                      again), so that deep states are reached in few steps
+- ``validate``        phase 2 with a temp token and a proof by its key or none, then the poll
+- ``register``        phase 3 with an unused validated token, a proof by its key or none
+- ``heartbeat``       ``POST /agents/{id}/heartbeat`` with an access token, a proof or none
+- ``unregister``      ``DELETE /agents/{id}`` of a registered agent, proof by the token's key
+- ``replay``          an earlier accepted request sent again byte for byte (same proof ``jti``)
+- ``reuse_validated`` phase 3 again with a validated token that already registered
+- ``switch_keys``     a bound token with a valid proof by the other key
+- ``wrong_phase``     temp token at phase 3, validated token at heartbeat, access token at phase 2
+
+Phase 1 is no rule: it is slow (≥ 1.8 s on upstream) and rate limited. The machine reuses the
+temp tokens the session's main flow already obtained (``session.issuance()``: T0 proved by key
+A, T1 sent without a proof where the target issued one) and makes no phase-1 call of its own;
+temp tokens are reusable at phase 2, validated tokens are made per example.
+
+Invariants (``INVARIANTS``; requirement ids of vectors/requirements.json):
+
+- ``no-5xx`` PROB-7-no-5xx: no response is a 5xx (catalogued gateway problems exempt)
+- ``problem-json`` PROB-7-content-type: every 4xx/5xx is application/problem+json
+- ``single-use`` ISS-6-single-use: a validated token that registered once is refused again
+  (judged only when its agent is unregistered, so that 409 duplicate-agent cannot hide it)
+- ``replay`` DPOP-11.1-replay: an accepted request replayed with the same proof is refused
+  (any token presented with a proof, bound or not: the proof is checked either way; heartbeats
+  only in required mode)
+- ``mismatch`` BIND-6-mismatch: a bound token with a valid proof by the other key gets 401
+- ``bound-noproof`` BIND-6-bound-noproof: a bound token without a proof is refused (401 in
+  required mode, any 4xx in optional mode)
+- ``wrong-phase`` TOKEN-6-wrong-phase: a token outside its phase is refused
+- ``binding-kept`` ISS-6-binding-kept: the validated and access tokens of a flow bound to a key
+  carry that key's cnf.jkt
+- ``unregistered-refused`` (no catalogue requirement yet: ``requirement_id`` None,
+  ``catalogued`` False): a heartbeat with the access token of an unregistered agent is refused
+
+Binding invariants apply in modes required and optional only; at the agent endpoints
+(heartbeat, unregister), which the profile counts as DPoP-protected in required mode only, they
+are judged in required mode only. Refusal-based invariants (mismatch, bound-noproof,
+wrong-phase) pass only where the same endpoint accepted a defect-free request in the run (the
+positive control); otherwise they are inconclusive, as is any invariant the run never exercised.
+
+How the plugin is meant to use it::
+
+    from conformance.stateful import run_state_machine
+    result = run_state_machine(session, examples=10, steps=8, seconds=60.0, seed=opt_seed)
+    for v in result.verdicts:          # one InvariantVerdict per invariant, fixed order
+        v.requirement_id, v.outcome, v.message, v.steps, v.exchange_text
+    result.seed, result.examples, result.steps, result.budget_exhausted, result.error, result.leftovers
+
+Run it after the session's other checks (it needs ``session.issuance()``, which it calls, and
+it must not run concurrently with other requests of the same session: it attributes the
+client's exchanges to its steps). A verdict's ``exchange`` is the recorded Exchange; its
+``exchange_text`` is ``Exchange.describe()``, tokens and proofs reduced to fingerprints. Step
+descriptions name tokens by labels (T0, V1, X0) only. ``steps`` bounds Hypothesis' steps per
+example; the warm-up step adds up to three steps of its own. A step answered 429
+(after the client honoured Retry-After) or not at all judges nothing. Call it outside any
+running Hypothesis test. The same seed gives the same steps and
+verdicts against a deterministic target; ``seed=None`` means ``DEFAULT_SEED``. The budget
+(``seconds``) turns the remaining steps into no-ops, so a run that hits it may report a longer
+sequence than the minimal one (``budget_exhausted`` says so). Every agent the machine
+registers is unregistered when each example ends; ``leftovers`` lists any that could not be.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from hypothesis import HealthCheck, Phase, Verbosity, seed as hypothesis_seed, settings, strategies as st
+from hypothesis.errors import Flaky, HypothesisException
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
+
+from .catalogue import slug_of
+from .flows import NO_PROOF, Flows, Identity, Proof, request_headers
+from .keys import KeyPair
+from .problems import PROBLEM_MEDIA_TYPE, media_type
+from .target import Exchange
+from .tokens import jkt_of
+
+PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
+DEFAULT_SEED = 0
+DEFAULT_EXAMPLES = 10
+DEFAULT_STEPS = 8
+DEFAULT_SECONDS = 120.0
+WARM_UP_MAX = 3  # ordinary steps an example may start with: validate, register, unregister
+REPLAY_MAX_AGE = 90.0  # seconds: well inside ARCP's 120 s proof window, so a refusal is not for age
+GATEWAY_EXEMPT = ("endpoint-unreachable", "connection-timeout", "operation-timeout")
+DPOP_MODES = ("required", "optional")
+SWITCH_ENDPOINTS = {"validate": "temp", "register": "validated", "heartbeat": "access", "unregister": "access"}  # -> token kind
+WRONG_PHASES = {"temp at register": "temp", "validated at heartbeat": "validated", "access at validate": "access"}
+ALL_MODES = ("required", "optional", "disabled")
+
+
+@dataclass(frozen=True)
+class Invariant:
+    name: str
+    requirement_id: str | None
+    statement: str
+    modes: tuple[str, ...] = ALL_MODES
+    needs_control: bool = False  # judged on refusals: a pass needs an accepted clean request at the endpoint
+    catalogued: bool = True
+
+
+INVARIANTS: tuple[Invariant, ...] = (
+    Invariant("no-5xx", "PROB-7-no-5xx", "No step is answered with a 5xx."),
+    Invariant("problem-json", "PROB-7-content-type", "Every error response is application/problem+json."),
+    Invariant("single-use", "ISS-6-single-use", "A validated token that registered an agent is refused at phase 3 afterwards."),
+    Invariant("replay", "DPOP-11.1-replay", "A request replayed with an already accepted proof is refused.", DPOP_MODES),
+    Invariant("mismatch", "BIND-6-mismatch", "A bound token with a valid proof by another key is refused with 401.", DPOP_MODES, True),
+    Invariant("bound-noproof", "BIND-6-bound-noproof", "A bound token without a proof is refused.", DPOP_MODES, True),
+    Invariant("wrong-phase", "TOKEN-6-wrong-phase", "A token presented outside its phase is refused.", ALL_MODES, True),
+    Invariant("binding-kept", "ISS-6-binding-kept", "Validated and access tokens of a flow bound to a key carry its cnf.jkt.", DPOP_MODES),
+    Invariant(
+        "unregistered-refused", None, "A heartbeat with the access token of an unregistered agent is refused.",
+        catalogued=False,
+    ),
+)
+INVARIANT_BY_NAME = {inv.name: inv for inv in INVARIANTS}
+
+
+class InvariantViolation(AssertionError):
+    """Raised inside the machine so that Hypothesis shrinks; one subclass per invariant, so that
+    Hypothesis tells the invariants apart (it distinguishes failures by exception type)."""
+
+    invariant = ""
+
+
+VIOLATION_TYPES: dict[str, type[InvariantViolation]] = {
+    inv.name: type(f"{inv.name.title().replace('-', '')}Violation", (InvariantViolation,), {"invariant": inv.name})
+    for inv in INVARIANTS
+}
+
+
+# --- results ---------------------------------------------------------------------------------
+
+@dataclass
+class Violation:
+    invariant: str
+    requirement_id: str | None
+    message: str
+    steps: list[str]
+    exchange: Exchange | None
+
+    @property
+    def exchange_text(self) -> str:
+        return self.exchange.describe() if self.exchange is not None else ""
+
+
+@dataclass
+class InvariantVerdict:
+    invariant: str
+    requirement_id: str | None
+    statement: str
+    outcome: str  # pass | fail | inconclusive
+    message: str = ""
+    steps: list[str] = field(default_factory=list)  # the minimal failing sequence (fail only)
+    exchange: Exchange | None = None  # the failing exchange (fail only)
+    judged: int = 0  # how many steps judged this invariant
+    catalogued: bool = True
+
+    @property
+    def exchange_text(self) -> str:
+        """The failing exchange with tokens and proofs reduced to fingerprints."""
+        return self.exchange.describe() if self.exchange is not None else ""
+
+
+@dataclass
+class StatefulResult:
+    seed: int
+    mode: str | None
+    examples: int = 0  # state-machine runs (generation and shrinking)
+    steps: int = 0  # steps that sent requests
+    elapsed: float = 0.0
+    budget_exhausted: bool = False
+    verdicts: list[InvariantVerdict] = field(default_factory=list)
+    trace: list[list[str]] = field(default_factory=list)  # the steps of each example, in order
+    leftovers: list[str] = field(default_factory=list)  # agent ids teardown could not unregister
+    error: str | None = None  # an unexpected error that ended the run early
+
+    def verdict(self, key: str) -> InvariantVerdict:
+        """The verdict of an invariant, by its name or its requirement id."""
+        for v in self.verdicts:
+            if key in (v.invariant, v.requirement_id):
+                return v
+        raise KeyError(key)
+
+    @property
+    def failed(self) -> list[InvariantVerdict]:
+        return [v for v in self.verdicts if v.outcome == FAIL]
+
+
+# --- what the machine holds ------------------------------------------------------------------
+
+@dataclass(eq=False)
+class Tok:
+    label: str  # T0, V1, X2: the only name a step description uses
+    kind: str  # temp | validated | access
+    value: str
+    who: Identity
+    jkt: str | None  # cnf.jkt as issued
+    used: bool = False  # validated: registered an agent once
+
+
+@dataclass(eq=False)
+class Sent:
+    """An accepted request whose proof the replay rule may send again."""
+
+    step: int
+    endpoint: str
+    exchange: Exchange
+    tok: Tok
+    at: float
+    replayed: bool = False
+
+
+class _Run:
+    """State shared by all examples of one run: the target, the keys, the tallies."""
+
+    def __init__(self, session, mode: str, temps: list[Tok], seconds: float):
+        self.session = session
+        self.client = session.client
+        self.endpoints = session.endpoints
+        self.flows = Flows(session.client, session.endpoints, session.settings.agent_key or "", keys=(session.key_a, session.key_b))
+        self.keys: dict[str, KeyPair] = {"A": session.key_a, "B": session.key_b}
+        self.mode = mode
+        self.temps = temps
+        self.deadline = time.monotonic() + seconds
+        self.budget_exhausted = False
+        self.examples = 0
+        self.steps = 0
+        self.trace: list[list[str]] = []
+        self.leftovers: list[str] = []
+        self.best: dict[str, Violation] = {}
+        self.judged: dict[str, int] = {inv.name: 0 for inv in INVARIANTS}
+        self.passed_at: dict[str, set[str]] = {inv.name: set() for inv in INVARIANTS}
+        self.controls: set[str] = set()
+
+    def exhausted(self) -> bool:
+        if not self.budget_exhausted and time.monotonic() > self.deadline:
+            self.budget_exhausted = True
+        return self.budget_exhausted
+
+    def record(self, v: Violation) -> None:
+        """Keep, per invariant, the shortest failing sequence seen (the latest among equals:
+        Hypothesis' shrinker only tries candidates smaller than its current best)."""
+        old = self.best.get(v.invariant)
+        if old is None or len(v.steps) <= len(old.steps):
+            self.best[v.invariant] = v
+
+    def key_letter(self, key: KeyPair | None) -> str:
+        return next((name for name, k in self.keys.items() if k is key), "none")
+
+    def own_key(self, tok: Tok) -> KeyPair:
+        return next((k for k in self.keys.values() if k.thumbprint == tok.jkt), self.keys["A"])
+
+    def other_key(self, tok: Tok) -> KeyPair:
+        own = self.own_key(tok)
+        return self.keys["B"] if own is self.keys["A"] else self.keys["A"]
+
+    def bound_to_ours(self, tok: Tok) -> bool:
+        return tok.jkt is not None and any(k.thumbprint == tok.jkt for k in self.keys.values())
+
+    def verdicts(self) -> list[InvariantVerdict]:
+        out = []
+        for inv in INVARIANTS:
+            common = dict(invariant=inv.name, requirement_id=inv.requirement_id, statement=inv.statement,
+                          judged=self.judged[inv.name], catalogued=inv.catalogued)
+            v = self.best.get(inv.name)
+            if v is not None:
+                out.append(InvariantVerdict(outcome=FAIL, message=v.message, steps=list(v.steps), exchange=v.exchange, **common))
+            elif self.mode not in inv.modes:
+                out.append(InvariantVerdict(outcome=INCONCLUSIVE, message=f"not applicable in {self.mode} mode", **common))
+            elif not self.judged[inv.name]:
+                why = "no step of the run exercised it" + (" (the time budget ended the run)" if self.budget_exhausted else "")
+                out.append(InvariantVerdict(outcome=INCONCLUSIVE, message=why, **common))
+            elif inv.needs_control and not (self.passed_at[inv.name] & self.controls):
+                where = ", ".join(sorted(self.passed_at[inv.name]))
+                out.append(InvariantVerdict(
+                    outcome=INCONCLUSIVE,
+                    message=f"refused at {where}, but no defect-free request was accepted there in the run (positive control)",
+                    **common,
+                ))
+            else:
+                out.append(InvariantVerdict(outcome=PASS, message=f"held in {self.judged[inv.name]} judged steps", **common))
+        return out
+
+
+def _accepted(ex: Exchange) -> bool:
+    return ex.ok  # 202 included
+
+
+def _refused(ex: Exchange) -> bool:
+    """A real refusal: a 4xx that is not rate limiting (a 429 says nothing about the rule)."""
+    return ex.status is not None and 400 <= ex.status < 500 and ex.status != 429
+
+
+def _draw(data, universe, label, allowed=None):
+    """One of `universe` (a list that only grows during an example, or a fixed one), restricted to
+    `allowed`. Drawing an index into the whole list, not into the allowed part, keeps a choice
+    meaning the same item when the shrinker deletes earlier steps (which changes what is allowed)."""
+    strategy = st.sampled_from(universe)
+    if allowed is not None:
+        strategy = strategy.filter(allowed)
+    return data.draw(strategy, label=label)
+
+
+# --- the machine -------------------------------------------------------------------------------
+
+class RegistrationMachine(RuleBasedStateMachine):
+    """Bound to a run by `machine_class`; one instance per example."""
+
+    run: _Run  # set on the subclass `machine_class` makes
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps: list[str] = []
+        self.validated: list[Tok] = []
+        self.access: list[Tok] = []
+        self.registered: dict[str, Tok] = {}  # agent id -> the access token of its current registration
+        self.unregistered: set[int] = set()  # id() of access tokens whose agent we unregistered
+        self.sent: list[Sent] = []
+        if not self.run.exhausted():  # examples after the budget ran out send nothing: not counted
+            self.run.examples += 1
+            self.run.trace.append(self.steps)
+        self._violations: list[Violation] = []
+
+    # -- bookkeeping
+
+    def _begin(self, description: str) -> bool:
+        if self.run.exhausted():
+            return False
+        self.steps.append(description)
+        self.run.steps += 1
+        self._violations = []
+        self._first_exchange = len(self.run.client.exchanges)
+        return True
+
+    def _judge(self, name: str, ok: bool, message: str, ex: Exchange | None, endpoint: str | None = None) -> None:
+        self.run.judged[name] += 1
+        if ok:
+            if endpoint:
+                self.run.passed_at[name].add(endpoint)
+            return
+        inv = INVARIANT_BY_NAME[name]
+        v = Violation(name, inv.requirement_id, message, list(self.steps), ex)
+        self._violations.append(v)
+
+    def _end(self) -> None:
+        """The checks every step gets, then record the step's violations and raise the first."""
+        for ex in self.run.client.exchanges[self._first_exchange:]:
+            if ex.status is None:
+                continue
+            if ex.status >= 500 and slug_of(ex.json_member("type")) in GATEWAY_EXEMPT:
+                continue
+            self._judge("no-5xx", ex.status < 500, f"answered {ex.summary()}", ex)
+            if ex.status >= 400:
+                got = media_type(ex.header("content-type"))
+                self._judge("problem-json", got == PROBLEM_MEDIA_TYPE, f"Content-Type {got or '(none)'!r} on {ex.summary()}", ex)
+        for v in self._violations:
+            self.run.record(v)
+        if self._violations:
+            first = self._violations[0]
+            raise VIOLATION_TYPES[first.invariant](f"{first.requirement_id or first.invariant}: {first.message}")
+
+    def _dpop_judged(self, endpoint: str) -> bool:
+        """Are binding rules judged at `endpoint` in this mode (profile §6: the agent endpoints
+        are DPoP-protected in required mode only)?"""
+        if self.run.mode not in DPOP_MODES:
+            return False
+        return endpoint in ("validate", "register") or self.run.mode == "required"
+
+    def _control(self, endpoint: str, ex: Exchange) -> None:
+        if _accepted(ex):
+            self.run.controls.add(endpoint)
+
+    def _judge_binding(self, endpoint: str, tok: Tok, proof: str, ex: Exchange, clean: bool) -> None:
+        """Bound token × no proof, or × a valid proof by the other key (profile §6 table)."""
+        if not clean or not self.run.bound_to_ours(tok) or not self._dpop_judged(endpoint) or ex.status is None or ex.status == 429:
+            return
+        if proof == "none":
+            want_401 = self.run.mode == "required"
+            ok = _refused(ex) and (ex.status == 401 or not want_401)
+            self._judge("bound-noproof", ok, f"{tok.label} (bound) without a proof: {ex.summary()}", ex, endpoint)
+        elif proof == "other":
+            ok = ex.status == 401
+            self._judge("mismatch", ok, f"{tok.label} (bound) with a proof by another key: {ex.summary()}", ex, endpoint)
+
+    def _proof(self, tok: Tok, choice: str) -> Proof:
+        if choice == "none":
+            return NO_PROOF
+        return Proof(key=self.run.own_key(tok) if choice == "own" else self.run.other_key(tok))
+
+    def _describe_proof(self, proof: Proof) -> str:
+        return f"proof={self.run.key_letter(proof.key)}"
+
+    def _send(self, method: str, path: str, tok: Tok | None, proof: Proof) -> Exchange:
+        return self.run.client.send(method, path, lambda url: request_headers(tok.value if tok else None, proof, method, url))
+
+    def _agent_path(self, who: Identity, suffix: str = "") -> str:
+        return self.run.endpoints.unregister.format(agent_id=who.agent_id) + suffix
+
+    def _add(self, kind: str, value: str, who: Identity) -> Tok:
+        pool = self.validated if kind == "validated" else self.access
+        tok = Tok(f"{'V' if kind == 'validated' else 'X'}{len(pool)}", kind, value, who, jkt_of(value))
+        pool.append(tok)
+        return tok
+
+    def _registered_by(self, ex: Exchange, who: Identity) -> Tok | None:
+        """After an accepted phase 3: the new access token, now the agent's current one."""
+        self.run.flows.registered.clear()  # the machine keeps its own list
+        access = ex.json_member("access_token")
+        if not isinstance(access, str):
+            return None
+        tok = self._add("access", access, who)
+        self.registered[who.agent_id] = tok
+        return tok
+
+    def _universe(self, kind: str) -> list[Tok]:
+        return {"temp": self.run.temps, "validated": self.validated, "access": self.access}[kind]
+
+    def _is_current(self, tok: Tok) -> bool:
+        return self.registered.get(tok.who.agent_id) is tok
+
+    # -- rules
+
+    @initialize(depth=st.integers(0, WARM_UP_MAX))
+    def warm_up(self, depth: int) -> None:
+        """Start some examples deeper in the flow: `depth` ordinary steps (each recorded as a step)."""
+        for _ in range(depth):
+            self.a_advance()
+
+    @rule()
+    def a_advance(self) -> None:
+        """The next step of the ordinary flow: validate, register, unregister, again. It makes the
+        deeper states (a used validated token, an unregistered agent) reachable in a few steps;
+        the other rules branch off from them."""
+        current = [self.registered[a] for a in sorted(self.registered)]
+        if current:
+            self._do_unregister(current[0])
+            return
+        free = [v for v in self.validated if not v.used and v.who.agent_id not in self.registered]
+        if free:
+            self._do_register(free[0], "own")
+        else:
+            self._do_validate(self.run.temps[0], "own")
+
+    @rule(data=st.data())
+    def b_validate(self, data) -> None:
+        self._do_validate(_draw(data, self.run.temps, "temp"), _draw(data, ["own", "none"], "proof"))
+
+    def _do_validate(self, temp: Tok, choice: str) -> None:
+        proof = self._proof(temp, choice)
+        if not self._begin(f"validate {temp.label} {self._describe_proof(proof)}"):
+            return
+        flows = self.run.flows
+        accepted = flows.phase2(temp.who, temp.value, proof)
+        self._judge_binding("validate", temp, choice, accepted, clean=True)
+        if _accepted(accepted):
+            if choice == "own":
+                self._control("validate", accepted)
+                self.sent.append(Sent(len(self.steps), "validate", accepted, temp, time.monotonic()))
+            last, token = flows.poll(temp.value, accepted)
+            if token is not None:
+                v = self._add("validated", token, temp.who)
+                if temp.jkt is not None and self.run.mode in DPOP_MODES:
+                    self._judge("binding-kept", v.jkt == temp.jkt,
+                                f"{v.label} from {temp.label} (bound) carries cnf.jkt {'none' if v.jkt is None else 'of another key'}", last)
+        self._end()
+
+    @precondition(lambda self: any(not v.used for v in self.validated))
+    @rule(data=st.data())
+    def c_register(self, data) -> None:
+        self._do_register(_draw(data, self.validated, "validated", lambda v: not v.used), _draw(data, ["own", "none"], "proof"))
+
+    def _do_register(self, v: Tok, choice: str) -> None:
+        proof = self._proof(v, choice)
+        if not self._begin(f"register {v.label} {self._describe_proof(proof)}"):
+            return
+        clean = v.who.agent_id not in self.registered
+        ex = self.run.flows.phase3(v.who, v.value, proof)
+        self._judge_binding("register", v, choice, ex, clean)
+        if _accepted(ex):
+            v.used = True
+            if clean and choice == "own":
+                self._control("register", ex)
+            x = self._registered_by(ex, v.who)
+            if x is not None and v.jkt is not None and self.run.mode in DPOP_MODES:
+                self._judge("binding-kept", x.jkt == v.jkt,
+                            f"{x.label} from {v.label} (bound) carries cnf.jkt {'none' if x.jkt is None else 'of another key'}", ex)
+        self._end()
+
+    @precondition(lambda self: bool(self.access))
+    @rule(data=st.data())
+    def d_heartbeat(self, data) -> None:
+        self._do_heartbeat(_draw(data, self.access, "access"), _draw(data, ["own", "none"], "proof"))
+
+    def _do_heartbeat(self, x: Tok, choice: str) -> None:
+        proof = self._proof(x, choice)
+        if not self._begin(f"heartbeat {x.label} {self._describe_proof(proof)}"):
+            return
+        clean = self._is_current(x)
+        ex = self._send("POST", self._agent_path(x.who, "/heartbeat"), x, proof)
+        self._judge_binding("heartbeat", x, choice, ex, clean)
+        if clean and choice == "own" and _accepted(ex):
+            self._control("heartbeat", ex)
+            self.sent.append(Sent(len(self.steps), "heartbeat", ex, x, time.monotonic()))
+        gone = x.who.agent_id not in self.registered and id(x) in self.unregistered
+        if gone and choice == "own" and ex.status not in (None, 429):
+            self._judge("unregistered-refused", _refused(ex), f"{x.label} after its agent was unregistered: {ex.summary()}", ex)
+        self._end()
+
+    @precondition(lambda self: bool(self.registered))
+    @rule(data=st.data())
+    def e_unregister(self, data) -> None:
+        self._do_unregister(_draw(data, self.access, "agent", self._is_current))
+
+    def _do_unregister(self, x: Tok) -> None:
+        proof = self._proof(x, "own")
+        if not self._begin(f"unregister {x.label} {self._describe_proof(proof)}"):
+            return
+        ex = self._send("DELETE", self._agent_path(x.who), x, proof)
+        if _accepted(ex):
+            self._control("unregister", ex)
+            self._forget(x.who)
+        self._end()
+
+    def _forget(self, who: Identity) -> None:
+        self.registered.pop(who.agent_id, None)
+        self.unregistered.update(id(t) for t in self.access if t.who.agent_id == who.agent_id)
+
+    def _replayable(self) -> list[Sent]:
+        now = time.monotonic()
+        out = []
+        for s in self.sent:
+            if s.replayed or now - s.at > REPLAY_MAX_AGE or not self._dpop_judged(s.endpoint):
+                continue
+            if s.endpoint == "heartbeat" and not self._is_current(s.tok):
+                continue
+            out.append(s)
+        return out
+
+    @precondition(lambda self: bool(self._replayable()))
+    @rule(data=st.data())
+    def g_replay(self, data) -> None:
+        allowed = self._replayable()
+        s = _draw(data, self.sent, "sent", lambda x: x in allowed)
+        if not self._begin(f"replay the request of step {s.step} ({s.endpoint} {s.tok.label})"):
+            return
+        s.replayed = True
+        old = s.exchange
+        ex = self.run.client.send(old.method, urlsplit(old.url).path, lambda url: list(old.request_headers), old.request_json)
+        if ex.status not in (None, 429):
+            # The first use was accepted: that is this check's positive control.
+            self._judge("replay", _refused(ex), f"the proof of step {s.step} sent again: {ex.summary()}", ex, s.endpoint)
+        self._end()
+
+    def _reusable(self) -> list[Tok]:
+        return [v for v in self.validated if v.used and v.who.agent_id not in self.registered]
+
+    @precondition(lambda self: bool(self._reusable()))
+    @rule(data=st.data())
+    def f_reuse_validated(self, data) -> None:
+        allowed = self._reusable()
+        v = _draw(data, self.validated, "validated", lambda x: x in allowed)
+        proof = self._proof(v, "own")
+        if not self._begin(f"register again with the used {v.label} {self._describe_proof(proof)}"):
+            return
+        ex = self.run.flows.phase3(v.who, v.value, proof)
+        if ex.status not in (None, 429):
+            self._judge("single-use", _refused(ex), f"{v.label} registered a second time: {ex.summary()}", ex)
+        if _accepted(ex):
+            self._registered_by(ex, v.who)
+        self._end()
+
+    def _switchable(self) -> dict[str, list[Tok]]:
+        if self.run.mode not in DPOP_MODES:
+            return {}
+        bound = self.run.bound_to_ours
+        options = {
+            "validate": [t for t in self.run.temps if bound(t)],
+            "register": [v for v in self.validated if bound(v) and not v.used and v.who.agent_id not in self.registered],
+            "heartbeat": [x for x in self.access if bound(x) and self._is_current(x)],
+            "unregister": [x for x in self.access if bound(x) and self._is_current(x)],
+        }
+        return {k: v for k, v in options.items() if v}
+
+    @precondition(lambda self: bool(self._switchable()))
+    @rule(data=st.data())
+    def h_switch_keys(self, data) -> None:
+        options = self._switchable()
+        endpoint = _draw(data, list(SWITCH_ENDPOINTS), "endpoint", lambda e: e in options)
+        tok = _draw(data, self._universe(SWITCH_ENDPOINTS[endpoint]), "token", lambda t: t in options[endpoint])
+        proof = self._proof(tok, "other")
+        if not self._begin(f"switch keys: {endpoint} {tok.label} {self._describe_proof(proof)}"):
+            return
+        flows = self.run.flows
+        if endpoint == "validate":
+            ex = flows.phase2(tok.who, tok.value, proof)
+        elif endpoint == "register":
+            ex = flows.phase3(tok.who, tok.value, proof)
+        elif endpoint == "heartbeat":
+            ex = self._send("POST", self._agent_path(tok.who, "/heartbeat"), tok, proof)
+        else:
+            ex = self._send("DELETE", self._agent_path(tok.who), tok, proof)
+        self._judge_binding(endpoint, tok, "other", ex, clean=True)
+        if _accepted(ex):
+            if endpoint == "register":
+                tok.used = True
+                self._registered_by(ex, tok.who)
+            elif endpoint == "unregister":
+                self._forget(tok.who)
+        self._end()
+
+    def _wrong_phase_options(self) -> dict[str, list[Tok]]:
+        options = {
+            "temp at register": [t for t in self.run.temps if t.who.agent_id not in self.registered],
+            "validated at heartbeat": [v for v in self.validated if v.who.agent_id in self.registered],
+            "access at validate": list(self.access),
+        }
+        return {k: v for k, v in options.items() if v}
+
+    @precondition(lambda self: bool(self._wrong_phase_options()))
+    @rule(data=st.data())
+    def i_wrong_phase(self, data) -> None:
+        options = self._wrong_phase_options()
+        which = _draw(data, list(WRONG_PHASES), "which", lambda w: w in options)
+        tok = _draw(data, self._universe(WRONG_PHASES[which]), "token", lambda t: t in options[which])
+        proof = self._proof(tok, "own")
+        if not self._begin(f"wrong phase: {tok.label} {which.split(' ', 1)[1]} {self._describe_proof(proof)}"):
+            return
+        flows = self.run.flows
+        if which == "temp at register":
+            endpoint, ex = "register", flows.phase3(tok.who, tok.value, proof)
+        elif which == "validated at heartbeat":
+            endpoint, ex = "heartbeat", self._send("POST", self._agent_path(tok.who, "/heartbeat"), tok, proof)
+        else:
+            endpoint, ex = "validate", flows.phase2(tok.who, tok.value, proof)
+        if ex.status not in (None, 429):
+            self._judge("wrong-phase", _refused(ex), f"{tok.kind} token {tok.label} {which.split(' ', 1)[1]}: {ex.summary()}", ex, endpoint)
+        if _accepted(ex) and endpoint == "register":
+            self._registered_by(ex, tok.who)
+        self._end()
+
+    # -- cleanup
+
+    def teardown(self) -> None:
+        """Unregister every agent this example registered (with its newest access token first)."""
+        for agent_id in sorted(self.registered):
+            tokens = [t for t in reversed(self.access) if t.who.agent_id == agent_id]
+            done = False
+            for x in tokens:
+                ex = self._send("DELETE", self._agent_path(x.who), x, Proof(key=self.run.own_key(x)))
+                if ex.ok or ex.status == 404:
+                    done = True
+                    break
+            if not done:
+                self.run.leftovers.append(agent_id)
+        self.registered.clear()
+        self.run.flows.registered.clear()
+
+
+def machine_class(run: _Run) -> type[RegistrationMachine]:
+    return type("ArcpRegistrationMachine", (RegistrationMachine,), {"run": run})
+
+
+# --- the entry point -------------------------------------------------------------------------
+
+def _temps_of(session) -> list[Tok]:
+    state = session.state
+    temps = []
+    for who, token in ((state.id_a, state.temp_a), (state.id_u, state.temp_u)):
+        if who is not None and token is not None:
+            temps.append(Tok(f"T{len(temps)}", "temp", token, who, jkt_of(token)))
+    return temps
+
+
+def _unexpected(exc: BaseException) -> list[BaseException]:
+    """The exceptions in `exc` that are neither invariant violations nor Hypothesis' own
+    complaints about a non-reproducible failure (expected once the budget turns steps off)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [e for sub in exc.exceptions for e in _unexpected(sub)]
+    if isinstance(exc, (InvariantViolation, Flaky)):
+        return []
+    if isinstance(exc, HypothesisException) and "flaky" in type(exc).__name__.lower():
+        return []
+    return [exc]
+
+
+def run_state_machine(
+    session,
+    *,
+    examples: int = DEFAULT_EXAMPLES,
+    steps: int = DEFAULT_STEPS,
+    seconds: float = DEFAULT_SECONDS,
+    seed: int | None = None,
+) -> StatefulResult:
+    """Run the registration state machine against `session`'s target; never raises for a
+    violation (see the module docstring)."""
+    if examples < 1 or steps < 1:
+        raise ValueError("examples and steps must be at least 1")
+    seed = DEFAULT_SEED if seed is None else seed
+    started = time.monotonic()
+    result = StatefulResult(seed=seed, mode=None)
+    try:
+        session.issuance()
+        mode = session.resolve_mode()
+    except Exception as exc:  # the target cannot be set up: every invariant is inconclusive
+        result.error = f"setup failed: {type(exc).__name__}: {exc}"
+        mode = None
+    result.mode = mode
+    temps = _temps_of(session) if mode else []
+    run = _Run(session, mode or "unknown", temps, seconds)
+    if not temps:
+        result.error = result.error or "phase 1 issued no temp token: the machine has nothing to start from"
+        result.verdicts = run.verdicts()
+        return result
+    machine = hypothesis_seed(seed)(machine_class(run))
+    config = settings(
+        max_examples=examples,
+        stateful_step_count=steps,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        print_blob=False,
+        report_multiple_bugs=True,
+        verbosity=Verbosity.quiet,
+        phases=(Phase.generate, Phase.shrink),
+        suppress_health_check=list(HealthCheck),
+    )
+    try:
+        run_state_machine_as_test(machine, settings=config)
+    except Exception as exc:  # noqa: BLE001 - violations are recorded; anything else is reported
+        others = _unexpected(exc)
+        if others:
+            first = others[0]
+            result.error = f"{type(first).__name__}: {first}"
+    result.examples, result.steps = run.examples, run.steps
+    result.budget_exhausted = run.budget_exhausted
+    result.trace = run.trace
+    result.leftovers = sorted(set(run.leftovers))
+    result.verdicts = run.verdicts()
+    result.elapsed = time.monotonic() - started
+    return result
+
+
+def run_state_machine_for(
+    target_url: str, agent_key: str, dpop_mode: str = "auto", *, jwt_secret: str | None = None, **kwargs
+) -> StatefulResult:
+    """The same, with a session of its own for a target URL, agent key and DPoP mode."""
+    from .session import ConformanceSession, Settings
+
+    session = ConformanceSession(Settings(target_url=target_url, agent_key=agent_key, dpop_mode=dpop_mode, jwt_secret=jwt_secret))
+    try:
+        return run_state_machine(session, **kwargs)
+    finally:
+        session.close()
