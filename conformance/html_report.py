@@ -136,7 +136,7 @@ def summary_sections(doc: dict) -> list[str]:
         f'DPoP mode {_e(target["dpop_mode"])} ({_e(target["dpop_mode_source"])}), forged tokens {"on" if target["forged_tokens"] else "off"}; '
         f'exit status {_e(doc["exit_status"])}; format {_e(doc["format"])}.</p></div>'
     )
-    return [_STYLE, header, requirements_section(doc), matrix_section(doc), fuzz_section(doc)]
+    return [_STYLE, header, requirements_section(doc), matrix_section(doc), fuzz_section(doc), stateful_section(doc)]
 
 
 def fuzz_section(doc: dict) -> str:
@@ -163,6 +163,33 @@ def fuzz_section(doc: dict) -> str:
         f'(defect-free twin not accepted){stopped}.{reason} Re-send the same examples with '
         f'<code>--hypothesis-seed {_e(fuzz["seed"])} --fuzz-examples {_e(fuzz["examples_requested"])}</code>.</p>'
         '<table><tr><th>verdict</th><th>property check</th><th>minimal failing example</th></tr>' + "".join(rows) + "</table></div>"
+    )
+
+
+def stateful_section(doc: dict) -> str:
+    st = doc.get("stateful")
+    if not st:
+        return ""
+    spent = "; the time budget was spent (later steps sent nothing, a sequence may not be minimal)" if st.get("budget_exhausted") else ""
+    error = f" The run ended early: {_e(st['error'])}." if st.get("error") else ""
+    leftovers = (f" Agents it could not unregister: {_e(', '.join(st['leftovers']))}." if st.get("leftovers") else "")
+    rows = []
+    for inv in st["invariants"]:
+        if inv["minimal_steps"]:
+            sequence = "<ol>" + "".join(f"<li>{_e(step)}</li>" for step in inv["minimal_steps"]) + "</ol>"
+        else:
+            sequence = "–"
+        rows.append(f'<tr><td>{_verdict(inv["outcome"])}</td><td><a href="#check-{_e(inv["check_id"])}">{_e(inv["check_id"])}</a>'
+                    f'<br><small>{_e(inv.get("statement", ""))}</small></td><td>{sequence}</td><td>{_e(inv["message"][:800])}</td></tr>')
+    rerun = f'--hypothesis-seed {st["seed"]}'
+    if st.get("examples_requested") is not None:
+        rerun += f' --stateful-examples {st["examples_requested"]} --stateful-steps {st.get("steps_requested")} --stateful-seconds {st.get("seconds_budget"):g}'
+    return (
+        '<div class="arcp-section" id="arcp-stateful"><h2>Stateful flows</h2>'
+        f'<p>Seed {_e(st["seed"])} ({_e(st.get("seed_source", ""))}): {_e(st["examples"])} examples, {_e(st["steps"])} steps sent '
+        f'in {_e(st["elapsed_seconds"])} s{spent}.{error}{leftovers} Re-send the same sequences with <code>{_e(rerun)}</code>.</p>'
+        '<table><tr><th>outcome</th><th>invariant check</th><th>minimal failing sequence</th><th>message</th></tr>'
+        + "".join(rows) + "</table></div>"
     )
 
 

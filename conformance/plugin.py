@@ -17,9 +17,11 @@ import pytest
 
 from . import baseline, html_report, results
 from .catalogue import requirements
-from .checks import FAIL, INCONCLUSIVE, PASS, SKIP, Check, all_checks, binding_checks, graded, issuance_checks
+from .checks import FAIL, INCONCLUSIVE, PASS, SKIP, Check, Verdict, all_checks, binding_checks, graded, issuance_checks
 from .fuzz import DEFAULT_EXAMPLES, DEFAULT_SECONDS, DEFAULT_SEED, FuzzRun, FuzzSettings, fuzz_checks
 from .session import MODES, ConformanceSession, Settings
+from .stateful import DEFAULT_EXAMPLES as STATEFUL_EXAMPLES, DEFAULT_SECONDS as STATEFUL_SECONDS, DEFAULT_STEPS as STATEFUL_STEPS
+from .stateful import StatefulRun, StatefulSettings, is_stateful_check, stateful_checks
 from .target import TargetError, redact_tokens
 
 SUITE_DIR = Path(__file__).resolve().parent / "suite"
@@ -32,6 +34,7 @@ STARTED_KEY = pytest.StashKey["str"]()
 RECORD_KEY = pytest.StashKey["dict"]()  # on a test item: its check's result record
 SNIPPETS_KEY = pytest.StashKey["dict"]()  # reproducer file path -> script text, written at the end
 FUZZ_KEY = pytest.StashKey["FuzzRun | None"]()
+STATEFUL_KEY = pytest.StashKey["StatefulRun | None"]()
 REPRODUCER_DIR = "reproducers"  # next to the results file
 MODEL_SCHEME = "model:"
 USAGE_ERROR = 2  # pytest itself says 4 for its own option errors; ours are documented as 2
@@ -51,6 +54,9 @@ OPTIONS = {
     "check": ("ARCP_CONFORMANCE_CHECK", "Run only the checks whose id matches this pattern (fnmatch, e.g. 'DPOP-4.3-*@validate:*'); repeat the option or separate patterns with commas."),
     "fuzz-examples": ("ARCP_CONFORMANCE_FUZZ_EXAMPLES", "Hypothesis examples of the DPoP proof fuzzing at phase 2 (default 30; 0 disables it). At most 3 requests each; --hypothesis-seed picks the examples (default seed 5449)."),
     "fuzz-seconds": ("ARCP_CONFORMANCE_FUZZ_SECONDS", "Wall-clock budget of the fuzzing in seconds (default 60): when spent, no more examples are sent."),
+    "stateful-examples": ("ARCP_CONFORMANCE_STATEFUL_EXAMPLES", "Examples (step sequences) of the registration-flow state machine (default 10; 0 disables it). It runs once, after the other checks; --hypothesis-seed picks the sequences (default seed 5449)."),
+    "stateful-steps": ("ARCP_CONFORMANCE_STATEFUL_STEPS", "Steps per state-machine example (default 8; a warm-up of up to 3 ordinary steps comes on top)."),
+    "stateful-seconds": ("ARCP_CONFORMANCE_STATEFUL_SECONDS", "Wall-clock budget of the state machine in seconds (default 120): when spent, no more steps are sent."),
 }
 # Environment variables a reproducer needs set as for the original run (secrets are never printed).
 SECRET_ENV = {"agent-key": OPTIONS["agent-key"][0], "jwt-secret": OPTIONS["jwt-secret"][0]}
@@ -108,6 +114,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STARTED_KEY] = results.now_rfc3339()
     config.stash[SNIPPETS_KEY] = {}
     config.stash[FUZZ_KEY] = None
+    config.stash[STATEFUL_KEY] = None
     url = option(config, "target-url")
     if not url:
         return
@@ -138,6 +145,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if getattr(config.option, "xmlpath", "unset") is None:
         config.option.xmlpath = str(Path("reports") / "conformance.junit.xml")
     fuzz_settings = _fuzz_settings(config)
+    stateful_settings = _stateful_settings(config, fuzz_settings)
     settings = Settings(
         target_url=url,
         agent_key=agent_key,
@@ -154,6 +162,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     config.stash[SESSION_KEY] = session
     config.stash[FUZZ_KEY] = FuzzRun(session, fuzz_settings)
+    config.stash[STATEFUL_KEY] = StatefulRun(session, stateful_settings)
     patterns = check_patterns(config) or []
     known = known_checks(session.mode)
     unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(c.id, p) for c in known)]
@@ -162,22 +171,26 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def known_checks(mode: str) -> list[Check]:
-    """Every check a run in `mode` can have (the fuzz checks whether or not fuzzing is on)."""
-    return all_checks(mode) + fuzz_checks(mode)
+    """Every check a run in `mode` can have (the fuzz and stateful checks whether or not they are on)."""
+    return all_checks(mode) + fuzz_checks(mode) + stateful_checks(mode)
+
+
+def _number(config: pytest.Config, name: str, default, kind):
+    value = option(config, name)
+    if value in (None, ""):
+        return default
+    try:
+        parsed = kind(value)
+    except ValueError:
+        parsed = -1
+    if parsed < 0:
+        usage_error(f"--{name} must be a non-negative number, got {value!r}")
+    return parsed
 
 
 def _fuzz_settings(config: pytest.Config) -> FuzzSettings:
     def number(name: str, default, kind):
-        value = option(config, name)
-        if value in (None, ""):
-            return default
-        try:
-            parsed = kind(value)
-        except ValueError:
-            parsed = -1
-        if parsed < 0:
-            usage_error(f"--{name} must be a non-negative number, got {value!r}")
-        return parsed
+        return _number(config, name, default, kind)
 
     raw_seed = config.getoption("hypothesis_seed", None)
     if raw_seed is None:
@@ -185,6 +198,26 @@ def _fuzz_settings(config: pytest.Config) -> FuzzSettings:
     else:
         seed, source = (int(raw_seed) if str(raw_seed).isdigit() else str(raw_seed)), "--hypothesis-seed"
     return FuzzSettings(number("fuzz-examples", DEFAULT_EXAMPLES, int), number("fuzz-seconds", DEFAULT_SECONDS, float), seed, source)
+
+
+def _stateful_settings(config: pytest.Config, fuzz: FuzzSettings) -> StatefulSettings:
+    """The state machine's settings; its seed is the fuzzing's (--hypothesis-seed or 5449)."""
+    examples = _number(config, "stateful-examples", STATEFUL_EXAMPLES, int)
+    steps = _number(config, "stateful-steps", STATEFUL_STEPS, int)
+    if steps < 1 and examples > 0:
+        usage_error(f"--stateful-steps must be at least 1, got {steps}")
+    seconds = _number(config, "stateful-seconds", STATEFUL_SECONDS, float)
+    return StatefulSettings(examples, steps, seconds, fuzz.seed, fuzz.seed_source)
+
+
+def stateful_args(config: pytest.Config) -> list[str]:
+    """The options that make a rerun send the same state-machine steps."""
+    run = config.stash.get(STATEFUL_KEY, None)
+    if run is None:
+        return []
+    s = run.settings
+    return ["--hypothesis-seed", str(s.seed), "--stateful-examples", str(s.examples), "--stateful-steps", str(s.steps),
+            "--stateful-seconds", f"{s.seconds:g}"]
 
 
 def fuzz_args(config: pytest.Config) -> list[str]:
@@ -255,6 +288,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if run is not None and fuzz_checks(session.mode) and run.settings.examples > 0:
         s = run.settings
         lines.append(f"arcp-conformance: fuzzing {s.examples} examples within {s.seconds:g} s, seed {s.seed} ({s.seed_source})")
+    srun = config.stash.get(STATEFUL_KEY, None)
+    if srun is not None and stateful_checks(session.mode) and srun.settings.examples > 0:
+        s = srun.settings
+        lines.append(f"arcp-conformance: stateful flows {s.examples} examples of up to {s.steps} steps within {s.seconds:g} s, "
+                     f"seed {s.seed} ({s.seed_source})")
     return lines
 
 
@@ -267,6 +305,9 @@ def checks_for(config: pytest.Config, group: str) -> list[Check]:
     if group == "fuzz":
         run = config.stash.get(FUZZ_KEY, None)
         checks = fuzz_checks(session.mode) if run is not None and run.settings.examples > 0 else []
+    elif group == "stateful":
+        srun = config.stash.get(STATEFUL_KEY, None)
+        checks = stateful_checks(session.mode) if srun is not None and srun.settings.examples > 0 else []
     else:
         checks = {"issuance": issuance_checks, "binding": binding_checks}[group](session.mode)
     patterns = check_patterns(config)
@@ -326,6 +367,28 @@ def run_fuzz_check(config: pytest.Config, session: ConformanceSession, check: Ch
     run_check(config, session, check, item, judged=(verdict, exchanges))
 
 
+def run_stateful_check(config: pytest.Config, session: ConformanceSession, check: Check, item: pytest.Item) -> None:
+    """A state-machine invariant check: judged on the session's one state-machine run (sent on
+    first use, which pytest_collection_modifyitems puts after every other check)."""
+    outcome, message, exchanges = config.stash[STATEFUL_KEY].verdict(check)
+    run_check(config, session, check, item, judged=(Verdict(outcome, message), exchanges))
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
+    """The state machine attributes the client's exchanges to its steps and is best sent after
+    the other checks' traffic: its items go last, in their own order."""
+    def stateful(item) -> bool:
+        return getattr(item, "path", None) == SUITE_DIR / "test_stateful.py"
+
+    late = [i for i in items if stateful(i)]
+    if late:
+        # with --stateful-examples 0 (or no check selected) the empty parameter set is no item at all
+        empty = [i for i in late if not isinstance(getattr(getattr(i, "callspec", None), "params", {}).get("check"), Check)]
+        if empty:
+            config.hook.pytest_deselected(items=empty)
+        items[:] = [i for i in items if not stateful(i)] + [i for i in late if i not in empty]
+
+
 def run_check(config: pytest.Config, session: ConformanceSession, check: Check, item: pytest.Item, judged=None) -> None:
     """Judge one check and turn its verdict into a pytest outcome (fail only for MUST, or strict).
 
@@ -338,8 +401,9 @@ def run_check(config: pytest.Config, session: ConformanceSession, check: Check, 
     exchanges = session.exchanges_for(check) if exchanges is None else exchanges
     reproducer = rerun_command(config, session, check.id)
     reproducer["python_file"] = None
-    if judged is not None:  # fuzz: the same seed and budget send the same examples
-        reproducer["command"] = shlex.join([*shlex.split(reproducer["command"]), *fuzz_args(config)])
+    if judged is not None:  # fuzz, stateful: the same seed and budget send the same examples
+        extra = stateful_args(config) if is_stateful_check(check) else fuzz_args(config)
+        reproducer["command"] = shlex.join([*shlex.split(reproducer["command"]), *extra])
     elif outcome not in (PASS, SKIP, INCONCLUSIVE):
         snippet = _python_snippet(session, check)
         if snippet:
@@ -449,6 +513,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         checks=records,
         catalogue=requirements(),
         fuzz=_fuzz_summary(config, conf),
+        stateful=_stateful_summary(config, conf),
     )
     config.stash[DOC_KEY] = doc
     results.write(results_path(config), doc)
@@ -462,6 +527,14 @@ def _fuzz_summary(config: pytest.Config, conf: ConformanceSession) -> dict | Non
     run = config.stash.get(FUZZ_KEY, None)
     ran = [c for c in fuzz_checks(conf.mode) if c.id in {r["id"] for r in config.stash[RESULTS_KEY]}]
     if run is None or not ran or not run._done:
+        return None
+    return run.summary(ran)
+
+
+def _stateful_summary(config: pytest.Config, conf: ConformanceSession) -> dict | None:
+    run = config.stash.get(STATEFUL_KEY, None)
+    ran = [c for c in stateful_checks(conf.mode) if c.id in {r["id"] for r in config.stash[RESULTS_KEY]}]
+    if run is None or not ran or not run.done:
         return None
     return run.summary(ran)
 
@@ -502,6 +575,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         stopped = f", stopped early ({run.stopped} budget spent)" if run.stopped else ""
         terminalreporter.write_line(
             f"arcp-conformance fuzzing: seed {s.seed} ({s.seed_source}), {len(run.results)} examples, {run.requests} requests{stopped}")
+    srun = config.stash.get(STATEFUL_KEY, None)
+    if srun is not None and srun.done:
+        r = srun.result
+        spent = ", time budget spent" if r.budget_exhausted else ""
+        terminalreporter.write_line(
+            f"arcp-conformance stateful flows: seed {r.seed} ({srun.settings.seed_source}), {r.examples} examples, {r.steps} steps, "
+            f"{r.elapsed:.1f} s{spent}" + (f"; {r.error}" if r.error else ""))
     if records:
         line = ", ".join(f"{n} {v}" for v, n in results.count(records).items() if n)
         terminalreporter.write_sep("=", f"arcp-conformance verdicts: {line}")

@@ -120,7 +120,7 @@ def requirement_records(checks: list[dict], catalogue: dict[str, Requirement]) -
 
 
 def document(*, target: dict, options: dict, started_at: str, exit_status: int, checks: list[dict], catalogue: dict[str, Requirement],
-             fuzz: dict | None = None) -> dict:
+             fuzz: dict | None = None, stateful: dict | None = None) -> dict:
     checks = sorted(checks, key=lambda r: r["id"])
     return {
         "format": FORMAT,
@@ -134,6 +134,7 @@ def document(*, target: dict, options: dict, started_at: str, exit_status: int, 
         "requirements": requirement_records(checks, catalogue),
         "checks": checks,
         "fuzz": fuzz,  # the fuzz run (conformance.fuzz.FuzzRun.summary), null when none ran
+        "stateful": stateful,  # the state machine (conformance.stateful.StatefulRun.summary), null when none ran
     }
 
 

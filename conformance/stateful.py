@@ -73,6 +73,7 @@ registers is unregistered when each example ends; ``leftovers`` lists any that c
 """
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -674,6 +675,47 @@ def machine_class(run: _Run) -> type[RegistrationMachine]:
     return type("ArcpRegistrationMachine", (RegistrationMachine,), {"run": run})
 
 
+# --- the checks the plugin makes of it -------------------------------------------------------
+
+SUBJECT = "stateful"
+
+
+def stateful_checks(mode: str) -> list:
+    """One check `REQ@stateful` per catalogued invariant that applies in `mode` (an invariant of
+    no catalogue requirement, ``unregistered-refused``, is no check: the profile does not state it)."""
+    from .checks import Check
+
+    return [Check(inv.requirement_id, SUBJECT, "stateful") for inv in INVARIANTS
+            if inv.catalogued and inv.requirement_id and mode in inv.modes]
+
+
+def is_stateful_check(check) -> bool:
+    return check.subject == SUBJECT
+
+
+def numbered(steps: list[str]) -> str:
+    return "; ".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
+
+
+def check_verdict(result: StatefulResult, requirement_id: str) -> tuple[str, str, list[Exchange]]:
+    """(outcome, message, exchanges) of the check of `requirement_id`: the message of a failure
+    names the minimal step sequence and the seed."""
+    note = f"seed {result.seed}, {result.examples} examples, {result.steps} steps"
+    if result.budget_exhausted:
+        note += ", time budget spent: the sequence may not be minimal"
+    try:
+        v = result.verdict(requirement_id)
+    except KeyError:
+        return INCONCLUSIVE, f"the state machine did not judge it ({result.error or 'no verdict'}; {note})", []
+    if v.outcome == FAIL:
+        message = f"minimal failing sequence ({len(v.steps)} steps): {numbered(v.steps)}; {v.message} ({note})"
+        return FAIL, message, [v.exchange] if v.exchange is not None else []
+    message = v.message
+    if result.error and v.outcome == INCONCLUSIVE:
+        message = f"{message}; {result.error}"
+    return v.outcome, f"{message} ({note})", []
+
+
 # --- the entry point -------------------------------------------------------------------------
 
 def _temps_of(session) -> list[Tok]:
@@ -752,6 +794,79 @@ def run_state_machine(
     result.verdicts = run.verdicts()
     result.elapsed = time.monotonic() - started
     return result
+
+
+@dataclass(frozen=True)
+class StatefulSettings:
+    examples: int = DEFAULT_EXAMPLES  # 0: no state machine, no checks
+    steps: int = DEFAULT_STEPS
+    seconds: float = DEFAULT_SECONDS
+    seed: int | str = DEFAULT_SEED
+    seed_source: str = "default"
+
+
+class StatefulRun:
+    """The state machine against one session, run once, on first use (the plugin's checks all
+    judge the same run)."""
+
+    def __init__(self, session, settings: StatefulSettings):
+        self.session = session
+        self.settings = settings
+        self.result: StatefulResult | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def done(self) -> bool:
+        return self.result is not None
+
+    def run(self) -> StatefulResult:
+        with self._lock:
+            if self.result is None:
+                s = self.settings
+                started = time.monotonic()
+                try:
+                    self.result = run_state_machine(self.session, examples=max(s.examples, 1), steps=max(s.steps, 1),
+                                                    seconds=s.seconds, seed=s.seed)
+                except Exception as exc:  # noqa: BLE001 - never cost the other checks their verdicts
+                    self.result = StatefulResult(seed=s.seed, mode=None, error=f"{type(exc).__name__}: {exc}",
+                                                 elapsed=time.monotonic() - started)
+            return self.result
+
+    def verdict(self, check) -> tuple[str, str, list[Exchange]]:
+        return check_verdict(self.run(), check.requirement_id)
+
+    def summary(self, checks: list) -> dict:
+        """The results document's `stateful` member."""
+        r, s = self.run(), self.settings
+        by_req = {v.requirement_id: v for v in r.verdicts}
+        invariants = []
+        for check in checks:
+            v = by_req.get(check.requirement_id)
+            outcome, message, _ = check_verdict(r, check.requirement_id)
+            invariants.append({
+                "check_id": check.id,
+                "invariant": v.invariant if v else None,
+                "requirement": check.requirement_id,
+                "statement": v.statement if v else "",
+                "outcome": outcome,
+                "judged": v.judged if v else 0,
+                "minimal_steps": list(v.steps) if v is not None and v.outcome == FAIL else [],
+                "message": message,
+            })
+        return {
+            "seed": str(r.seed),
+            "seed_source": s.seed_source,
+            "examples_requested": s.examples,
+            "steps_requested": s.steps,
+            "seconds_budget": s.seconds,
+            "examples": r.examples,
+            "steps": r.steps,
+            "elapsed_seconds": round(r.elapsed, 2),
+            "budget_exhausted": r.budget_exhausted,
+            "error": r.error,
+            "leftovers": list(r.leftovers),
+            "invariants": invariants,
+        }
 
 
 def run_state_machine_for(

@@ -53,7 +53,7 @@ def clean_environment(monkeypatch):
 
 
 def run(pytester, target, *args):
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", SUITE, "--target-url", target, "-k", "replay", "--fuzz-examples", "0", *args, timeout=120)
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", SUITE, "--target-url", target, "-k", "replay", "--fuzz-examples", "0", "--stateful-examples", "0", *args, timeout=120)
 
 
 def test_a_written_baseline_accepts_the_deviation_and_goes_stale_when_it_is_fixed(pytester):

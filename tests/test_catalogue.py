@@ -8,10 +8,11 @@ from conformance.cases import MODES, defect_requirements
 from conformance.catalogue import LEVELS, VECTORS, problem_by_uri, problem_types, problem_uri, requirements, slug_of
 from conformance.checks import all_checks as _suite_checks
 from conformance.fuzz import fuzz_checks
+from conformance.stateful import stateful_checks
 
 
 def all_checks(mode):
-    return _suite_checks(mode) + fuzz_checks(mode)
+    return _suite_checks(mode) + fuzz_checks(mode) + stateful_checks(mode)
 from conformance.proofs import CONTROLS, DEFECTS
 
 RAW_REQUIREMENTS = json.loads((VECTORS / "requirements.json").read_text(encoding="utf-8"))["requirements"]

@@ -8,6 +8,7 @@ from conformance.catalogue import ROOT
 from conformance.checks import all_checks
 from conformance.deviations import BASELINE_DIR, BEGIN, END, deviations_markdown, setup_of
 from conformance.fuzz import fuzz_checks
+from conformance.stateful import stateful_checks
 
 BASELINES = sorted(BASELINE_DIR.glob("*.json"))
 
@@ -28,7 +29,7 @@ def test_each_baseline_loads_and_names_checks_of_its_mode_only(path):
     entries = load(path)
     mode = json.loads(path.read_text(encoding="utf-8"))["about"]["dpop_mode"]
     assert setup_of(path)[1].startswith(mode)
-    assert entries and set(entries) <= {c.id for c in all_checks(mode) + fuzz_checks(mode)}
+    assert entries and set(entries) <= {c.id for c in all_checks(mode) + fuzz_checks(mode) + stateful_checks(mode)}
     assert all(e.reason.strip() for e in entries.values())
 
 

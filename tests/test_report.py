@@ -16,12 +16,14 @@ from conformance import html_report
 from conformance.catalogue import ROOT, requirements
 from conformance.checks import all_checks
 from conformance.fuzz import fuzz_checks
+from conformance.stateful import stateful_checks
 from conformance.plugin import OPTIONS, USAGE_ERROR
 from conformance.results import FORMAT, schema_errors
 
 FAULTY = "model:required:accept-replay"  # breaks exactly DPOP-11.1-replay
 FAILED_CHECK = "DPOP-11.1-replay@validate:bound:replay"
 FUZZ_REPLAY = "DPOP-11.1-replay@fuzz:validate"
+STATEFUL_REPLAY = "DPOP-11.1-replay@stateful"
 JUNIT_XSD = Path(__file__).parent / "data" / "junit-10.xsd"
 
 
@@ -57,15 +59,22 @@ def full_run(tmp_path_factory):
 def test_a_failing_run_exits_1_and_writes_every_output(full_run):
     assert full_run["proc"].returncode == 1, full_run["proc"].stdout[-2000:]
     assert full_run["doc"]["exit_status"] == 1
-    # the fuzz run finds the same deviation (replay alone is its minimal example)
-    assert [c["id"] for c in full_run["doc"]["checks"] if c["verdict"] == "fail"] == [FUZZ_REPLAY, FAILED_CHECK]
+    # the fuzz run and the state machine find the same deviation
+    assert [c["id"] for c in full_run["doc"]["checks"] if c["verdict"] == "fail"] == [FUZZ_REPLAY, STATEFUL_REPLAY, FAILED_CHECK]
+
+
+def test_the_state_machine_finds_the_replay_and_the_report_shows_its_sequence(full_run):
+    inv = next(i for i in full_run["doc"]["stateful"]["invariants"] if i["check_id"] == STATEFUL_REPLAY)
+    assert inv["outcome"] == "fail" and inv["minimal_steps"] and inv["minimal_steps"][-1].startswith("replay the request of step")
+    section = full_run["html"].split('id="arcp-stateful"', 1)[1]
+    assert f'href="#check-{STATEFUL_REPLAY}"' in section and "<ol><li>" in section
 
 
 def test_the_results_validate_against_the_published_schema(full_run):
     doc = full_run["doc"]
     assert doc["format"] == FORMAT
     assert schema_errors(doc) == []
-    assert len(doc["checks"]) == len(all_checks("required")) + len(fuzz_checks("required"))
+    assert len(doc["checks"]) == len(all_checks("required")) + len(fuzz_checks("required")) + len(stateful_checks("required"))
 
 
 @pytest.mark.parametrize(
@@ -171,6 +180,9 @@ def hostile_doc(full_run) -> dict:
     check["exchanges"][0]["body"] = HOSTILE
     check["exchanges"][0]["response_headers"].append(["x-evil", HOSTILE])
     check["reproducer"]["python_file"] = HOSTILE
+    inv = doc["stateful"]["invariants"][0]
+    inv["minimal_steps"], inv["message"], inv["statement"] = [HOSTILE], HOSTILE, HOSTILE
+    doc["stateful"]["error"] = HOSTILE
     return doc
 
 

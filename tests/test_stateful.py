@@ -130,3 +130,92 @@ def test_exhausted_budget_sends_nothing_and_judges_nothing():
 def test_bad_arguments_are_refused():
     with pytest.raises(ValueError):
         run_state_machine(object(), examples=0, steps=8, seconds=1.0, seed=0)
+
+
+# --- wired into the plugin: one check per catalogued invariant, end to end against the model
+
+def test_one_check_per_catalogued_invariant_that_applies_in_the_mode():
+    from conformance.stateful import stateful_checks
+
+    ids = [c.id for c in stateful_checks("required")]
+    assert ids == [f"{inv.requirement_id}@stateful" for inv in INVARIANTS if inv.catalogued]
+    assert all(inv.requirement_id in requirements() for inv in INVARIANTS if inv.catalogued)
+    assert "unregistered-refused" not in {inv.name for inv in INVARIANTS if inv.catalogued}  # no requirement to source it
+    assert {c.requirement_id for c in stateful_checks("disabled")} == {
+        inv.requirement_id for inv in INVARIANTS if inv.catalogued and "disabled" in inv.modes}
+
+
+def run_stateful(tmp_path, target, *args):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conformance.plugin import OPTIONS
+
+    env = {k: v for k, v in os.environ.items() if k not in {e for e, _ in OPTIONS.values()}}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:warnings", "--target-url", target, *args],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    path = tmp_path / "reports" / "conformance.json"
+    doc = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    return proc, doc
+
+
+def test_the_fault_free_model_has_no_stateful_failure_and_the_results_validate(tmp_path):
+    from conformance.results import schema_errors
+    from conformance.stateful import stateful_checks
+
+    proc, doc = run_stateful(tmp_path, "model:required", "--fuzz-examples", "0")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert schema_errors(doc) == []
+    ids = {c.id for c in stateful_checks("required")}
+    mine = {c["id"]: c for c in doc["checks"] if c["subject"] == "stateful"}
+    assert set(mine) == ids
+    assert {c["verdict"] for c in mine.values()} == {"pass"}
+    st = doc["stateful"]
+    assert st["seed"] == "5449" and st["examples"] >= 10 and not st["budget_exhausted"] and st["leftovers"] == []
+    assert [i["check_id"] for i in st["invariants"]] == [c.id for c in stateful_checks("required")]
+    assert all(i["outcome"] == "pass" and i["minimal_steps"] == [] for i in st["invariants"])
+    html = (tmp_path / "reports" / "conformance.html").read_text(encoding="utf-8")
+    assert '<div class="arcp-section" id="arcp-stateful"><h2>Stateful flows</h2>' in html
+    # the state machine runs last, after every other check's traffic
+    import xml.etree.ElementTree as ET
+
+    names = [t.get("name") for t in ET.parse(tmp_path / "reports" / "conformance.junit.xml").iter("testcase")]
+    assert {n.split("[", 1)[1][:-1] for n in names[-len(ids):]} == ids
+
+
+def test_a_flow_fault_fails_its_stateful_check_with_the_sequence_and_seed(tmp_path):
+    from conformance.results import schema_errors
+
+    check = "ISS-6-single-use@stateful"
+    proc, doc = run_stateful(tmp_path, "model:required:validated-reusable", "--check", "*@stateful")
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert schema_errors(doc) == []
+    assert [c["id"] for c in doc["checks"] if c["verdict"] == "fail"] == [check]
+    record = next(c for c in doc["checks"] if c["id"] == check)
+    assert "minimal failing sequence" in record["message"] and "1. validate T0 proof=A" in record["message"]
+    assert "seed 5449" in record["message"] and record["exchanges"]
+    command = record["reproducer"]["command"]
+    assert f"--check {check}" in command and "--hypothesis-seed 5449 --stateful-examples 10 --stateful-steps 8" in command
+    inv = next(i for i in doc["stateful"]["invariants"] if i["check_id"] == check)
+    assert inv["outcome"] == "fail" and inv["minimal_steps"][-1].startswith("register again with the used V")
+    assert len(inv["minimal_steps"]) <= 5
+    # the console shows the sequence, the seed and the rerun command
+    assert "minimal failing sequence" in proc.stdout and "seed 5449" in proc.stdout and f"Reproduce: {command}" in proc.stdout
+    html = (tmp_path / "reports" / "conformance.html").read_text(encoding="utf-8")
+    section = html.split('id="arcp-stateful"', 1)[1]
+    assert "<ol><li>validate T0 proof=A</li>" in section
+
+
+def test_stateful_examples_0_collects_no_stateful_item(tmp_path):
+    proc, _ = run_stateful(tmp_path, "model:required", "--collect-only", "-q", "--stateful-examples", "0")
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "test_stateful.py::" not in proc.stdout and "test_binding.py::" in proc.stdout
+
+
+def test_a_bad_stateful_option_is_a_usage_error(tmp_path):
+    proc, _ = run_stateful(tmp_path, "model:required", "--stateful-steps", "many")
+    assert proc.returncode == 2 and "--stateful-steps must be a non-negative number" in proc.stdout + proc.stderr

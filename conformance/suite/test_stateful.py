@@ -1,0 +1,14 @@
+"""Profile §3 and §6 along registration flows: one item per invariant of the state machine
+(conformance.stateful), all judged on the session's single run, sent after every other check."""
+import pytest
+
+from conformance.plugin import checks_for, run_stateful_check
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    checks = checks_for(metafunc.config, "stateful")
+    metafunc.parametrize("check", checks, ids=[c.id for c in checks])
+
+
+def test_stateful(check, arcp_session, pytestconfig, request):
+    run_stateful_check(pytestconfig, arcp_session, check, request.node)
