@@ -4,7 +4,8 @@ same failure").
 
     python scripts/check_reproducers.py RESULTS.json [--max N]
 
-For up to N failed (or baselined) MUST checks of different kinds, it runs the printed command
+With --fuzz ID, a fuzz check must have failed with a one-defect minimal example that its
+printed command reproduces. For up to N failed (or baselined) MUST checks of different kinds, it runs the printed command
 in a scratch folder (the target must still be up, and the environment must hold the secrets
 the reproducer names, as for the run) and the printed Python snippet. Exit 1 if one does not
 reproduce, 2 if there is nothing to reproduce.
@@ -30,9 +31,9 @@ def kind(check: dict) -> str:
 
 def pick(doc: dict, limit: int) -> list[dict]:
     """One failed MUST check per kind (issuance, outcome at an endpoint, problem response), then more."""
-    # fuzz checks have no Python reproducer (their command re-sends the same examples instead)
+    # fuzz and stateful checks have no Python reproducer (their command re-sends the same examples)
     failed = [c for c in doc["checks"] if c["verdict"] in FAILED and c["level"] == "MUST" and c["reproducer"]
-              and not c["subject"].startswith("fuzz:")]
+              and not c["subject"].startswith(("fuzz:", "stateful"))]
     chosen, kinds = [], set()
     for check in failed:
         if kind(check) not in kinds:
@@ -61,14 +62,42 @@ def rerun(check: dict, workdir: Path, results_dir: Path) -> list[str]:
     return problems
 
 
+def fuzz_finding(doc: dict, check_id: str, workdir: Path) -> list[str]:
+    """A fuzz check must have failed, shrunk to a one-defect example, and its printed command
+    (the same seed and budget) must fail it again."""
+    check = next((c for c in doc["checks"] if c["id"] == check_id), None)
+    if check is None or check["verdict"] not in FAILED:
+        return [f"not found: verdict {check and check['verdict']}"]
+    example = ((doc.get("fuzz") or {}).get("properties", {}).get(check_id) or {}).get("minimal_example")
+    problems = []
+    if not example or len(example["defects"]) + len(example["perturbations"]) != 1:
+        problems.append(f"not shrunk to one defect: {example}")
+    proc = subprocess.run(["bash", "-c", check["reproducer"]["command"]], cwd=workdir, capture_output=True, text=True, timeout=300)
+    results = workdir / "reports" / "conformance.json"
+    verdicts = [(c["id"], c["verdict"]) for c in json.loads(results.read_text())["checks"]] if results.exists() else None
+    if proc.returncode != 1 or verdicts != [(check_id, "fail")]:
+        problems.append(f"command: exit {proc.returncode}, verdicts {verdicts}; {proc.stdout[-600:]}{proc.stderr[-600:]}")
+    print(f"{'ok  ' if not problems else 'FAIL'} fuzz finding {check_id}: {example and example['defects']}; {check['reproducer']['command']}")
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path)
     parser.add_argument("--max", type=int, default=3)
+    parser.add_argument("--fuzz", action="append", default=[], metavar="CHECK_ID",
+                        help="also require this fuzz check to have failed with a one-defect example that its command reproduces")
     args = parser.parse_args(argv)
     doc = json.loads(args.results.read_text(encoding="utf-8"))
+    fuzz_bad = 0
+    for check_id in args.fuzz:
+        with tempfile.TemporaryDirectory(prefix="arcp-repro-") as tmp:
+            problems = fuzz_finding(doc, check_id, Path(tmp))
+        for line in problems:
+            print(f"     {line}")
+        fuzz_bad += bool(problems)
     checks = pick(doc, args.max)
-    if not checks:
+    if not checks and args.max > 0:
         print(f"{args.results}: no failed MUST check to reproduce")
         return 2
     bad = 0
@@ -79,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in problems:
             print(f"     {line}")
         bad += bool(problems)
-    return 1 if bad else 0
+    return 1 if bad or fuzz_bad else 0
 
 
 if __name__ == "__main__":
