@@ -49,10 +49,16 @@ def load(path: Path) -> dict[str, Entry]:
     return entries
 
 
-def classify(entry: Entry | None, outcome: str, today: date) -> tuple[str, str]:
-    """The outcome once the baseline is applied, and why."""
+def classify(entry: Entry | None, outcome: str, today: date, *, exploratory: bool = False) -> tuple[str, str]:
+    """The outcome once the baseline is applied, and why.
+
+    An exploratory check (the stateful search) that did not hit a listed deviation this time
+    has not shown it fixed: its path depends on the server's answers, so it stays baselined.
+    """
     if entry is None:
         return outcome, ""
+    if exploratory and outcome == PASS and (entry.expires is None or entry.expires >= today):
+        return BASELINED, f"not re-found by this run's search, so not shown fixed: {entry.reason}"
     if outcome in (FAIL, WARN):
         if entry.expires is not None and entry.expires < today:
             return STALE, f"its baseline entry expired on {entry.expires} ({entry.reason})"

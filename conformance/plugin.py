@@ -396,7 +396,8 @@ def run_check(config: pytest.Config, session: ConformanceSession, check: Check, 
     req = check.requirement
     verdict, exchanges = judged if judged is not None else (session.judge(check), None)
     message = redact_tokens(verdict.message)
-    outcome, note = baseline.classify(config.stash.get(BASELINE_KEY, {}).get(check.id), graded(verdict.outcome, req.level), date.today())
+    outcome, note = baseline.classify(config.stash.get(BASELINE_KEY, {}).get(check.id), graded(verdict.outcome, req.level), date.today(),
+                                      exploratory=check.subject == "stateful")
     message = f"{message} ({note})" if note else message
     exchanges = session.exchanges_for(check) if exchanges is None else exchanges
     reproducer = rerun_command(config, session, check.id)

@@ -34,6 +34,16 @@ def test_classify(entry, outcome, want):
 
 
 @pytest.mark.parametrize(
+    ("entry", "outcome", "want"),
+    [(Entry(REPLAY, "known"), "pass", BASELINED), (Entry(REPLAY, "known"), "fail", BASELINED),
+     (Entry(REPLAY, "known", date(2026, 11, 1)), "pass", STALE), (None, "fail", "fail")],
+    ids=["not-re-found", "re-found", "expired", "unlisted"],
+)
+def test_an_exploratory_check_that_misses_a_listed_deviation_is_not_stale(entry, outcome, want):
+    assert classify(entry, outcome, TODAY, exploratory=True)[0] == want
+
+
+@pytest.mark.parametrize(
     "content",
     ["not json", json.dumps({"entries": []}), json.dumps({"format": FORMAT, "entries": [{"id": REPLAY}]}),
      json.dumps({"format": FORMAT, "entries": [{"id": REPLAY, "reason": "x", "expires": "next week"}]})],
