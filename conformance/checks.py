@@ -121,9 +121,9 @@ def precondition(result: CaseResult) -> Verdict | None:
     if ex is None:
         return Verdict(INCONCLUSIVE, result.reason or "the situation could not be set up")
     if ex.error:
-        return Verdict(INCONCLUSIVE, f"no response: {ex.error}")
-    if ex.status in (429, 503):
-        return Verdict(INCONCLUSIVE, f"target answered {ex.status} (rate limited or unavailable) after honouring Retry-After")
+        return Verdict(INCONCLUSIVE, f"{'no response' if ex.sent else 'not sent'}: {ex.error}")
+    if ex.throttled:
+        return Verdict(INCONCLUSIVE, f"target answered {ex.status} (rate limited, locked out or unavailable) after honouring Retry-After")
     if ex.status == 409 and slug_of(ex.json_member("type")) == "duplicate-agent":
         return Verdict(INCONCLUSIVE, "the suite's agent was still registered (409 duplicate-agent)")
     return None

@@ -170,7 +170,8 @@ def stateful_section(doc: dict) -> str:
     st = doc.get("stateful")
     if not st:
         return ""
-    spent = "; the time budget was spent (later steps sent nothing, a sequence may not be minimal)" if st.get("budget_exhausted") else ""
+    spent = (f"; the {st.get('budget_spent') or 'time'} budget was spent (later steps sent nothing, a sequence may not be minimal)"
+             if st.get("budget_exhausted") else "")
     error = f" The run ended early: {_e(st['error'])}." if st.get("error") else ""
     leftovers = (f" Agents it could not unregister: {_e(', '.join(st['leftovers']))}." if st.get("leftovers") else "")
     rows = []

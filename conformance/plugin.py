@@ -22,7 +22,8 @@ from .fuzz import DEFAULT_EXAMPLES, DEFAULT_SECONDS, DEFAULT_SEED, FuzzRun, Fuzz
 from .session import MODES, ConformanceSession, Settings
 from .stateful import DEFAULT_EXAMPLES as STATEFUL_EXAMPLES, DEFAULT_SECONDS as STATEFUL_SECONDS, DEFAULT_STEPS as STATEFUL_STEPS
 from .stateful import StatefulRun, StatefulSettings, is_stateful_check, stateful_checks
-from .target import TargetError, redact_tokens
+from .target import (DEFAULT_MAX_REQUESTS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_CAP, DEFAULT_RUN_TIMEOUT, PATH_FAILURES_TO_GIVE_UP,
+                     TargetClient, TargetError, redact_tokens)
 
 SUITE_DIR = Path(__file__).resolve().parent / "suite"
 SESSION_KEY = pytest.StashKey["ConformanceSession | None"]()
@@ -52,11 +53,15 @@ OPTIONS = {
     "baseline": ("ARCP_CONFORMANCE_BASELINE", "A baseline file of accepted deviations: listed failures do not fail the run; listed checks that pass, or expired entries, do."),
     "write-baseline": ("ARCP_CONFORMANCE_WRITE_BASELINE", "Write a baseline of this run's failed and warned checks to this file."),
     "check": ("ARCP_CONFORMANCE_CHECK", "Run only the checks whose id matches this pattern (fnmatch, e.g. 'DPOP-4.3-*@validate:*'); repeat the option or separate patterns with commas."),
-    "fuzz-examples": ("ARCP_CONFORMANCE_FUZZ_EXAMPLES", "Hypothesis examples of the DPoP proof fuzzing at phase 2 (default 30; 0 disables it). At most 3 requests each; --hypothesis-seed picks the examples (default seed 5449)."),
+    "fuzz-examples": ("ARCP_CONFORMANCE_FUZZ_EXAMPLES", "Hypothesis examples of the DPoP proof fuzzing at phase 2 (default 30; 0 disables it), after a fixed corpus of 25 (each named defect alone, wrong claim types, a replay). At most 3 requests each; --hypothesis-seed picks the examples (default seed 5449)."),
     "fuzz-seconds": ("ARCP_CONFORMANCE_FUZZ_SECONDS", "Wall-clock budget of the fuzzing in seconds (default 60): when spent, no more examples are sent."),
-    "stateful-examples": ("ARCP_CONFORMANCE_STATEFUL_EXAMPLES", "Examples (step sequences) of the registration-flow state machine (default 10; 0 disables it). It runs once, after the other checks; --hypothesis-seed picks the sequences (default seed 5449)."),
+    "stateful-examples": ("ARCP_CONFORMANCE_STATEFUL_EXAMPLES", "Examples (step sequences) of the registration-flow state machine (default 20; 0 disables it). It runs once, after the other checks; --hypothesis-seed picks the sequences (default seed 5449)."),
     "stateful-steps": ("ARCP_CONFORMANCE_STATEFUL_STEPS", "Steps per state-machine example (default 8; a warm-up of up to 3 ordinary steps comes on top)."),
-    "stateful-seconds": ("ARCP_CONFORMANCE_STATEFUL_SECONDS", "Wall-clock budget of the state machine in seconds (default 120): when spent, no more steps are sent."),
+    "stateful-seconds": ("ARCP_CONFORMANCE_STATEFUL_SECONDS", "Wall-clock budget of the state machine in seconds (default 300, a safety net: a run that spends it may take another path): when spent, no more steps are sent."),
+    "request-timeout": ("ARCP_CONFORMANCE_REQUEST_TIMEOUT", f"Seconds each request may take, connection to last byte (default {DEFAULT_REQUEST_TIMEOUT:g}). A request that takes longer has no response (its checks are inconclusive); after {PATH_FAILURES_TO_GIVE_UP} in a row on one path the suite sends nothing more there."),
+    "run-timeout": ("ARCP_CONFORMANCE_RUN_TIMEOUT", f"Seconds the whole run may send requests (default {DEFAULT_RUN_TIMEOUT:g}): when spent, nothing more is sent, the remaining checks are inconclusive and the run exits 3."),
+    "max-requests": ("ARCP_CONFORMANCE_MAX_REQUESTS", f"Requests the run may send in all, retries included (default {DEFAULT_MAX_REQUESTS}): when spent, nothing more is sent, the remaining checks are inconclusive and the run exits 3."),
+    "retry-after-cap": ("ARCP_CONFORMANCE_RETRY_AFTER_CAP", f"Seconds of Retry-After honoured per request on 429 and 503 (default {DEFAULT_RETRY_CAP:g}; 0 never waits): a request still refused then makes its checks inconclusive."),
 }
 # Environment variables a reproducer needs set as for the original run (secrets are never printed).
 SECRET_ENV = {"agent-key": OPTIONS["agent-key"][0], "jwt-secret": OPTIONS["jwt-secret"][0]}
@@ -146,6 +151,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.xmlpath = str(Path("reports") / "conformance.junit.xml")
     fuzz_settings = _fuzz_settings(config)
     stateful_settings = _stateful_settings(config, fuzz_settings)
+    limits = _limits(config)
     settings = Settings(
         target_url=url,
         agent_key=agent_key,
@@ -153,12 +159,16 @@ def pytest_configure(config: pytest.Config) -> None:
         dpop_mode=mode,
         jwt_secret=jwt_secret,
         agent_endpoint_host=option(config, "agent-endpoint-host") or "127.0.0.1",
+        **limits,
     )
+    session = None
     try:
         session = ConformanceSession(settings)
         session.resolve_mode()
     except TargetError as exc:
         config.stash[ERROR_KEY] = str(exc)
+        if session is not None:  # got as far as detecting the mode: free its agent endpoint
+            session.close()
         return
     config.stash[SESSION_KEY] = session
     config.stash[FUZZ_KEY] = FuzzRun(session, fuzz_settings)
@@ -186,6 +196,18 @@ def _number(config: pytest.Config, name: str, default, kind):
     if parsed < 0:
         usage_error(f"--{name} must be a non-negative number, got {value!r}")
     return parsed
+
+
+def _limits(config: pytest.Config) -> dict:
+    """The transport's limits (Settings fields): per request, per run, and Retry-After."""
+    timeout = _number(config, "request-timeout", DEFAULT_REQUEST_TIMEOUT, float)
+    run_timeout = _number(config, "run-timeout", DEFAULT_RUN_TIMEOUT, float)
+    max_requests = _number(config, "max-requests", DEFAULT_MAX_REQUESTS, int)
+    for name, value in (("request-timeout", timeout), ("run-timeout", run_timeout), ("max-requests", max_requests)):
+        if value <= 0:
+            usage_error(f"--{name} must be greater than 0, got {option(config, name)!r}")
+    return {"timeout": timeout, "run_timeout": run_timeout, "max_requests": max_requests,
+            "retry_cap": _number(config, "retry-after-cap", DEFAULT_RETRY_CAP, float)}
 
 
 def _fuzz_settings(config: pytest.Config) -> FuzzSettings:
@@ -254,9 +276,11 @@ def _record_environment(config: pytest.Config, session: ConformanceSession) -> N
     meta = config.stash.get(metadata_key, None)
     if meta is None:
         return
-    meta["ARCP target URL"] = session.client.base_url
+    from html import escape  # pytest-html's script inserts these values as HTML: the version is the server's text
+
+    meta["ARCP target URL"] = escape(session.client.base_url)
     meta["ARCP DPoP mode"] = f"{session.mode} ({session.mode_source})"
-    meta["ARCP server version"] = session.discovery.version or "unknown"
+    meta["ARCP server version"] = escape(session.discovery.version or "unknown")
     meta["ARCP signing secret given"] = "yes" if session.forger else "no (forged-token checks are inconclusive)"
 
 
@@ -375,18 +399,21 @@ def run_stateful_check(config: pytest.Config, session: ConformanceSession, check
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
-    """The state machine attributes the client's exchanges to its steps and is best sent after
-    the other checks' traffic: its items go last, in their own order."""
+    """A suite module with no check to run (--fuzz-examples 0, --stateful-examples 0, a --check
+    that selects none of it) has no item at all, not an empty skipped one. The state machine
+    attributes the client's exchanges to its steps and is best sent after the other checks'
+    traffic: its items go last, in their own order."""
+    def in_suite(item) -> bool:
+        return getattr(item, "path", None) is not None and Path(item.path).parent == SUITE_DIR
+
     def stateful(item) -> bool:
         return getattr(item, "path", None) == SUITE_DIR / "test_stateful.py"
 
-    late = [i for i in items if stateful(i)]
-    if late:
-        # with --stateful-examples 0 (or no check selected) the empty parameter set is no item at all
-        empty = [i for i in late if not isinstance(getattr(getattr(i, "callspec", None), "params", {}).get("check"), Check)]
-        if empty:
-            config.hook.pytest_deselected(items=empty)
-        items[:] = [i for i in items if not stateful(i)] + [i for i in late if i not in empty]
+    empty = [i for i in items if in_suite(i) and not isinstance(getattr(getattr(i, "callspec", None), "params", {}).get("check"), Check)]
+    if empty:
+        config.hook.pytest_deselected(items=empty)
+    kept = [i for i in items if i not in empty]
+    items[:] = [i for i in kept if not stateful(i)] + [i for i in kept if stateful(i)]
 
 
 def run_check(config: pytest.Config, session: ConformanceSession, check: Check, item: pytest.Item, judged=None) -> None:
@@ -395,7 +422,7 @@ def run_check(config: pytest.Config, session: ConformanceSession, check: Check, 
     `judged` = (verdict, exchanges) for checks judged elsewhere (the fuzz properties)."""
     req = check.requirement
     verdict, exchanges = judged if judged is not None else (session.judge(check), None)
-    message = redact_tokens(verdict.message)
+    message = redact_tokens(verdict.message)  # views of tokens, control characters visible
     outcome, note = baseline.classify(config.stash.get(BASELINE_KEY, {}).get(check.id), graded(verdict.outcome, req.level), date.today(),
                                       exploratory=check.subject == "stateful")
     message = f"{message} ({note})" if note else message
@@ -416,7 +443,7 @@ def run_check(config: pytest.Config, session: ConformanceSession, check: Check, 
     item.stash[RECORD_KEY] = entry
     detail = ""
     if outcome in (FAIL, "warn", "info", baseline.STALE):
-        detail = "\n\n" + "\n\n".join(redact_tokens(ex.describe()) for ex in exchanges)
+        detail = "\n\n" + "\n\n".join(ex.describe() for ex in exchanges)
         detail += "\n\nReproduce: " + _env_prefix(reproducer) + reproducer["command"]
     if outcome == baseline.BASELINED:
         pytest.xfail(f"{check.id}: {message}")
@@ -495,6 +522,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if records and not any(counts[v] for v in (PASS, FAIL, "warn", "info", baseline.BASELINED, baseline.STALE)):
         config.stash[ERROR_KEY] = "every check was inconclusive or skipped: no verdict about the target"
         session.exitstatus = 3
+    elif session.exitstatus == 0 and (conf.client.stopped or conf.client.given_up):
+        session.exitstatus = 3  # cut short: the checks not judged may hide failures
     doc = results.document(
         target={
             "url": conf.client.base_url,
@@ -508,6 +537,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "strict": _truthy(option(config, "conformance-strict")),
             "baseline": option(config, "baseline"),
             "checks": check_patterns(config),
+            "request_timeout": conf.client.timeout,
+            "run_timeout": conf.client.run_timeout,
+            "max_requests": conf.client.max_requests,
+            "retry_after_cap": conf.client.retry_cap,
         },
         started_at=config.stash[STARTED_KEY],
         exit_status=int(session.exitstatus),
@@ -516,12 +549,37 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         fuzz=_fuzz_summary(config, conf),
         stateful=_stateful_summary(config, conf),
     )
+    doc["transport"] = _transport_summary(conf.client)
     config.stash[DOC_KEY] = doc
     results.write(results_path(config), doc)
     _write_reproducers(config)
 
 
 DOC_KEY = pytest.StashKey["dict"]()
+
+
+def _transport_summary(client: TargetClient) -> dict:
+    """The results document's `transport` member: what the run sent and why it stopped early."""
+    return {
+        "requests": client.requests,
+        "unanswered": client.unanswered,
+        "throttled": client.still_throttled,
+        "stopped": client.stopped,
+        "given_up": sorted(client.given_up.values()),
+    }
+
+
+def transport_notes(client: TargetClient) -> list[str]:
+    """Console lines about the transport: a budget spent, paths given up, rate limiting, silence."""
+    notes = [f"{why}; the checks that needed it are inconclusive" for why in sorted(client.given_up.values())]
+    if client.stopped:
+        notes.append(f"stopped early: {client.stopped}; {client.requests} requests sent, the remaining checks are inconclusive")
+    if client.still_throttled:
+        notes.append(f"rate limited: {client.still_throttled} responses were still 429, 503 or a lockout after honouring Retry-After "
+                     f"up to {client.retry_cap:g} s (--retry-after-cap); the checks that needed them are inconclusive")
+    if client.unanswered and not client.given_up and not client.stopped:
+        notes.append(f"{client.unanswered} requests got no complete response; the checks that needed them are inconclusive")
+    return notes
 
 
 def _fuzz_summary(config: pytest.Config, conf: ConformanceSession) -> dict | None:
@@ -569,6 +627,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     error = config.stash.get(ERROR_KEY, None)
     if error:
         terminalreporter.write_line(f"arcp-conformance: {error}", red=True)
+    conf = config.stash.get(SESSION_KEY, None)
+    for note in transport_notes(conf.client) if conf is not None else []:
+        terminalreporter.write_line(f"arcp-conformance: {note}", yellow=True)
     records = config.stash.get(RESULTS_KEY, [])
     run = config.stash.get(FUZZ_KEY, None)
     if run is not None and run._done:
@@ -579,7 +640,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     srun = config.stash.get(STATEFUL_KEY, None)
     if srun is not None and srun.done:
         r = srun.result
-        spent = ", time budget spent" if r.budget_exhausted else ""
+        spent = f", {r.budget_spent or 'time'} budget spent" if r.budget_exhausted else ""
         terminalreporter.write_line(
             f"arcp-conformance stateful flows: seed {r.seed} ({srun.settings.seed_source}), {r.examples} examples, {r.steps} steps, "
             f"{r.elapsed:.1f} s{spent}" + (f"; {r.error}" if r.error else ""))

@@ -473,6 +473,9 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 REQUIRED_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}
 JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
 ADMIN_MARKERS = ("admin", "root", "superuser", "operator")
+ADMIN_NAMING = ("sub", "agent_id", "user_id", "username", "preferred_username", "name", "email",
+                "role", "roles", "scope", "scopes", "groups", "permissions", "user_type")
+ADMIN_FLAGS = ("is_admin", "admin", "is_superuser", "superuser", "is_staff")
 SHOWN_HEADERS = ("content-type", "www-authenticate", "cache-control", "pragma", "retry-after", "location", "dpop-nonce")
 ABSENT = object()
 
@@ -1046,8 +1049,9 @@ class Run:
         for name in drop:
             claims.pop(name, None)
         claims.update(changes)
-        names = [str(claims.get(k, "")).lower() for k in ("sub", "agent_id", "role")]
-        if any(m in n for n in names for m in ADMIN_MARKERS) or claims.get("is_admin") or claims.get("agent_id") not in self.own_ids:
+        names = [str(claims.get(k, "")).lower() for k in ADMIN_NAMING]  # a list or a scope string: its text
+        flagged = any(claims.get(k) not in (None, False, 0, "", "false", "False") for k in ADMIN_FLAGS)
+        if any(m in n for n in names for m in ADMIN_MARKERS) or flagged or claims.get("agent_id") not in self.own_ids:
             raise Stop(EXIT_NOT_SET_UP, "refusing to forge a token for an administrator or for an agent this script did not create")
         return jwt.encode(claims, self.secret, algorithm=PLAN["forge_algorithm"])
 

@@ -12,10 +12,9 @@ from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-import jsonschema
-
 from .catalogue import SCHEMAS, Requirement, source_links
-from .target import Exchange, redact_header, redact_tokens
+from . import redact
+from .target import Exchange
 
 FORMAT = "arcp-conformance/results-v1"
 # Most telling first: a requirement's verdict is the first of these any of its checks has.
@@ -49,26 +48,40 @@ def _redact_body(value: object) -> object:
     return value
 
 
+def _redact_value(value: object, secrets: list[str]) -> object:
+    """A parsed response body with every string redacted (tokens as their views, echoed secrets blanked)."""
+    if isinstance(value, dict):
+        return {redact.redact_text(str(k), secrets): _redact_value(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_value(v, secrets) for v in value]
+    return redact.redact_text(value, secrets) if isinstance(value, str) else value
+
+
 def exchange_record(ex: Exchange) -> dict:
-    body = redact_tokens(ex.body_text[:BODY_LIMIT])
+    """One exchange as the outputs show it: tokens and proofs as their decoded header and claims
+    plus a hash (conformance.redact), request secrets blanked, and blanked in the response too
+    should the target echo them; the body cut to BODY_LIMIT characters."""
+    secrets = redact.request_secrets(ex.request_json)
+    # redact before cutting, so that a cut never leaves the head of a token or secret behind
+    body = redact.redact_text(ex.body_text[:BODY_LIMIT * 2], secrets)[:BODY_LIMIT]
     try:
-        problem = json.loads(body) if len(ex.body_text) <= BODY_LIMIT and not ex.truncated else None
+        problem = json.loads(ex.body_text) if len(ex.body_text) <= BODY_LIMIT and not ex.truncated else None
     except ValueError:
         problem = None
-    problem = problem if isinstance(problem, dict) else None
+    problem = _redact_value(problem, secrets) if isinstance(problem, dict) else None
     ptype = problem.get("type") if problem else None
     return {
         "method": ex.method,
         "url": ex.url,
-        "request_headers": [[k, redact_header(k, v)] for k, v in ex.request_headers],
+        "request_headers": [[k, redact.redact_header(k, v, secrets)] for k, v in ex.request_headers],
         "request_body": _redact_body(ex.request_json),
         "status": ex.status,
-        "response_headers": [[k, redact_tokens(v[:1000])] for k, v in ex.response_headers[:HEADER_LIMIT]],
+        "response_headers": [[k, redact.redact_text(v[:2000], secrets)[:1000]] for k, v in ex.response_headers[:HEADER_LIMIT]],
         "body": body,
         "body_truncated": ex.truncated or len(ex.body_text) > BODY_LIMIT,
         "problem": problem,
         "problem_type": ptype if isinstance(ptype, str) else None,
-        "error": ex.error,
+        "error": redact.redact_text(ex.error, secrets) if ex.error else ex.error,
         "attempts": ex.attempts,
     }
 
@@ -139,7 +152,9 @@ def document(*, target: dict, options: dict, started_at: str, exit_status: int, 
 
 
 @lru_cache(maxsize=1)
-def _validator() -> jsonschema.protocols.Validator:
+def _validator():
+    import jsonschema  # lazily, as in problems.py
+
     schema = json.loads((SCHEMAS / "results.schema.json").read_text(encoding="utf-8"))
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)

@@ -15,7 +15,7 @@ from .cases import Case, expect
 from .checks import CaseResult, Check, Issuance, Verdict, judge_case, judge_issuance
 from .flows import NO_PROOF, Endpoints, Flows, Identity, Proof
 from .keys import KeyPair, generate_key
-from .target import Exchange, TargetClient, TargetError
+from .target import DEFAULT_MAX_REQUESTS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_CAP, DEFAULT_RUN_TIMEOUT, Exchange, TargetClient, TargetError
 from .tokens import ForgeRefused, Forger, bad_signature, jkt_of
 
 MODES = ("required", "optional", "disabled", "auto")
@@ -31,7 +31,10 @@ class Settings:
     dpop_mode: str = "auto"
     jwt_secret: str | None = None
     agent_endpoint_host: str = "127.0.0.1"
-    timeout: float = 15.0
+    timeout: float = DEFAULT_REQUEST_TIMEOUT  # seconds per request, connection to last byte
+    retry_cap: float = DEFAULT_RETRY_CAP  # seconds of Retry-After honoured per request
+    max_requests: int | None = DEFAULT_MAX_REQUESTS  # requests per run
+    run_timeout: float | None = DEFAULT_RUN_TIMEOUT  # seconds per run, discovery included
 
 
 @dataclass
@@ -61,7 +64,8 @@ class ConformanceSession:
         if settings.dpop_mode not in MODES:
             raise TargetError(f"--dpop-mode must be one of {', '.join(MODES)}, got {settings.dpop_mode!r}")
         self.settings = settings
-        self.client = TargetClient(settings.target_url, timeout=settings.timeout)
+        self.client = TargetClient(settings.target_url, timeout=settings.timeout, retry_cap=settings.retry_cap,
+                                   max_requests=settings.max_requests, run_timeout=settings.run_timeout)
         self._lock = threading.RLock()
         self._agent_endpoint: AgentEndpoint | None = None
         self._results: dict[str, CaseResult] = {}
@@ -112,6 +116,8 @@ class ConformanceSession:
 
     def close(self) -> None:
         try:
+            # the suite's agents are unregistered even when a budget is spent: one request each
+            self.client.allow(len(self.flows.registered))
             self.flows.cleanup()
         finally:
             if self._agent_endpoint is not None:
@@ -171,7 +177,9 @@ class ConformanceSession:
         st = self.state
         who, temp = (st.id_u, st.temp_u) if st.temp_u else (st.id_a, st.temp_a)
         if temp is None:
-            raise TargetError("--dpop-mode auto needs a temp token from the target (give --agent-key), or give --dpop-mode")
+            iss = self._issuance
+            why = "give --agent-key" if not self.settings.agent_key or iss.phase1 is None else f"phase 1 gave none: {iss.phase1.summary()}"
+            raise TargetError(f"--dpop-mode auto needs a temp token from the target ({why}), or give --dpop-mode")
         if not self.flows.phase2(who, temp, NO_PROOF).ok:
             self.mode = "required"
         elif not self.flows.phase2(who, temp, Proof(key=self.key_a, defects=("htm-wrong",))).ok:

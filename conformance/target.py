@@ -2,21 +2,43 @@
 
 Requests are described by a builder that is called again for each attempt, because a DPoP
 proof cannot be re-sent (fresh jti, iat): a 429/503 retry rebuilds it.
+
+The client is also the run's safety net: each request completes within `timeout` seconds of
+wall-clock time (connection, headers and body together), the run sends at most `max_requests`
+requests and none after its `deadline`, a path that keeps timing out (or stays rate limited
+after Retry-After was honoured up to `retry_cap`) gets no more requests, and nothing goes
+anywhere but the target's own origin (redirects are not followed). A request the
+client declines to send comes back as an Exchange with `sent` False and the reason in `error`:
+the checks that needed it are inconclusive, never failed.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import re
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
-MAX_BODY_BYTES = 1 << 20  # responses are read up to this many bytes, then marked truncated
+from . import redact
+
+# Responses are read up to this many bytes, then marked truncated: ARCP's answers are small, and
+# every exchange is kept for the report, so a server sending megabytes must not make the run grow.
+MAX_BODY_BYTES = 64 << 10
+DESCRIBED_BODY = 800  # characters of a body in a failure message
 MAX_REQUEST_HEADER_BYTES = 8000  # upstream answers 413 from 8192 bytes on, before any DPoP check
+DEFAULT_REQUEST_TIMEOUT = 10.0  # seconds per request, connection to last byte
+DEFAULT_RETRY_CAP = 30.0  # seconds of Retry-After honoured per request
+DEFAULT_MAX_REQUESTS = 10_000  # a full run against the model sends about 500 (the nightly fuzz profile about 7000)
+DEFAULT_RUN_TIMEOUT = 3600.0  # seconds for the whole run (the nightly fuzz profile alone takes 1800)
+# A request is unusable when it timed out, or was still rate limited after honouring Retry-After.
+PATH_FAILURES_TO_GIVE_UP = 3  # unusable in a row on one method and path: send nothing more there
+FAILURES_TO_STOP = 6  # unusable in a row on any paths: send nothing more at all
+# Responses that decline to serve the request for now: they say nothing about the rule under test.
+THROTTLE_STATUSES = (429, 503, 423)
 
 HeaderList = list[tuple[str, str]]
 
@@ -36,6 +58,8 @@ class Exchange:
     error: str | None = None
     received_at: float = 0.0  # epoch seconds when the response arrived
     attempts: int = 1
+    sent: bool = True  # False: the client declined to send it (budget, deadline, a path given up); `error` says why
+    timed_out: bool = False  # no complete response within the request timeout
 
     @property
     def ok(self) -> bool:
@@ -44,6 +68,14 @@ class Exchange:
     @property
     def is_error(self) -> bool:
         return self.status is not None and self.status >= 400
+
+    @property
+    def throttled(self) -> bool:
+        """Rate limited, locked out or unavailable (429, 503, 423, or a 403 with Retry-After, as a
+        lockout may be): the target declined to judge the request, so it says nothing about a rule."""
+        if self.status in THROTTLE_STATUSES:
+            return True
+        return self.status == 403 and self.header("retry-after") is not None
 
     def header(self, name: str) -> str | None:
         values = self.headers(name)
@@ -66,48 +98,35 @@ class Exchange:
         """A short, secret-free line: method, path, status and the problem type if any."""
         path = urlsplit(self.url).path
         if self.error:
-            return f"{self.method} {path} -> no response ({self.error})"
+            return f"{self.method} {path} -> {'no response' if self.sent else 'not sent'} ({self.error})"
         ptype = self.json_member("type")
         extra = f" type={ptype}" if isinstance(ptype, str) else ""
         return f"{self.method} {path} -> {self.status}{extra}"
 
     def describe(self) -> str:
-        """Request and response for a failure message, with tokens and proofs reduced to fingerprints."""
+        """Request and response for a failure message: tokens and proofs as their views (decoded
+        header and claims plus a hash), request secrets blanked, control characters visible."""
+        secrets = redact.request_secrets(self.request_json)
         lines = [f"> {self.method} {self.url}"]
         for k, v in self.request_headers:
-            lines.append(f"> {k}: {redact_header(k, v)}")
+            lines.append(f"> {k}: {redact.redact_header(k, v, secrets)}")
         if self.error:
-            lines.append(f"< (no response: {self.error})")
+            lines.append(f"< ({'no response' if self.sent else 'not sent'}: {self.error})")
             return "\n".join(lines)
         lines.append(f"< {self.status}")
         for k, v in self.response_headers:
             if k.lower() in ("content-type", "www-authenticate", "cache-control", "pragma", "retry-after", "location", "dpop-nonce"):
-                lines.append(f"< {k}: {v}")
-        body = self.body_text[:800] + (" …(cut)" if len(self.body_text) > 800 or self.truncated else "")
-        lines.append(f"< {redact_tokens(body)}")
-        return "\n".join(lines)
-
-
-def fingerprint(secret: str) -> str:
-    return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()[:12]
-
-
-def redact_header(name: str, value: str) -> str:
-    lname = name.lower()
-    if lname == "authorization":
-        scheme, _, token = value.partition(" ")
-        return f"{scheme} <token {fingerprint(token)}>" if token else "<credentials>"
-    if lname == "dpop":
-        return f"<proof {fingerprint(value)}>"
-    return value
-
-
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+                lines.append(f"< {k}: {redact.redact_text(v, secrets)}")
+        body = redact.redact_text(self.body_text, secrets)  # before the cut: a cut token would not be recognised
+        cut = len(body) > DESCRIBED_BODY or self.truncated
+        lines.append(f"< {body[:DESCRIBED_BODY]}" + (" …(cut)" if cut else ""))
+        return redact.printable("\n".join(lines))
 
 
 def redact_tokens(text: str) -> str:
-    """Replace anything shaped like a JWT in `text` by its fingerprint."""
-    return _JWT.sub(lambda m: f"<jwt {fingerprint(m.group(0))}>", text)
+    """`text` as the console may show it: tokens as their views (decoded header and claims plus a
+    hash, conformance.redact), control characters made visible."""
+    return redact.printable(redact.redact_text(text))
 
 
 class TargetError(RuntimeError):
@@ -115,16 +134,44 @@ class TargetError(RuntimeError):
 
 
 class TargetClient:
-    """httpx client bound to the one target the user named."""
+    """httpx client bound to the one target the user named, within the run's limits."""
 
-    def __init__(self, base_url: str, *, timeout: float = 15.0, retry_cap: float = 30.0):
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        retry_cap: float = DEFAULT_RETRY_CAP,
+        max_requests: int | None = DEFAULT_MAX_REQUESTS,
+        run_timeout: float | None = DEFAULT_RUN_TIMEOUT,
+    ):
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise TargetError(f"--target-url must be an http(s) URL, got {base_url!r}")
         self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
         self.retry_cap = retry_cap
-        self._http = httpx.Client(timeout=timeout, follow_redirects=False)
+        self.max_requests = max_requests
+        self.run_timeout = run_timeout
+        self.deadline = time.monotonic() + run_timeout if run_timeout else None
+        # A transport of our own: every read, write and connect is cut at the request's deadline
+        # (httpx's timeouts are per operation, encode/httpx#1450; httpcore takes a network backend,
+        # which httpx does not expose: tests/test_robustness.py notices if that attribute moves).
+        # It also means HTTP(S)_PROXY are not used: the suite talks to the target directly.
+        transport = httpx.HTTPTransport(trust_env=True)
+        transport._pool._network_backend = _DeadlineBackend(transport._pool._network_backend)
+        self._http = httpx.Client(timeout=timeout, follow_redirects=False, transport=transport)
         self.exchanges: list[Exchange] = []
+        self.requests = 0  # requests sent, each retry included
+        self.unanswered = 0  # requests that got no (complete) response
+        self.still_throttled = 0  # exchanges returned still rate limited or unavailable (after waiting up to retry_cap)
+        self.stopped: str | None = None  # why the client sends nothing more (budget, deadline, target silent)
+        self.given_up: dict[str, str] = {}  # "METHOD /path" -> why no more requests go there
+        self._unusable_in_a_row: dict[str, int] = {}
+        self._unusable_overall = 0
+        self._allowance = 0  # requests allowed after a budget is spent, for cleaning up (see allow)
+        self._silent = False  # stopped because the target stopped answering usefully: no allowance then
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         self._http.close()
@@ -137,6 +184,12 @@ class TargetClient:
     def same_origin(self, url: str) -> bool:
         a, b = urlsplit(self.base_url), urlsplit(url)
         return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+
+    def allow(self, requests: int) -> None:
+        """Let `requests` more through even after the budget or the deadline is spent: for
+        unregistering the suite's own agents at the end, which leaves the target as it was."""
+        with self._lock:
+            self._allowance = requests
 
     def send(
         self,
@@ -151,17 +204,67 @@ class TargetClient:
             raise TargetError(f"refusing to send to {url}: not the target {self.base_url}")
         waited, attempt = 0.0, 0
         while True:
+            why_not = self._reserve(method, url)
+            if why_not:
+                exchange = Exchange(method, url, [], json_body, error=why_not, sent=False, received_at=time.time(), attempts=attempt)
+                self.exchanges.append(exchange)
+                return exchange
             attempt += 1
             headers = build_headers(url)
             exchange = self._send_once(method, url, headers, json_body)
             exchange.attempts = attempt
             delay = _retry_after(exchange)
-            if exchange.status in (429, 503) and delay is not None and waited + delay <= self.retry_cap:
+            if exchange.status in (429, 503) and delay is not None and waited + delay <= self.retry_cap and self._can_wait(delay):
                 time.sleep(delay)
                 waited += delay
                 continue
+            self._note(method, url, exchange)
             self.exchanges.append(exchange)
             return exchange
+
+    def _reserve(self, method: str, url: str) -> str | None:
+        """Why this request must not be sent, or None (then it is counted as sent)."""
+        with self._lock:
+            if not self.stopped:
+                if self.max_requests is not None and self.requests >= self.max_requests:
+                    self.stopped = f"the request budget is spent ({self.max_requests} requests, --max-requests)"
+                elif self.deadline is not None and time.monotonic() >= self.deadline:
+                    self.stopped = f"the run's time budget is spent ({self.run_timeout:g} s, --run-timeout)"
+            why = self.stopped or self.given_up.get(_where(method, url))
+            if why and why == self.stopped and not self._silent and self._allowance > 0:
+                self._allowance -= 1
+                why = None
+            if why is None:
+                self.requests += 1
+            return why
+
+    def _can_wait(self, delay: float) -> bool:
+        return self.deadline is None or time.monotonic() + delay < self.deadline
+
+    def _note(self, method: str, url: str, exchange: Exchange) -> None:
+        """Count what the target did; give up on a path (or the target) that keeps timing out or
+        stays rate limited: waiting for it again and again would only stretch the run."""
+        where = _where(method, url)
+        if exchange.timed_out:
+            cause = f"got no complete response within {self.timeout:g} s (--request-timeout)"
+        elif exchange.throttled:
+            cause = f"was still refused with {exchange.status} after honouring Retry-After up to {self.retry_cap:g} s (--retry-after-cap)"
+        else:
+            cause = None
+        with self._lock:
+            self.unanswered += exchange.error is not None
+            self.still_throttled += exchange.throttled
+            if cause is None:
+                self._unusable_in_a_row[where] = 0
+                self._unusable_overall = 0
+                return
+            self._unusable_in_a_row[where] = self._unusable_in_a_row.get(where, 0) + 1
+            self._unusable_overall += 1
+            if self._unusable_in_a_row[where] >= PATH_FAILURES_TO_GIVE_UP and where not in self.given_up:
+                self.given_up[where] = f"{where} {cause} {PATH_FAILURES_TO_GIVE_UP} times in a row: the suite sends nothing more there"
+            if self._unusable_overall >= FAILURES_TO_STOP and not self.stopped:
+                self._silent = True
+                self.stopped = f"the target stopped answering usefully: {FAILURES_TO_STOP} requests in a row failed, the last {cause}"
 
     def _send_once(self, method: str, url: str, headers: HeaderList, json_body: object) -> Exchange:
         size = sum(len(k) + len(v) + 4 for k, v in headers)
@@ -173,6 +276,7 @@ class TargetClient:
         if json_body is not None:
             content = json.dumps(json_body).encode()
             send_headers.append(("Content-Type", "application/json"))
+        _DEADLINE.at = time.monotonic() + self.timeout  # the whole request, read by _DeadlineStream
         try:
             request = self._http.build_request(method, url, headers=send_headers, content=content)
             response = self._http.send(request, stream=True)
@@ -188,14 +292,97 @@ class TargetClient:
             finally:
                 response.close()
         except httpx.HTTPError as exc:
-            exchange.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            exchange.error = transport_error(exc, self.timeout)
+            exchange.timed_out = isinstance(exc, httpx.TimeoutException)
             exchange.received_at = time.time()
             return exchange
+        finally:
+            _DEADLINE.at = None
         exchange.status = response.status_code
         exchange.response_headers = [(k, v) for k, v in response.headers.multi_items()]
         exchange.body_text = raw.decode("utf-8", errors="replace")
         exchange.received_at = time.time()
         return exchange
+
+
+def _where(method: str, url: str) -> str:
+    return f"{method} {urlsplit(url).path}"
+
+
+def transport_error(exc: httpx.HTTPError, timeout: float) -> str:
+    """One line naming the cause of a failed request in plain words, then httpx's own message."""
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    text = str(exc).lower()
+    if isinstance(exc, httpx.TimeoutException):
+        cause = f"no complete response within {timeout:g} s (--request-timeout)"
+    elif "ssl" in text or "certificate" in text or "tls" in text:
+        cause = "TLS handshake failed"
+    elif any(s in text for s in ("name or service not known", "nodename nor servname", "name resolution", "errno -2]", "errno -3]")):
+        cause = "unknown host (the name does not resolve)"
+    elif "connection refused" in text:
+        cause = "connection refused (nothing listens there)"
+    elif isinstance(exc, httpx.ReadError) or "reset" in text or "peer closed" in text or "disconnected" in text:
+        cause = "the connection was closed or reset before the response was complete"
+    elif isinstance(exc, httpx.RemoteProtocolError):
+        cause = "the answer is not valid HTTP"
+    elif isinstance(exc, httpx.ConnectError):
+        cause = "cannot connect"
+    else:
+        cause = "no valid HTTP response"
+    return f"{cause}: {detail}"
+
+
+# --- the wall-clock deadline of one request, enforced on every network operation
+
+_DEADLINE = threading.local()  # .at: monotonic deadline of the request this thread is sending
+
+
+def _remaining(timeout: float | None, error: type[Exception]) -> float | None:
+    deadline = getattr(_DEADLINE, "at", None)
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error("the request's time is up")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every operation ends by the current request's deadline, so a target that
+    trickles its status line, headers or body a byte at a time is still cut off."""
+
+    def __init__(self, stream: httpcore.NetworkStream):
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _remaining(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _remaining(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context, server_hostname: str | None = None, timeout: float | None = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, _remaining(timeout, httpcore.ConnectTimeout)))
+
+    def get_extra_info(self, info: str):
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, backend: httpcore.NetworkBackend):
+        self._backend = backend
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None) -> httpcore.NetworkStream:
+        stream = self._backend.connect_tcp(host, port, _remaining(timeout, httpcore.ConnectTimeout), local_address, socket_options)
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._backend.connect_unix_socket(path, _remaining(timeout, httpcore.ConnectTimeout), socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
 
 
 def _retry_after(exchange: Exchange) -> float | None:

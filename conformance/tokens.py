@@ -10,10 +10,27 @@ import time
 import jwt
 
 ADMIN_MARKERS = ("admin", "root", "superuser", "operator")
+# Claims that name who the token is for, what it may do, or flag an administrator outright.
+IDENTITY_CLAIMS = ("sub", "agent_id", "user_id", "username", "preferred_username", "name", "email")
+ROLE_CLAIMS = ("role", "roles", "scope", "scopes", "groups", "permissions", "user_type")
+ADMIN_FLAGS = ("is_admin", "admin", "is_superuser", "superuser", "is_staff")
 
 
 class ForgeRefused(ValueError):
     pass
+
+
+def _words(value: object) -> list[str]:
+    if isinstance(value, (list, tuple)):
+        return [w for v in value for w in _words(v)]
+    return str(value).lower().split() if value is not None else []
+
+
+def admin_claims(claims: dict) -> list[str]:
+    """The claims that name an administrator (identity, role or scope) or flag one."""
+    named = [c for c in (*IDENTITY_CLAIMS, *ROLE_CLAIMS) if any(m in w for w in _words(claims.get(c)) for m in ADMIN_MARKERS)]
+    flagged = [c for c in ADMIN_FLAGS if claims.get(c) not in (None, False, 0, "", "false", "False")]
+    return named + flagged
 
 
 def claims_of(token: str | None) -> dict | None:
@@ -49,11 +66,16 @@ class Forger:
         self.algorithm = algorithm
 
     def _guard(self, claims: dict) -> None:
-        names = [str(claims.get(k, "")) for k in ("sub", "agent_id", "role")]
-        if any(marker in name.lower() for name in names for marker in ADMIN_MARKERS) or claims.get("is_admin"):
-            raise ForgeRefused("refusing to forge a token that names an administrator")
-        if claims.get("agent_id") not in self._own:
+        """Forge only for agents the suite created, never anything that names an administrator."""
+        admin = admin_claims(claims)
+        if admin:
+            raise ForgeRefused(f"refusing to forge a token that names an administrator (claims {', '.join(admin)})")
+        agent_id, sub = claims.get("agent_id"), claims.get("sub")
+        if agent_id not in self._own:
             raise ForgeRefused("refusing to forge a token for an identity the suite did not create")
+        # upstream's subjects are the agent id, or temp_<agent id> for a temp token
+        if sub is not None and not (isinstance(sub, str) and sub.endswith(str(agent_id))):
+            raise ForgeRefused("refusing to forge a token whose subject is not the suite's own agent")
 
     def forge(self, template: str, *, drop: tuple[str, ...] = (), now: int | None = None, **changes: object) -> str:
         claims = dict(claims_of(template) or {})

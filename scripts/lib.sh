@@ -149,3 +149,11 @@ suite_against_upstream() {
   shift 3
   with_upstream "$name" "$mode" "$redis" "$ROOT/.venv/bin/pytest" --dpop-mode "$mode" "$@"
 }
+
+# The project's own tests render a report in headless Chromium (tests/test_hostile.py).
+ensure_chromium_installed() {
+  command -v chromium >/dev/null 2>&1 && return 0
+  log "installing chromium"
+  apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null \
+    || die "chromium is missing and apt-get could not install it"
+}

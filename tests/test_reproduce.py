@@ -408,3 +408,20 @@ def test_the_judged_request_is_shown_with_fingerprints_only(clean_model, judged_
     shown = [json.loads(line.split(">     ", 1)[1]) for line in out.splitlines() if line.startswith(">     {")]
     assert shown and set(shown[-1]["claims"]) == {"jti", "htm", "htu", "iat", "ath"}  # the judged proof, decoded
     assert shown[-1]["header"]["jwk"]["x"].endswith("...")  # key material shortened
+
+
+@pytest.mark.parametrize("changes", [
+    {"sub": "admin"}, {"role": "Administrator"}, {"roles": ["user", "admin"]}, {"scope": "agents:read admin"},
+    {"scopes": ["root"]}, {"is_admin": True}, {"is_superuser": "yes"}, {"agent_id": "someone-else"},
+])
+def test_a_reproducer_never_forges_an_administrator_or_a_foreign_agent(runtime, changes):
+    import types
+
+    import jwt
+
+    run = types.SimpleNamespace(own_ids={"arcp-repro-a-1"}, secret="s" * 32)
+    runtime["PLAN"]["forge_algorithm"] = "HS256"
+    template = jwt.encode({"sub": "arcp-repro-a-1", "agent_id": "arcp-repro-a-1", "iat": 1, "exp": 301}, "s" * 32, algorithm="HS256")
+    assert runtime["Run"].forge(run, template, sub="arcp-repro-a-1")  # its own agent: allowed
+    with pytest.raises(runtime["Stop"], match="refusing to forge"):
+        runtime["Run"].forge(run, template, **changes)
