@@ -27,14 +27,14 @@ from .cases import Expectation, defect_requirements
 from .catalogue import requirement
 from .checks import CASE_JUDGES, FAIL, INCONCLUSIVE, PASS, SKIP, WARN, CaseResult, Check, Verdict, precondition
 from .flows import Proof
-from .strategies import DEFECTIVE, REPLAY, FuzzCase, fuzz_cases, proof_values
+from .strategies import DEFECTIVE, REPLAY, FuzzCase, corpus, fuzz_cases, proof_values
 from .target import Exchange
 
 SUBJECT = "fuzz:validate"
 DEFAULT_EXAMPLES = 30
 DEFAULT_SECONDS = 60.0
 DEFAULT_SEED = 5449  # fixed: without --hypothesis-seed every run sends the same examples
-REQUESTS_PER_EXAMPLE = 3  # the budget: examples × 3 requests, shrinking included
+REQUESTS_PER_EXAMPLE = 3  # the budget: (corpus + examples) × 3 requests, shrinking included
 REFUSE = "FUZZ-5-refuse-defective"
 # In the order an example's failure is raised to Hypothesis (the first failing one).
 PROPERTIES = ("DPOP-11.1-replay", REFUSE, "PROB-7-no-5xx", "PROB-7-content-type", "PROB-7-members", "BIND-6-type")
@@ -80,7 +80,7 @@ def judge_example(case: FuzzCase, twin: Exchange | None, ex: Exchange | None) ->
     use), `ex` the example (the second use), None when it was not sent."""
     result = ExampleResult(case, twin, ex, INCONCLUSIVE)
     v = result.verdicts
-    sent = [e for e in (twin, ex) if e is not None and e.status is not None]
+    sent = [e for e in (twin, ex) if e is not None and e.status is not None and not e.throttled]  # a 503 of rate limiting judges nothing
     fives = [e for e in sent if CASE_JUDGES["no_5xx"](e, _PROBLEM, CaseResult(e)).outcome == FAIL]
     if fives:
         which = "the defect-free twin" if fives[0] is twin else "the example"
@@ -141,8 +141,12 @@ class FuzzRun:
         self._digest = hashlib.sha256()
 
     @property
+    def corpus(self) -> list[FuzzCase]:
+        return corpus()
+
+    @property
     def budget(self) -> int:
-        return self.settings.examples * REQUESTS_PER_EXAMPLE
+        return (self.settings.examples + len(self.corpus)) * REQUESTS_PER_EXAMPLE
 
     def run(self) -> "FuzzRun":
         with self._lock:
@@ -169,10 +173,11 @@ class FuzzRun:
         self._url = self.session.client.url(self.session.endpoints.validate)
         self._deadline = time.monotonic() + self.settings.seconds
 
-        # Pass 1 generates and records, raising nothing (a raise would end generation early,
-        # and one property's failure would hide the others'). Pass 2, per failing property whose
-        # smallest recorded example is not yet minimal, replays the same stream (same seed) up to
-        # its first failure and lets Hypothesis shrink it; both within the request budget.
+        # Pass 1 sends the corpus, then generates and records, raising nothing (a raise would end
+        # generation early, and one property's failure would hide the others'). Pass 2, per failing
+        # property whose smallest recorded example is not yet minimal, replays the same generated
+        # stream (same seed) up to its first failure and lets Hypothesis shrink it; both within
+        # the request budget.
         self._probe(None)
         for req in PROPERTIES:
             worst = self.minimal(req)
@@ -180,11 +185,13 @@ class FuzzRun:
                 self._probe(req)
 
     def _probe(self, raise_for: str | None) -> None:
-        from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
+        from hypothesis import HealthCheck, Phase, Verbosity, example, given, seed, settings
+
+        phases = (Phase.generate, Phase.shrink) if raise_for else (Phase.explicit, Phase.generate)
 
         @seed(self.settings.seed)
         @settings(max_examples=self.settings.examples, deadline=None, database=None, derandomize=False,
-                  suppress_health_check=list(HealthCheck), phases=(Phase.generate, Phase.shrink),
+                  suppress_health_check=list(HealthCheck), phases=phases,
                   report_multiple_bugs=False, verbosity=Verbosity.quiet, print_blob=False)
         @given(fuzz_cases())
         def probe(case: FuzzCase) -> None:
@@ -192,6 +199,9 @@ class FuzzRun:
             verdict = None if result is None or raise_for is None else result.verdicts.get(raise_for)
             if verdict is not None and verdict.outcome == FAIL:
                 raise _FAILURES[raise_for](f"{raise_for}: {case.summary()}: {verdict.message}")
+
+        for case in reversed(self.corpus):  # decorators apply bottom-up: the corpus goes in its own order
+            probe = example(case)(probe)
 
         try:
             probe()
@@ -262,6 +272,7 @@ class FuzzRun:
             "seed": str(self.settings.seed),
             "seed_source": self.settings.seed_source,
             "examples_requested": self.settings.examples,
+            "corpus_examples": len(self.corpus),
             "seconds_budget": self.settings.seconds,
             "examples_run": len(self.results),
             "requests": self.requests,

@@ -9,16 +9,19 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import jsonschema
-from referencing import Registry, Resource
-
 from .catalogue import SCHEMAS, problem_types
+
+# jsonschema is imported where a schema is first compiled: with its format checkers it takes
+# about a second to import (rfc3987-syntax builds a grammar), and this plugin is loaded by every
+# pytest run in the environment, target or not.
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 
 @lru_cache(maxsize=None)
-def _registry() -> Registry:
+def _registry():
+    from referencing import Registry, Resource
+
     resources = []
     for path in sorted(SCHEMAS.glob("*.schema.json")):
         schema = json.loads(path.read_text(encoding="utf-8"))
@@ -31,16 +34,20 @@ def _schema_id(name: str) -> str:
 
 
 @lru_cache(maxsize=None)
-def validator(name: str) -> jsonschema.protocols.Validator:
+def validator(name: str):
     """A compiled validator for schemas/<name>.schema.json (format checks on)."""
+    import jsonschema
+
     schema = _registry().contents(_schema_id(name))
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema, registry=_registry(), format_checker=cls.FORMAT_CHECKER)
 
 
 @lru_cache(maxsize=None)
-def type_validator(slugs: tuple[str, ...]) -> jsonschema.protocols.Validator:
+def type_validator(slugs: tuple[str, ...]):
     """ARCP problem whose type is one of the catalogue types `slugs` (the expected type for a situation)."""
+    import jsonschema
+
     types = problem_types()
     # The type member alone: the other members are PROB-7-members' business.
     schema = {
@@ -61,7 +68,7 @@ def type_errors(slugs: tuple[str, ...], body: object) -> list[str]:
     return [_describe(e) for e in type_validator(tuple(sorted(slugs))).iter_errors(body)]
 
 
-def _describe(error: jsonschema.ValidationError) -> str:
+def _describe(error) -> str:
     where = "/".join(str(p) for p in error.absolute_path) or "(body)"
     return f"{where}: {error.message}"
 

@@ -278,6 +278,18 @@ def fuzz_cases(*, endpoint: str = "validate", token: str = "bound") -> st.Search
     return st.sampled_from([0, 0, 0, 0, 1, 2]).flatmap(lambda i: kinds[i])
 
 
+def corpus(*, endpoint: str = "validate", token: str = "bound") -> list[FuzzCase]:
+    """The seed corpus every run sends before the generated examples: each named defect alone,
+    one example of each defective perturbation kind, and a replay. Random generation within a
+    short budget misses single defects (a 30-example run draws each of 22 names rarely); the
+    corpus makes every run cover them, so the budget goes to combinations and perturbations."""
+    def bad(kind, name, value):  # the defective perturbations no named defect stands for: wrong JSON types
+        return FuzzCase((), (Perturbation(kind, DEFECTIVE, (name,), name, value, "DPOP-4.3-claims"),), endpoint, token)
+
+    named = [FuzzCase((name,), (), endpoint, token) for name in defect_names(with_token=token != "missing")]
+    return [*named, bad("iat-string", "iat", "<now as a string>"), bad("claim-type", "jti", 1), FuzzCase((REPLAY,), (), endpoint, token)]
+
+
 # --- building the proof ------------------------------------------------------------------------
 
 def proof_values(case: FuzzCase, key: KeyPair, url: str, *, access_token: str | None,
@@ -329,5 +341,5 @@ def _apply_defective(parts: ProofParts, item: Perturbation) -> None:
 
 __all__ = [
     "BENIGN", "DEFECTIVE", "EITHER", "REPLAY", "FuzzCase", "Perturbation", "algs", "keys", "defect_sets",
-    "benign", "defective", "either", "perturbations", "fuzz_cases", "proof_values", "json_values",
+    "benign", "defective", "either", "perturbations", "fuzz_cases", "corpus", "proof_values", "json_values",
 ]

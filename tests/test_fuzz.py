@@ -11,7 +11,7 @@ import pytest
 from conformance.fuzz import PROPERTIES, REFUSE, fuzz_checks, judge_example
 from conformance.plugin import OPTIONS
 from conformance.problems import PROBLEM_MEDIA_TYPE
-from conformance.strategies import DEFECTIVE, REPLAY, FuzzCase, Perturbation
+from conformance.strategies import DEFECTIVE, REPLAY, FuzzCase, Perturbation, corpus
 from conformance.target import Exchange
 
 URL = "http://127.0.0.1:8001/auth/agent/validate_compliance"
@@ -99,8 +99,9 @@ def test_the_fault_free_model_has_no_fuzz_failure(tmp_path, target):
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert {c["verdict"] for c in doc["checks"]} <= {"pass", "skip"}
     fuzz = doc["fuzz"]
-    assert fuzz["examples_run"] == 30 and fuzz["inconclusive"] == 0 and fuzz["requests"] <= 90
-    assert fuzz["defect_sets"] > 10
+    assert fuzz["corpus_examples"] == len(corpus()) == 25
+    assert fuzz["examples_run"] == 30 + 25 and fuzz["inconclusive"] == 0 and fuzz["requests"] <= 3 * 55
+    assert fuzz["defect_sets"] > 20
 
 
 @pytest.mark.parametrize(("fault", "check"), [
@@ -115,11 +116,31 @@ def test_a_fault_fails_its_fuzz_check_with_a_one_defect_example(tmp_path, fault,
     assert [c["id"] for c in doc["checks"] if c["verdict"] == "fail"] == [check]
     example = doc["fuzz"]["properties"][check]["minimal_example"]
     assert len(example["defects"]) == 1 and example["perturbations"] == []
-    assert doc["fuzz"]["requests"] <= 3 * doc["fuzz"]["examples_requested"]
+    assert doc["fuzz"]["requests"] <= 3 * (doc["fuzz"]["examples_requested"] + doc["fuzz"]["corpus_examples"])
     # the failure message: the minimal example, the seed and a command that re-sends the same examples
     assert f"minimal failing example: defects {example['defects'][0]}; no perturbation" in proc.stdout
     assert "seed 5449" in proc.stdout
     assert f"--check {check} --hypothesis-seed 5449 --fuzz-examples 30 --fuzz-seconds 60" in proc.stdout
+
+
+def test_a_500_on_a_wrong_claim_type_is_found_only_by_the_fuzzer(tmp_path):
+    # no fixed situation sends an iat that is not a number: the corpus' iat-string example does
+    proc, doc = run_fuzz(tmp_path, "model:required:500-on-iat-type")
+    assert proc.returncode == 1
+    assert sorted(c["id"] for c in doc["checks"] if c["verdict"] == "fail") == ["BIND-6-type@fuzz:validate", "PROB-7-no-5xx@fuzz:validate"]
+    example = doc["fuzz"]["properties"]["PROB-7-no-5xx@fuzz:validate"]["minimal_example"]
+    assert example["defects"] == [] and len(example["perturbations"]) == 1 and example["perturbations"][0].startswith("iat-string")
+    assert "the example was answered POST /auth/agent/validate_compliance -> 500" in example["message"]
+
+
+def test_the_corpus_is_each_named_defect_alone_then_wrong_types_then_a_replay():
+    from conformance.proofs import DEFECTS
+
+    cases = corpus()
+    assert [c.defects for c in cases[:len(DEFECTS)]] == [(name,) for name in DEFECTS]
+    assert all(c.perturbations == () for c in cases[:len(DEFECTS)])
+    assert [p.kind for c in cases[len(DEFECTS):-1] for p in c.perturbations] == ["iat-string", "claim-type"]
+    assert cases[-1].replay and len({c.summary() for c in cases}) == len(cases)
 
 
 def test_the_same_seed_sends_the_same_examples_and_another_seed_others(tmp_path):
@@ -138,6 +159,7 @@ def test_zero_examples_disables_fuzzing(tmp_path):
     proc, doc = run_fuzz(tmp_path, "model:required", "--fuzz-examples", "0", "--check", "ISS-4-aud@temp")
     assert proc.returncode == 0 and doc["fuzz"] is None
     assert [c["id"] for c in doc["checks"]] == ["ISS-4-aud@temp"]
+    assert "1 passed" in proc.stdout and "skipped" not in proc.stdout  # no empty, skipped fuzz item
 
 
 def test_a_bad_fuzz_option_is_a_usage_error(tmp_path):

@@ -21,3 +21,14 @@ def test_every_data_file_is_packaged():
 def test_the_plugin_entry_point_is_declared():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert project["entry-points"]["pytest11"] == {"arcp_conformance": "conformance.plugin"}
+
+
+def test_loading_the_plugin_does_not_import_jsonschema():
+    # the plugin is loaded by every pytest run in the environment: jsonschema with its format
+    # checkers costs about a second to import, so it waits until a schema is compiled
+    import subprocess
+    import sys
+
+    code = "import sys, conformance.plugin; print('jsonschema' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr[-2000:]

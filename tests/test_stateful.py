@@ -120,6 +120,19 @@ def test_same_seed_same_steps_and_verdicts():
     assert first.verdict("ISS-6-binding-kept").outcome == FAIL
 
 
+def test_the_step_budget_cuts_a_seed_at_the_same_step_every_time():
+    # examples × (steps + 3) × 4 steps in all, shrinking included: counted, so the same seed ends
+    # at the same step whatever the target's speed (a time budget would not)
+    def key(result):
+        return result.trace, [(v.invariant, v.outcome, v.steps) for v in result.verdicts]
+
+    first, agents, _, _ = run("required", ["accept-replay"], seed=0, examples=2, steps=4)
+    again, _, _, _ = run("required", ["accept-replay"], seed=0, examples=2, steps=4)
+    assert first.budget_exhausted and first.budget_spent == "steps" and first.steps == 2 * (4 + 3) * 4
+    assert first.verdict("DPOP-11.1-replay").outcome == FAIL  # found before the budget ran out
+    assert key(first) == key(again) and agents == {}
+
+
 def test_exhausted_budget_sends_nothing_and_judges_nothing():
     result, agents, _, phase1 = run("required", ["accept-replay"], seconds=0.0)
     assert result.budget_exhausted and result.steps == 0 and result.error is None
@@ -199,7 +212,7 @@ def test_a_flow_fault_fails_its_stateful_check_with_the_sequence_and_seed(tmp_pa
     assert "minimal failing sequence" in record["message"] and "1. validate T0 proof=A" in record["message"]
     assert "seed 5449" in record["message"] and record["exchanges"]
     command = record["reproducer"]["command"]
-    assert f"--check {check}" in command and "--hypothesis-seed 5449 --stateful-examples 10 --stateful-steps 8" in command
+    assert f"--check {check}" in command and "--hypothesis-seed 5449 --stateful-examples 20 --stateful-steps 8" in command
     inv = next(i for i in doc["stateful"]["invariants"] if i["check_id"] == check)
     assert inv["outcome"] == "fail" and inv["minimal_steps"][-1].startswith("register again with the used V")
     assert len(inv["minimal_steps"]) <= 5

@@ -262,6 +262,8 @@ class ModelApp:
         if not isinstance(validation_id, str):
             raise Problem("token-invalid", "the validated token names no validation", error=TOKEN_ERROR)
         if validation_id in self.used_validation_ids:
+            if self.config.has("500-on-used-validated"):  # the fault: the second registration trips the server up
+                raise RuntimeError("validation id already consumed")
             raise Problem("token-invalid", "this validated token was already used", error=TOKEN_ERROR)
         return validation_id
 

@@ -144,6 +144,8 @@ class ProofChecker:
     def _check_claims(self, claims: dict, method: str, url: str, token: str | None) -> None:
         cfg = self.config
         lenient = cfg.has("skip-claims-check")  # the fault: a missing claim is not refused, its check is skipped
+        if cfg.has("500-on-iat-type") and "iat" in claims:
+            time.time() - claims["iat"]  # the fault: the age is computed before the type check (a string: TypeError, 500)
         for name, kind in (("jti", str), ("htm", str), ("htu", str), ("iat", (int, float))):
             value = claims.get(name)
             if value is None and lenient:
@@ -159,6 +161,8 @@ class ProofChecker:
         if token is not None:
             self._check_ath(claims.get("ath"), token)
         if "jti" in claims and not self.replay.first_use(claims["jti"]) and not cfg.has("accept-replay"):
+            if cfg.has("500-on-replay"):  # the fault: the used jti trips the server up (as upstream's replay handling does)
+                raise RuntimeError("duplicate jti in the replay store")
             raise ProofError("replay", "this proof's jti was already used")
 
     def _check_htu(self, htu: str, url: str) -> None:

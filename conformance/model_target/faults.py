@@ -15,7 +15,9 @@ class Fault:
     name: str
     summary: str
     modes: tuple[str, ...]  # the DPoP modes the fault applies to
-    breaks: tuple[str, ...]  # requirement ids whose checks it makes fail or warn (those the mode checks)
+    breaks: tuple[str, ...]  # requirement ids whose fixed checks it makes fail or warn (those the mode checks)
+    fuzz: tuple[str, ...] = ()  # requirement ids of the fuzz properties (@fuzz:validate) it makes fail or warn
+    stateful: tuple[str, ...] = ()  # requirement ids of the state machine's invariants (@stateful) it breaks
 
 
 def catalogue_path() -> Path:
@@ -28,7 +30,7 @@ def catalogue_path() -> Path:
 def load_faults(path: Path | None = None) -> dict[str, Fault]:
     data = json.loads((path or catalogue_path()).read_text(encoding="utf-8"))
     return {
-        name: Fault(name, raw["summary"], tuple(raw["modes"]), tuple(raw["breaks"]))
+        name: Fault(name, raw["summary"], tuple(raw["modes"]), tuple(raw["breaks"]), tuple(raw.get("fuzz", ())), tuple(raw.get("stateful", ())))
         for name, raw in data["faults"].items()
     }
 
