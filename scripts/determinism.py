@@ -19,8 +19,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-# volatile parts of a message: a run's own port, clock seconds, elapsed times
-_VOLATILE = re.compile(r"127\.0\.0\.1:\d+|\b\d+(\.\d+)? s\b|sha256:[0-9a-f]{12}")
+# volatile parts of a message: a run's own port, clock seconds, token hashes, and the agent ids
+# each run makes up (conformance.flows.Flows.identity: arcp-conf-<label>-<random hex>)
+_VOLATILE = re.compile(r"127\.0\.0\.1:\d+|\b\d+(\.\d+)? s\b|sha256:[0-9a-f]{12}|arcp-(conf|repro)-[A-Za-z0-9]+-[0-9a-f]{6,}")
 
 
 def run_once(target: str, out: Path, extra: list[str]) -> dict | None:
