@@ -39,8 +39,6 @@ FUZZ_KEY = pytest.StashKey["FuzzRun | None"]()
 STATEFUL_KEY = pytest.StashKey["StatefulRun | None"]()
 # pytest-xdist: on the controller, what the workers reported; on a worker, a --check it could not match
 WORKERS_KEY = pytest.StashKey["dict[str, dict]"]()  # worker id -> its facts (see run_facts)
-ORDER_KEY = pytest.StashKey["dict[str, int]"]()  # node id -> position in the workers' collection
-NODEIDS_KEY = pytest.StashKey["dict[int, str]"]()  # id(record) -> node id of its test
 CONTROLLER_KEY = pytest.StashKey["dict"]()  # the controller's view of the target (no session of its own)
 WORKER_USAGE_KEY = pytest.StashKey["str | None"]()
 FACTS_KEY = pytest.StashKey["dict | None"]()  # merged_facts, computed once at session finish
@@ -129,8 +127,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[FUZZ_KEY] = None
     config.stash[STATEFUL_KEY] = None
     config.stash[WORKERS_KEY] = {}
-    config.stash[ORDER_KEY] = {}
-    config.stash[NODEIDS_KEY] = {}
     config.stash[WORKER_USAGE_KEY] = None
     url = option(config, "target-url")
     if not url:
@@ -255,18 +251,11 @@ def _configure_controller(config: pytest.Config, url: str, mode: str | None) -> 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """Situations whole per worker, the fuzz run and the state machine each on one worker."""
-    if not option(config, "target-url"):
+    if not option(config, "target-url") or os.environ.get("XD_DEFAULT"):
         return None
     from .distribute import ConformanceScheduling
 
     return ConformanceScheduling(config, log)
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_node_collection_finished(node, ids) -> None:
-    order = node.config.stash.get(ORDER_KEY, None)
-    if order is not None and not order:
-        order.update((nodeid, i) for i, nodeid in enumerate(ids))
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -299,7 +288,6 @@ def pytest_runtest_logreport(report) -> None:
     config = report.node.config
     entry = json.loads(raw)
     config.stash[RESULTS_KEY].append(entry)
-    config.stash[NODEIDS_KEY][id(entry)] = report.nodeid
     snippet = getattr(report, "arcp_snippet", None)
     file = entry["reproducer"] and entry["reproducer"].get("python_file")
     if snippet and file:
@@ -533,18 +521,22 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     """A suite module with no check to run (--fuzz-examples 0, --stateful-examples 0, a --check
     that selects none of it) has no item at all, not an empty skipped one. The state machine
     attributes the client's exchanges to its steps and is best sent after the other checks'
-    traffic: its items go last, in their own order."""
+    traffic: its items go last, in their own order. Under pytest-xdist the fuzz checks, one unit of
+    work and the longest, go first (conformance.distribute hands out work in this order)."""
     def in_suite(item) -> bool:
         return getattr(item, "path", None) is not None and Path(item.path).parent == SUITE_DIR
 
     def stateful(item) -> bool:
         return getattr(item, "path", None) == SUITE_DIR / "test_stateful.py"
 
+    def fuzz(item) -> bool:
+        return is_worker(config) and getattr(item, "path", None) == SUITE_DIR / "test_fuzz.py"
+
     empty = [i for i in items if in_suite(i) and not isinstance(getattr(getattr(i, "callspec", None), "params", {}).get("check"), Check)]
     if empty:
         config.hook.pytest_deselected(items=empty)
     kept = [i for i in items if i not in empty]
-    items[:] = [i for i in kept if not stateful(i)] + [i for i in kept if stateful(i)]
+    items[:] = [i for i in kept if fuzz(i)] + [i for i in kept if not stateful(i) and not fuzz(i)] + [i for i in kept if stateful(i)]
 
 
 def run_check(config: pytest.Config, session: ConformanceSession, check: Check, item: pytest.Item, judged=None) -> None:
@@ -726,15 +718,6 @@ def merged_facts(config: pytest.Config) -> dict | None:
     }
 
 
-def _ordered_records(config: pytest.Config) -> list[dict]:
-    """The records in collection order (on the xdist controller they arrive as workers finish)."""
-    records = config.stash[RESULTS_KEY]
-    order, nodeids = config.stash.get(ORDER_KEY, {}), config.stash.get(NODEIDS_KEY, {})
-    if not nodeids:
-        return records
-    return sorted(records, key=lambda r: order.get(nodeids.get(id(r), ""), len(order)))
-
-
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if is_worker(config):
@@ -757,8 +740,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if facts.get("error"):  # xdist workers that disagree about the target
         session.exitstatus = 3
-    records = _ordered_records(config)
-    config.stash[RESULTS_KEY][:] = records
+    records = config.stash[RESULTS_KEY]  # on the xdist controller in the order they came (the document sorts them)
     counts = results.count(records)
     mode = facts["target"]["dpop_mode"]
     _finish_baseline(session, mode, facts["target"]["server_version"], records)
