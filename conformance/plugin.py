@@ -251,7 +251,7 @@ def _configure_controller(config: pytest.Config, url: str, mode: str | None) -> 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """Situations whole per worker, the fuzz run and the state machine each on one worker."""
-    if not option(config, "target-url") or os.environ.get("XD_DEFAULT"):
+    if not option(config, "target-url"):
         return None
     from .distribute import ConformanceScheduling
 
