@@ -676,15 +676,15 @@ def run_facts(config: pytest.Config) -> dict:
 
 def merged_facts(config: pytest.Config) -> dict | None:
     """This run's facts: the local session's, or on the xdist controller the workers' together
-    (the first worker's target, in worker order; transport counts added up). None when there is
-    no target at all."""
+    (the target as the first worker to finish saw it; transport counts added up). None when there
+    is no target at all."""
     if config.stash.get(SESSION_KEY, None) is not None:
         return run_facts(config)
     workers = config.stash.get(WORKERS_KEY, {})
     if CONTROLLER_KEY not in config.stash:
         error = config.stash.get(ERROR_KEY, None)
         return {"error": error, "usage_error": None, "target": None} if error else None
-    ordered = [workers[w] for w in sorted(workers, key=lambda w: (len(w), w))]
+    ordered = list(workers.values())  # in the order the workers finished, as the JUnit properties
     errors = [f["error"] for f in ordered if f.get("error")]
     usage = next((f["usage_error"] for f in ordered if f.get("usage_error")), None)
     with_target = [f for f in ordered if f.get("target")]
