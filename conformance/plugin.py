@@ -5,6 +5,7 @@ Registered through the `pytest11` entry point, so installing the package is enou
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import re
 import shlex
@@ -36,6 +37,11 @@ RECORD_KEY = pytest.StashKey["dict"]()  # on a test item: its check's result rec
 SNIPPETS_KEY = pytest.StashKey["dict"]()  # reproducer file path -> script text, written at the end
 FUZZ_KEY = pytest.StashKey["FuzzRun | None"]()
 STATEFUL_KEY = pytest.StashKey["StatefulRun | None"]()
+# pytest-xdist: on the controller, what the workers reported; on a worker, a --check it could not match
+WORKERS_KEY = pytest.StashKey["dict[str, dict]"]()  # worker id -> its facts (see run_facts)
+CONTROLLER_KEY = pytest.StashKey["dict"]()  # the controller's view of the target (no session of its own)
+WORKER_USAGE_KEY = pytest.StashKey["str | None"]()
+FACTS_KEY = pytest.StashKey["dict | None"]()  # merged_facts, computed once at session finish
 REPRODUCER_DIR = "reproducers"  # next to the results file
 MODEL_SCHEME = "model:"
 USAGE_ERROR = 2  # pytest itself says 4 for its own option errors; ours are documented as 2
@@ -120,6 +126,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SNIPPETS_KEY] = {}
     config.stash[FUZZ_KEY] = None
     config.stash[STATEFUL_KEY] = None
+    config.stash[WORKERS_KEY] = {}
+    config.stash[WORKER_USAGE_KEY] = None
     url = option(config, "target-url")
     if not url:
         return
@@ -127,6 +135,9 @@ def pytest_configure(config: pytest.Config) -> None:
         usage_error(f"--target-url must be an http(s) URL or model:MODE[:FAULT,...], got {url!r}")
     mode = option(config, "dpop-mode")
     agent_key, jwt_secret = option(config, "agent-key"), option(config, "jwt-secret")
+    if is_controller(config):
+        _configure_controller(config, url, mode)
+        return
     if url.startswith(MODEL_SCHEME):
         model = _start_model(url)
         config.stash[MODEL_KEY] = model
@@ -177,7 +188,110 @@ def pytest_configure(config: pytest.Config) -> None:
     known = known_checks(session.mode)
     unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(c.id, p) for c in known)]
     if unmatched:  # pytest_unconfigure still closes the session
-        usage_error(f"--check {unmatched[0]!r} matches no check in DPoP mode {session.mode} (check ids are listed in reports/conformance.json)")
+        message = f"--check {unmatched[0]!r} matches no check in DPoP mode {session.mode} (check ids are listed in reports/conformance.json)"
+        if is_worker(config):  # the controller reports it (a worker cannot stop the run cleanly)
+            config.stash[WORKER_USAGE_KEY] = message
+            return
+        usage_error(message)
+
+
+# --- pytest-xdist: each worker runs its own session; the controller only gathers and reports
+
+def is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def is_controller(config: pytest.Config) -> bool:
+    """The xdist controller (-n N, N > 0): it collects nothing and runs no check itself."""
+    return (not is_worker(config) and getattr(config.option, "dist", "no") != "no" and bool(getattr(config.option, "tx", None))
+            and not config.getoption("collectonly", False))
+
+
+def _configure_controller(config: pytest.Config, url: str, mode: str | None) -> None:
+    """The controller validates the options (usage errors exit 2 here, once) and sets the report
+    paths; every worker opens its own session against the target (its own model server for
+    model:MODE), so the controller sends no request and starts no server."""
+    if url.startswith(MODEL_SCHEME):
+        from .model_target import ModelConfig
+
+        model_mode, _, faults = url[len(MODEL_SCHEME):].partition(":")
+        try:
+            ModelConfig(mode=model_mode or "required", faults=frozenset(f for f in faults.split(",") if f))
+        except ValueError as exc:
+            usage_error(f"--target-url {url}: {exc}")
+        mode = mode or model_mode or "required"
+    mode = mode or "auto"
+    baseline_path = option(config, "baseline")
+    if baseline_path:
+        try:
+            config.stash[BASELINE_KEY] = baseline.load(Path(baseline_path))
+        except baseline.BaselineError as exc:
+            usage_error(str(exc))
+    if mode not in MODES:
+        usage_error(f"--dpop-mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        config.args = [str(SUITE_DIR)]
+    if getattr(config.option, "htmlpath", "unset") is None and config.pluginmanager.hasplugin("html"):
+        config.option.htmlpath = str(Path("reports") / "conformance.html")
+        config.option.self_contained_html = True
+    if getattr(config.option, "xmlpath", "unset") is None:
+        config.option.xmlpath = str(Path("reports") / "conformance.junit.xml")
+    fuzz_settings = _fuzz_settings(config)
+    _stateful_settings(config, fuzz_settings)
+    _limits(config)
+    config.stash[CONTROLLER_KEY] = {"mode": mode}
+    patterns = check_patterns(config) or []
+    modes = [mode] if mode != "auto" else ["required", "optional", "disabled"]  # auto: the workers detect it
+    known = [c for m in modes for c in known_checks(m)]
+    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(c.id, p) for c in known)]
+    if unmatched:
+        usage_error(f"--check {unmatched[0]!r} matches no check in DPoP mode {mode} (check ids are listed in reports/conformance.json)")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """Situations whole per worker, the fuzz run and the state machine each on one worker."""
+    if not option(config, "target-url"):
+        return None
+    from .distribute import ConformanceScheduling
+
+    return ConformanceScheduling(config, log)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """A worker is done: keep what it reports about its session, for the results and the JUnit."""
+    config = node.config
+    raw = getattr(node, "workeroutput", {}).get("arcp_conformance")
+    if raw is None or WORKERS_KEY not in config.stash:
+        return
+    facts = json.loads(raw)
+    workers = config.stash[WORKERS_KEY]
+    first = not any(f.get("target") for f in workers.values())
+    workers[str(node.gateway.id)] = facts
+    if first and facts.get("target"):
+        try:
+            from _pytest.junitxml import xml_key
+        except ImportError:
+            return
+        xml = config.stash.get(xml_key, None)
+        if xml is not None:  # on a worker record_testsuite_property has no JUnit file to go to
+            for name, value in facts["junit_properties"]:
+                xml.add_global_property(name, value)
+
+
+def pytest_runtest_logreport(report) -> None:
+    """On the xdist controller: the check's record comes with its worker's test report."""
+    raw = getattr(report, "arcp_record", None)
+    if raw is None or report.when != "call" or not hasattr(report, "node"):
+        return
+    config = report.node.config
+    entry = json.loads(raw)
+    config.stash[RESULTS_KEY].append(entry)
+    snippet = getattr(report, "arcp_snippet", None)
+    file = entry["reproducer"] and entry["reproducer"].get("python_file")
+    if snippet and file:
+        config.stash[SNIPPETS_KEY][file] = snippet
 
 
 def known_checks(mode: str) -> list[Check]:
@@ -304,6 +418,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     error = config.stash.get(ERROR_KEY, None)
     if error:
         return [f"arcp-conformance: cannot run the checks: {error}"]
+    controller = config.stash.get(CONTROLLER_KEY, None)
+    if session is None and controller is not None:
+        return [f"arcp-conformance: target {option(config, 'target-url')}, DPoP mode {controller['mode']}; pytest-xdist: each worker "
+                f"opens its own session (phase 1, agent endpoint{', model server' if option(config, 'target-url').startswith(MODEL_SCHEME) else ''}), "
+                f"the fuzz run and the state machine run on one worker each"]
     if session is None:
         return ["arcp-conformance: no --target-url given: the conformance checks are skipped"]
     d = session.discovery
@@ -402,18 +521,22 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     """A suite module with no check to run (--fuzz-examples 0, --stateful-examples 0, a --check
     that selects none of it) has no item at all, not an empty skipped one. The state machine
     attributes the client's exchanges to its steps and is best sent after the other checks'
-    traffic: its items go last, in their own order."""
+    traffic: its items go last, in their own order. Under pytest-xdist the fuzz checks, one unit of
+    work and the longest, go first (conformance.distribute hands out work in this order)."""
     def in_suite(item) -> bool:
         return getattr(item, "path", None) is not None and Path(item.path).parent == SUITE_DIR
 
     def stateful(item) -> bool:
         return getattr(item, "path", None) == SUITE_DIR / "test_stateful.py"
 
+    def fuzz(item) -> bool:
+        return is_worker(config) and getattr(item, "path", None) == SUITE_DIR / "test_fuzz.py"
+
     empty = [i for i in items if in_suite(i) and not isinstance(getattr(getattr(i, "callspec", None), "params", {}).get("check"), Check)]
     if empty:
         config.hook.pytest_deselected(items=empty)
     kept = [i for i in items if i not in empty]
-    items[:] = [i for i in kept if not stateful(i)] + [i for i in kept if stateful(i)]
+    items[:] = [i for i in kept if fuzz(i)] + [i for i in kept if not stateful(i) and not fuzz(i)] + [i for i in kept if stateful(i)]
 
 
 def run_check(config: pytest.Config, session: ConformanceSession, check: Check, item: pytest.Item, judged=None) -> None:
@@ -496,6 +619,13 @@ def pytest_runtest_makereport(item: pytest.Item, call):
         return
     # for the report's columns (not user_properties: the JUnit schema has no per-test properties)
     report.arcp_check = {"check_id": entry["id"], "level": entry["level"], "verdict": entry["verdict"], "source": check_source(entry)}
+    if is_worker(item.config):
+        # pytest serialises a report's attributes for xdist (TestReport._to_json): JSON text
+        # survives any transport; the controller writes results, reproducers and baseline
+        report.arcp_record = json.dumps(entry)
+        file = entry["reproducer"] and entry["reproducer"].get("python_file")
+        if file:
+            report.arcp_snippet = item.config.stash[SNIPPETS_KEY].get(file)
     if not item.config.pluginmanager.hasplugin("html"):
         return
     from pytest_html import extras
@@ -509,22 +639,14 @@ def pytest_runtest_makereport(item: pytest.Item, call):
 
 # --- results file and report columns
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    config = session.config
+def run_facts(config: pytest.Config) -> dict:
+    """What this process's session says about the run (a worker sends it to the xdist controller):
+    the target, the limits, the transport, the fuzz and stateful summaries and console lines."""
     conf = config.stash.get(SESSION_KEY, None)
+    facts: dict = {"error": config.stash.get(ERROR_KEY, None), "usage_error": config.stash.get(WORKER_USAGE_KEY, None), "target": None}
     if conf is None:
-        if config.stash.get(ERROR_KEY, None):
-            session.exitstatus = 3  # the target could not be used: no verdict at all
-        return
-    records = config.stash[RESULTS_KEY]
-    counts = results.count(records)
-    _finish_baseline(session, conf, records)
-    if records and not any(counts[v] for v in (PASS, FAIL, "warn", "info", baseline.BASELINED, baseline.STALE)):
-        config.stash[ERROR_KEY] = "every check was inconclusive or skipped: no verdict about the target"
-        session.exitstatus = 3
-    elif session.exitstatus == 0 and (conf.client.stopped or conf.client.given_up):
-        session.exitstatus = 3  # cut short: the checks not judged may hide failures
-    doc = results.document(
+        return facts
+    facts.update(
         target={
             "url": conf.client.base_url,
             "spec": option(config, "target-url"),
@@ -533,26 +655,149 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "dpop_mode_source": conf.mode_source,
             "forged_tokens": conf.forger is not None,
         },
+        limits={"request_timeout": conf.client.timeout, "run_timeout": conf.client.run_timeout,
+                "max_requests": conf.client.max_requests, "retry_after_cap": conf.client.retry_cap},
+        transport=_transport_summary(conf.client),
+        notes=transport_notes(conf.client),
+        cut_short=bool(conf.client.stopped or conf.client.given_up),
+        fuzz=_fuzz_summary(config, conf),
+        stateful=_stateful_summary(config, conf),
+        fuzz_line=_fuzz_line(config),
+        stateful_line=_stateful_line(config),
+        junit_properties=[
+            ["arcp_target", conf.client.base_url],
+            ["arcp_server_version", conf.discovery.version or "unknown"],
+            ["arcp_dpop_mode", f"{conf.mode} ({conf.mode_source})"],
+            ["arcp_forged_tokens", "on" if conf.forger else "off"],
+        ],
+    )
+    return facts
+
+
+def merged_facts(config: pytest.Config) -> dict | None:
+    """This run's facts: the local session's, or on the xdist controller the workers' together
+    (the target as the first worker to finish saw it; transport counts added up). None when there
+    is no target at all."""
+    if config.stash.get(SESSION_KEY, None) is not None:
+        return run_facts(config)
+    workers = config.stash.get(WORKERS_KEY, {})
+    if CONTROLLER_KEY not in config.stash:
+        error = config.stash.get(ERROR_KEY, None)
+        return {"error": error, "usage_error": None, "target": None} if error else None
+    ordered = list(workers.values())  # in the order the workers finished, as the JUnit properties
+    errors = [f["error"] for f in ordered if f.get("error")]
+    usage = next((f["usage_error"] for f in ordered if f.get("usage_error")), None)
+    with_target = [f for f in ordered if f.get("target")]
+    if not with_target:
+        return {"error": errors[0] if errors else "no pytest-xdist worker reported a session", "usage_error": usage, "target": None}
+    first = with_target[0]
+    modes = sorted({f["target"]["dpop_mode"] for f in with_target})
+    error = errors[0] if errors else None
+    if len(modes) > 1:
+        error = f"the pytest-xdist workers detected different DPoP modes ({', '.join(modes)}): give --dpop-mode"
+    transports = [f["transport"] for f in with_target]
+    return {
+        "error": error,
+        "usage_error": usage,
+        "target": first["target"],
+        "limits": first["limits"],
+        "transport": {
+            "requests": sum(t["requests"] for t in transports),
+            "unanswered": sum(t["unanswered"] for t in transports),
+            "throttled": sum(t["throttled"] for t in transports),
+            "stopped": next((t["stopped"] for t in transports if t["stopped"]), None),
+            "given_up": sorted({g for t in transports for g in t["given_up"]}),
+        },
+        "notes": [n for f in with_target for n in f["notes"]],
+        "cut_short": any(f["cut_short"] for f in with_target),
+        "fuzz": next((f["fuzz"] for f in with_target if f["fuzz"] is not None), None),
+        "stateful": next((f["stateful"] for f in with_target if f["stateful"] is not None), None),
+        "fuzz_line": next((f["fuzz_line"] for f in with_target if f["fuzz_line"]), None),
+        "stateful_line": next((f["stateful_line"] for f in with_target if f["stateful_line"]), None),
+        "workers": len(with_target),
+    }
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if is_worker(config):
+        # the controller writes the results; it gets this worker's session facts with its output
+        if option(config, "target-url"):
+            config.workeroutput["arcp_conformance"] = json.dumps(run_facts(config))
+        return
+    facts = merged_facts(config)
+    config.stash[FACTS_KEY] = facts
+    if facts is None:
+        return
+    if facts.get("usage_error"):
+        config.stash[ERROR_KEY] = facts["usage_error"]
+        session.exitstatus = USAGE_ERROR
+        return
+    if facts.get("error"):
+        config.stash[ERROR_KEY] = facts["error"]
+    if facts["target"] is None:
+        session.exitstatus = 3  # the target could not be used: no verdict at all
+        return
+    if facts.get("error"):  # xdist workers that disagree about the target
+        session.exitstatus = 3
+    records = config.stash[RESULTS_KEY]  # on the xdist controller in the order they came (the document sorts them)
+    counts = results.count(records)
+    mode = facts["target"]["dpop_mode"]
+    _finish_baseline(session, mode, facts["target"]["server_version"], records)
+    if records and not any(counts[v] for v in (PASS, FAIL, "warn", "info", baseline.BASELINED, baseline.STALE)):
+        config.stash[ERROR_KEY] = "every check was inconclusive or skipped: no verdict about the target"
+        session.exitstatus = 3
+    elif session.exitstatus == 0 and facts["cut_short"]:
+        session.exitstatus = 3  # cut short: the checks not judged may hide failures
+    limits = facts["limits"]
+    doc = results.document(
+        target=facts["target"],
         options={
             "strict": _truthy(option(config, "conformance-strict")),
             "baseline": option(config, "baseline"),
             "checks": check_patterns(config),
-            "request_timeout": conf.client.timeout,
-            "run_timeout": conf.client.run_timeout,
-            "max_requests": conf.client.max_requests,
-            "retry_after_cap": conf.client.retry_cap,
+            "request_timeout": limits["request_timeout"],
+            "run_timeout": limits["run_timeout"],
+            "max_requests": limits["max_requests"],
+            "retry_after_cap": limits["retry_after_cap"],
         },
         started_at=config.stash[STARTED_KEY],
         exit_status=int(session.exitstatus),
         checks=records,
         catalogue=requirements(),
-        fuzz=_fuzz_summary(config, conf),
-        stateful=_stateful_summary(config, conf),
+        fuzz=facts["fuzz"],
+        stateful=facts["stateful"],
     )
-    doc["transport"] = _transport_summary(conf.client)
+    doc["transport"] = facts["transport"]
     config.stash[DOC_KEY] = doc
     results.write(results_path(config), doc)
     _write_reproducers(config)
+    if CONTROLLER_KEY in config.stash:
+        _refresh_html_environment(config, facts)
+
+
+def _refresh_html_environment(config: pytest.Config, facts: dict) -> None:
+    """pytest-html reads the environment table at session start, before any xdist worker has a
+    session: give it the target's lines now (its report is written after this hook)."""
+    try:
+        from pytest_html.basereport import BaseReport
+        from pytest_metadata.plugin import metadata_key
+    except ImportError:
+        return
+    meta = config.stash.get(metadata_key, None)
+    if meta is None:
+        return
+    from html import escape
+
+    t = facts["target"]
+    meta["ARCP target URL"] = escape(t["url"]) + (f" (and {facts['workers'] - 1} more pytest-xdist workers' own)"
+                                                   if str(t["spec"]).startswith(MODEL_SCHEME) and facts.get("workers", 1) > 1 else "")
+    meta["ARCP DPoP mode"] = f"{t['dpop_mode']} ({t['dpop_mode_source']})"
+    meta["ARCP server version"] = escape(t["server_version"] or "unknown")
+    meta["ARCP signing secret given"] = "yes" if t["forged_tokens"] else "no (forged-token checks are inconclusive)"
+    for plugin in config.pluginmanager.get_plugins():
+        if isinstance(plugin, BaseReport):
+            plugin._report.set_data("environment", plugin._generate_environment())
 
 
 DOC_KEY = pytest.StashKey["dict"]()
@@ -598,17 +843,17 @@ def _stateful_summary(config: pytest.Config, conf: ConformanceSession) -> dict |
     return run.summary(ran)
 
 
-def _finish_baseline(session: pytest.Session, conf: ConformanceSession, records: list[dict]) -> None:
+def _finish_baseline(session: pytest.Session, mode: str, server_version: str | None, records: list[dict]) -> None:
     entries = session.config.stash[BASELINE_KEY]
-    unknown = sorted(set(entries) - {c.id for c in known_checks(conf.mode)})
+    unknown = sorted(set(entries) - {c.id for c in known_checks(mode)})
     if unknown:
         # an entry that names no check of this mode can never match: stale
-        session.config.stash[ERROR_KEY] = f"stale baseline entries (no such check in {conf.mode} mode): {', '.join(unknown[:10])}"
+        session.config.stash[ERROR_KEY] = f"stale baseline entries (no such check in {mode} mode): {', '.join(unknown[:10])}"
         session.exitstatus = 1
     target = option(session.config, "write-baseline")
     if target:
-        note = f"recorded {date.today().isoformat()} against {conf.discovery.version or 'unknown version'}, DPoP {conf.mode}"
-        about = {"recorded": date.today().isoformat(), "server_version": conf.discovery.version, "dpop_mode": conf.mode,
+        note = f"recorded {date.today().isoformat()} against {server_version or 'unknown version'}, DPoP {mode}"
+        about = {"recorded": date.today().isoformat(), "server_version": server_version, "dpop_mode": mode,
                  "counts": _counts_without_baseline(records)}
         baseline.write(Path(target), records, entries, note, about)
 
@@ -623,27 +868,38 @@ def _counts_without_baseline(records: list[dict]) -> dict[str, int]:
     return counts
 
 
+def _fuzz_line(config: pytest.Config) -> str | None:
+    run = config.stash.get(FUZZ_KEY, None)
+    if run is None or not run._done:
+        return None
+    s = run.settings
+    stopped = f", stopped early ({run.stopped} budget spent)" if run.stopped else ""
+    return f"arcp-conformance fuzzing: seed {s.seed} ({s.seed_source}), {len(run.results)} examples, {run.requests} requests{stopped}"
+
+
+def _stateful_line(config: pytest.Config) -> str | None:
+    srun = config.stash.get(STATEFUL_KEY, None)
+    if srun is None or not srun.done:
+        return None
+    r = srun.result
+    spent = f", {r.budget_spent or 'time'} budget spent" if r.budget_exhausted else ""
+    return (f"arcp-conformance stateful flows: seed {r.seed} ({srun.settings.seed_source}), {r.examples} examples, {r.steps} steps, "
+            f"{r.elapsed:.1f} s{spent}" + (f"; {r.error}" if r.error else ""))
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if is_worker(config):
+        return
     error = config.stash.get(ERROR_KEY, None)
     if error:
         terminalreporter.write_line(f"arcp-conformance: {error}", red=True)
-    conf = config.stash.get(SESSION_KEY, None)
-    for note in transport_notes(conf.client) if conf is not None else []:
+    facts = config.stash.get(FACTS_KEY, None) or {}
+    for note in facts.get("notes") or []:
         terminalreporter.write_line(f"arcp-conformance: {note}", yellow=True)
     records = config.stash.get(RESULTS_KEY, [])
-    run = config.stash.get(FUZZ_KEY, None)
-    if run is not None and run._done:
-        s = run.settings
-        stopped = f", stopped early ({run.stopped} budget spent)" if run.stopped else ""
-        terminalreporter.write_line(
-            f"arcp-conformance fuzzing: seed {s.seed} ({s.seed_source}), {len(run.results)} examples, {run.requests} requests{stopped}")
-    srun = config.stash.get(STATEFUL_KEY, None)
-    if srun is not None and srun.done:
-        r = srun.result
-        spent = f", {r.budget_spent or 'time'} budget spent" if r.budget_exhausted else ""
-        terminalreporter.write_line(
-            f"arcp-conformance stateful flows: seed {r.seed} ({srun.settings.seed_source}), {r.examples} examples, {r.steps} steps, "
-            f"{r.elapsed:.1f} s{spent}" + (f"; {r.error}" if r.error else ""))
+    for line in (facts.get("fuzz_line"), facts.get("stateful_line")):
+        if line:
+            terminalreporter.write_line(line)
     if records:
         line = ", ".join(f"{n} {v}" for v, n in results.count(records).items() if n)
         terminalreporter.write_sep("=", f"arcp-conformance verdicts: {line}")
