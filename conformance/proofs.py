@@ -383,7 +383,7 @@ def _encode(parts: ProofParts, claims: dict[str, Any], plain_claims: bool = Fals
         # 2-core machine. The bytes are jwt.encode's, exactly as its own code builds them
         # (sorted compact header, compact claims, unpadded base64url, PyJWT's algorithm
         # object signs): tests/test_proofs.py compares the two byte for byte.
-        payload = base64url_encode(json.dumps(claims, separators=(",", ":")).encode("utf-8"))
+        payload = base64url_encode(_COMPACT_JSON.encode(claims).encode("utf-8"))
         signing_input = header_segment + b"." + payload
         algorithm = _ALGORITHMS[parts.key.alg]
         signature = base64url_encode(algorithm.sign(signing_input, parts.signing_key))
@@ -397,6 +397,8 @@ def _encode(parts: ProofParts, claims: dict[str, Any], plain_claims: bool = Fals
 
 
 _ALGORITHMS = get_default_algorithms()  # PyJWT's algorithm objects, by JWS alg name
+# what jwt.encode's json.dumps(payload, separators=(",", ":")) makes, without a new encoder per call
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
 @functools.lru_cache(maxsize=256)  # keys are pooled: a run signs with a handful
