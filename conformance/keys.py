@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -50,14 +51,20 @@ class KeyPair:
 
     @property
     def public_jwk(self) -> dict[str, Any]:
-        """The public JWK: exactly the required members (OKP kty,crv,x; EC kty,crv,x,y)."""
+        """The public JWK: exactly the required members (OKP kty,crv,x; EC kty,crv,x,y).
+        A fresh copy each time, of members computed once per key (every proof carries them)."""
+        return dict(self._public_members)
+
+    @cached_property
+    def _public_members(self) -> dict[str, Any]:
+        # cached_property writes the instance __dict__ directly, so it works on a frozen dataclass
         jwk = _algorithm(self.alg).to_jwk(self.private_key.public_key(), as_dict=True)
         return {name: jwk[name] for name in _REQUIRED_MEMBERS[jwk["kty"]]}
 
-    @property
+    @cached_property
     def thumbprint(self) -> str:
         """RFC 7638 SHA-256 thumbprint of the public JWK (the `cnf.jkt` of a bound token)."""
-        return jwk_thumbprint(self.public_jwk)
+        return jwk_thumbprint(self._public_members)
 
 
 def _unsupported(alg: str) -> str:

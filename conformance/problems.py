@@ -11,9 +11,10 @@ from functools import lru_cache
 
 from .catalogue import SCHEMAS, problem_types
 
-# jsonschema is imported where a schema is first compiled: with its format checkers it takes
-# about a second to import (rfc3987-syntax builds a grammar), and this plugin is loaded by every
-# pytest run in the environment, target or not.
+# jsonschema is imported where a schema is first compiled: this plugin is loaded by every pytest
+# run in the environment, target or not, and jsonschema imports every format checker it finds
+# installed (with rfc3987-syntax, which jsonschema[format-nongpl] brings, about a second: it
+# builds a grammar; pyproject.toml asks only for the checkers of the formats our schemas use).
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 

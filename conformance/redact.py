@@ -10,6 +10,7 @@ hostile server chooses what its tokens hold.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -91,6 +92,7 @@ def _compact(value: Any) -> str:
     return text if len(text) <= VIEW_LIMIT else text[: VIEW_LIMIT - 1] + "…"
 
 
+@functools.lru_cache(maxsize=512)  # pure; a run shows its few tokens in hundreds of exchanges
 def token_view(token: str, kind: str = "jwt") -> str:
     """`<jwt sha256:… header={…} claims={…}>` for a JWS, `<kind sha256:…>` for anything else."""
     decoded = decode(token)

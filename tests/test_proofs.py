@@ -6,10 +6,10 @@ from dataclasses import dataclass
 import jwt
 import pytest
 from jwt.algorithms import get_default_algorithms
-from jwt.utils import base64url_decode
+from jwt.utils import base64url_decode, base64url_encode
 
 from conformance.keys import KeyPair, access_token_hash, generate_key
-from conformance.proofs import CONTROLS, DEFECTS, build_proof, decode_unverified, htu_for
+from conformance.proofs import CONTROLS, DEFECTS, build_proof, decode_unverified, htu_for, proof_parts
 
 ALGS = ["EdDSA", "ES256"]
 NOW = 1_700_000_000
@@ -317,3 +317,51 @@ def test_decode_unverified_refuses_a_non_jwt():
 def test_a_single_name_may_be_given_as_a_string(case):
     (proof,) = build_proof(case.key, "GET", URL, defects="iat-old", now=NOW)
     assert decode_unverified(proof)[1]["iat"] == NOW - 600
+
+
+def jwt_encode_reference(header, claims, signing_key, break_signature=False):
+    """The proof jwt.encode makes of this header and these claims (build_proof's fast path
+    assembles it itself: it must come out the same, byte for byte)."""
+    headers = {"typ": None, **header}  # typ None: PyJWT leaves typ out instead of adding "JWT"
+    proof = jwt.encode(claims, signing_key, algorithm=header["alg"], headers=headers)
+    if break_signature:
+        signing_input, _, signature = proof.rpartition(".")
+        altered = bytes(b ^ 0x01 for b in base64url_decode(signature))
+        proof = f"{signing_input}.{base64url_encode(altered).decode('ascii')}"
+    return proof
+
+
+@pytest.mark.parametrize("token", [TOKEN, None])
+@pytest.mark.parametrize("name", [None, *sorted(DEFECTS), *sorted(CONTROLS)])
+def test_every_proof_is_what_jwt_encode_makes_of_it(case, name, token):
+    if name is not None and {**DEFECTS, **CONTROLS}[name].needs_token and token is None:
+        pytest.skip("needs a token")
+    defects = () if name is None else (name,)
+    proofs = case.build(*defects, token=token)
+    parts = proof_parts(case.key, "POST", URL, access_token=token, defects=defects,
+                        other_key=case.other_key, now=NOW, jti=JTI)
+    assert len(proofs) == parts.copies
+    for proof in proofs:
+        header, claims = decode_unverified(proof)
+        assert header == parts.header
+        reference = jwt_encode_reference(parts.header, claims, parts.signing_key, parts.break_signature)
+        if case.key.alg == "EdDSA" or parts.signing_key is None or header["alg"] == "HS256":
+            assert proof == reference  # deterministic signatures: the whole proof, byte for byte
+        else:  # ECDSA signs with a fresh nonce: the signed bytes must match, and the signature verify
+            assert proof.rpartition(".")[0] == reference.rpartition(".")[0]
+            signer = case.other_key if name == "signature-other-key" else case.key
+            assert verifies(proof, signer.public_jwk, "ES256") is (name != "signature-bad")
+
+
+@pytest.mark.parametrize("token", [TOKEN, None])
+def test_default_proofs_are_what_jwt_encode_makes_of_them(case, token):
+    # fresh jti and current iat, as a run builds them, for both the fast and the general path
+    for extra_claims in (None, {"nonce": "n-1"}):
+        (proof,) = build_proof(case.key, "GET", URL, access_token=token, extra_claims=extra_claims)
+        header, claims = decode_unverified(proof)
+        reference = jwt_encode_reference(header, claims, case.key.private_key)
+        if case.key.alg == "EdDSA":
+            assert proof == reference
+        else:
+            assert proof.rpartition(".")[0] == reference.rpartition(".")[0]
+            assert verifies(proof, header["jwk"], "ES256")

@@ -89,6 +89,7 @@ class ModelApp:
         self.used_validation_ids: set[str] = set()
         self.agents: dict[str, dict] = {}
         self._tasks: set[asyncio.Task] = set()  # strong references to the running health checks
+        self._health_client: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = None
 
     def public_url(self) -> str:
         holder = self._holder
@@ -196,14 +197,26 @@ class ModelApp:
     async def check_agent(self, check: Validation, endpoint: str) -> None:
         """GET {endpoint}/health of the agent being validated: healthy and its own id, or failed."""
         try:
-            async with httpx.AsyncClient(timeout=HEALTH_TIMEOUT, follow_redirects=False) as client:
-                response = await client.get(endpoint.rstrip("/") + "/health")
+            response = await self.health_client().get(endpoint.rstrip("/") + "/health")
             answer = response.json() if response.status_code == 200 else None
             healthy = isinstance(answer, dict) and answer.get("status") == "healthy" and answer.get("agent_id") == check.agent_id
         except (httpx.HTTPError, ValueError):
             healthy = False
         check.status = "passed" if healthy else "failed"
         check.done.set()
+
+    def health_client(self) -> httpx.AsyncClient:
+        """One client for all of this server's health checks (per event loop: a test client may
+        run each request in a loop of its own): a client per check built a new SSL context each
+        time, most of a check's time. It keeps no connection alive, so no socket outlives a
+        check and nothing needs closing when the server stops."""
+        loop = asyncio.get_running_loop()
+        if self._health_client is None or self._health_client[0] is not loop:
+            client = httpx.AsyncClient(
+                timeout=HEALTH_TIMEOUT, follow_redirects=False, limits=httpx.Limits(max_keepalive_connections=0)
+            )
+            self._health_client = (loop, client)
+        return self._health_client[1]
 
     async def validation_status(self, request: Request) -> JSONResponse:
         caller = self.guard.bearer_only(request, "temp")
