@@ -3,8 +3,9 @@
 Each worker opens its own ConformanceSession (its own phase 1, agent endpoint and identities),
 so a situation is best judged whole on one worker: its checks share the one request the session
 sends for it. The fuzz properties all judge one fuzz run and the state-machine invariants one
-state-machine run, so each of those groups goes to a single worker, and the state machine last
-(it must come after the other checks' traffic of its session). Imported only under xdist.
+state-machine run, so each of those groups goes to a single worker. They are the longest units
+(against a real target the state machine is the longest of all), so they are handed out first,
+one to each worker, and the situations fill in around them. Imported only under xdist.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def scope_of(nodeid: str) -> str:
 
 class ConformanceScheduling(LoadScopeScheduling):
     """LoadScopeScheduling over `scope_of`, in collection order (the plugin collects the fuzz
-    group first under xdist, the longest unit, and the state machine last)."""
+    group and the state machine first under xdist, the longest units)."""
 
     def _split_scope(self, nodeid: str) -> str:
         return scope_of(nodeid)

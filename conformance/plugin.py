@@ -521,8 +521,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     """A suite module with no check to run (--fuzz-examples 0, --stateful-examples 0, a --check
     that selects none of it) has no item at all, not an empty skipped one. The state machine
     attributes the client's exchanges to its steps and is best sent after the other checks'
-    traffic: its items go last, in their own order. Under pytest-xdist the fuzz checks, one unit of
-    work and the longest, go first (conformance.distribute hands out work in this order)."""
+    traffic: its items go last, in their own order. Under pytest-xdist the fuzz checks and the state
+    machine, one unit of work each and the longest, go first (conformance.distribute hands out work
+    in this order, so they start at once on two workers; a worker runs one of them alone first)."""
     def in_suite(item) -> bool:
         return getattr(item, "path", None) is not None and Path(item.path).parent == SUITE_DIR
 
@@ -536,7 +537,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if empty:
         config.hook.pytest_deselected(items=empty)
     kept = [i for i in items if i not in empty]
-    items[:] = [i for i in kept if fuzz(i)] + [i for i in kept if not stateful(i) and not fuzz(i)] + [i for i in kept if stateful(i)]
+    if is_worker(config):
+        items[:] = [i for i in kept if fuzz(i)] + [i for i in kept if stateful(i)] + [i for i in kept if not stateful(i) and not fuzz(i)]
+    else:
+        items[:] = [i for i in kept if not stateful(i)] + [i for i in kept if stateful(i)]
 
 
 def run_check(config: pytest.Config, session: ConformanceSession, check: Check, item: pytest.Item, judged=None) -> None:
