@@ -22,6 +22,7 @@ import hashlib
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .cases import Expectation, defect_requirements
 from .catalogue import requirement
@@ -140,8 +141,8 @@ class FuzzRun:
         self._lock = threading.Lock()
         self._digest = hashlib.sha256()
 
-    @property
-    def corpus(self) -> list[FuzzCase]:
+    @cached_property
+    def corpus(self) -> list[FuzzCase]:  # the budget reads it once per example
         return corpus()
 
     @property

@@ -73,6 +73,7 @@ registers is unregistered when each example ends; ``leftovers`` lists any that c
 """
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -710,8 +711,6 @@ def is_stateful_check(check) -> bool:
 
 def steps_digest(trace: list[list[str]]) -> str:
     """A digest of every example's steps in order: equal for runs that took the same path."""
-    import hashlib
-
     text = "\n\n".join("\n".join(steps) for steps in trace)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
