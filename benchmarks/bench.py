@@ -380,6 +380,15 @@ def model_figures(fig: Figures, args, work: Path) -> list[dict]:
             if records and tolerant:
                 note += f"; ratio to the bare replay {cached_wall / tolerant:.2f} x"
             fig.add("model_suite_wall_cached", "suite wall time, model, bytecode cached", cached_wall, "s", note=note)
+        # The suite's checks judge without assert statements, so pytest's assertion rewriting (of
+        # every module of every plugin's distribution) is pure start-up cost for a conformance run.
+        plain = [run_suite(model.url, "required", secrets, work / f"plain-{i}", extra=["--assert=plain"])["wall"]
+                 for i in range(args.repeat)]
+        plain_wall = statistics.median(plain)
+        note = f"median of {len(plain)}: " + ", ".join(f"{w:.2f}" for w in plain) + "; no assertion rewriting"
+        if records and tolerant:
+            note += f"; ratio to the bare replay {plain_wall / tolerant:.2f} x"
+        fig.add("model_suite_wall_plain", "suite wall time, model, --assert=plain", plain_wall, "s", note=note)
 
         # pytest-xdist
         try:

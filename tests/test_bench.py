@@ -12,8 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-FIGURES = ("model_suite_wall", "model_bare_replay", "overhead_ratio", "model_phase1", "proofs_eddsa", "proofs_es256",
-           "schema_arcp_problem", "xdist_n0", "xdist_n2", "xdist_speedup")
+FIGURES = ("model_suite_wall", "model_suite_wall_plain", "model_bare_replay", "overhead_ratio", "model_phase1",
+           "proofs_eddsa", "proofs_es256", "schema_arcp_problem", "xdist_n0", "xdist_n2", "xdist_speedup")
 
 
 def test_bench_prints_every_figure(tmp_path: Path) -> None:
