@@ -144,25 +144,7 @@ def pytest_configure(config: pytest.Config) -> None:
         url, mode = model.url, mode or model.config.mode
         agent_key, jwt_secret = agent_key or model.config.agent_key, jwt_secret or model.config.jwt_secret
     mode = mode or "auto"
-    baseline_path = option(config, "baseline")
-    if baseline_path:
-        try:
-            config.stash[BASELINE_KEY] = baseline.load(Path(baseline_path))
-        except baseline.BaselineError as exc:
-            usage_error(str(exc))
-    if mode not in MODES:
-        usage_error(f"--dpop-mode must be one of {', '.join(MODES)}, got {mode!r}")
-    # `pytest --target-url X` alone runs the suite, not the project's own tests.
-    if config.args_source != pytest.Config.ArgsSource.ARGS:
-        config.args = [str(SUITE_DIR)]
-    if getattr(config.option, "htmlpath", "unset") is None and config.pluginmanager.hasplugin("html"):
-        config.option.htmlpath = str(Path("reports") / "conformance.html")
-        config.option.self_contained_html = True
-    if getattr(config.option, "xmlpath", "unset") is None:
-        config.option.xmlpath = str(Path("reports") / "conformance.junit.xml")
-    fuzz_settings = _fuzz_settings(config)
-    stateful_settings = _stateful_settings(config, fuzz_settings)
-    limits = _limits(config)
+    fuzz_settings, stateful_settings, limits = _configure_run(config, mode)
     settings = Settings(
         target_url=url,
         agent_key=agent_key,
@@ -195,6 +177,30 @@ def pytest_configure(config: pytest.Config) -> None:
         usage_error(message)
 
 
+def _configure_run(config: pytest.Config, mode: str):
+    """What every run with a target does with its options, on the xdist controller too: load the
+    baseline, refuse a bad option (exit 2), run the suite rather than the project's tests, and
+    default the report paths. Returns the fuzz, state-machine and limit settings."""
+    baseline_path = option(config, "baseline")
+    if baseline_path:
+        try:
+            config.stash[BASELINE_KEY] = baseline.load(Path(baseline_path))
+        except baseline.BaselineError as exc:
+            usage_error(str(exc))
+    if mode not in MODES:
+        usage_error(f"--dpop-mode must be one of {', '.join(MODES)}, got {mode!r}")
+    # `pytest --target-url X` alone runs the suite, not the project's own tests.
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        config.args = [str(SUITE_DIR)]
+    if getattr(config.option, "htmlpath", "unset") is None and config.pluginmanager.hasplugin("html"):
+        config.option.htmlpath = str(Path("reports") / "conformance.html")
+        config.option.self_contained_html = True
+    if getattr(config.option, "xmlpath", "unset") is None:
+        config.option.xmlpath = str(Path("reports") / "conformance.junit.xml")
+    fuzz_settings = _fuzz_settings(config)
+    return fuzz_settings, _stateful_settings(config, fuzz_settings), _limits(config)
+
+
 # --- pytest-xdist: each worker runs its own session; the controller only gathers and reports
 
 def is_worker(config: pytest.Config) -> bool:
@@ -221,24 +227,7 @@ def _configure_controller(config: pytest.Config, url: str, mode: str | None) -> 
             usage_error(f"--target-url {url}: {exc}")
         mode = mode or model_mode or "required"
     mode = mode or "auto"
-    baseline_path = option(config, "baseline")
-    if baseline_path:
-        try:
-            config.stash[BASELINE_KEY] = baseline.load(Path(baseline_path))
-        except baseline.BaselineError as exc:
-            usage_error(str(exc))
-    if mode not in MODES:
-        usage_error(f"--dpop-mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if config.args_source != pytest.Config.ArgsSource.ARGS:
-        config.args = [str(SUITE_DIR)]
-    if getattr(config.option, "htmlpath", "unset") is None and config.pluginmanager.hasplugin("html"):
-        config.option.htmlpath = str(Path("reports") / "conformance.html")
-        config.option.self_contained_html = True
-    if getattr(config.option, "xmlpath", "unset") is None:
-        config.option.xmlpath = str(Path("reports") / "conformance.junit.xml")
-    fuzz_settings = _fuzz_settings(config)
-    _stateful_settings(config, fuzz_settings)
-    _limits(config)
+    _configure_run(config, mode)  # the same usage errors and report paths as a run without xdist
     config.stash[CONTROLLER_KEY] = {"mode": mode}
     patterns = check_patterns(config) or []
     modes = [mode] if mode != "auto" else ["required", "optional", "disabled"]  # auto: the workers detect it
