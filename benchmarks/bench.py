@@ -367,28 +367,27 @@ def model_figures(fig: Figures, args, work: Path) -> list[dict]:
         else:
             fig.add("overhead_ratio", "overhead ratio (suite / bare replay)", None, "x", f"<= {TARGET_RATIO}", False, "no recording")
         fig.add("model_phase1", "phase-1 calls per run (model)", phase1_calls(records))
+
+        def variant(key: str, label: str, how: str, **run_args) -> None:
+            """The suite run another way, --repeat times: its median wall time and ratio to the replay."""
+            walls = [run_suite(model.url, "required", secrets, work / f"{key}-{i}", **run_args)["wall"] for i in range(args.repeat)]
+            wall = statistics.median(walls)
+            note = f"median of {len(walls)}: " + ", ".join(f"{w:.2f}" for w in walls) + f"; {how}"
+            if records and tolerant:
+                note += f"; ratio to the bare replay {wall / tolerant:.2f} x"
+            fig.add(key, label, wall, "s", note=note)
+
         if os.environ.get("PYTHONDONTWRITEBYTECODE"):
             # This environment forbids bytecode caches: every run compiles the package and pytest
             # re-rewrites the asserts of every plugin's modules (hypothesis, anyio, pytest-html,
             # ours: ~170). The same runs as on a machine that caches bytecode (the first warms it).
             pycache = work / "pycache"
             run_suite(model.url, "required", secrets, work / "cached-warm", pycache=pycache)
-            cached = [run_suite(model.url, "required", secrets, work / f"cached-{i}", pycache=pycache)["wall"]
-                      for i in range(args.repeat)]
-            cached_wall = statistics.median(cached)
-            note = f"median of {len(cached)}: " + ", ".join(f"{w:.2f}" for w in cached) + "; PYTHONDONTWRITEBYTECODE unset, warm cache"
-            if records and tolerant:
-                note += f"; ratio to the bare replay {cached_wall / tolerant:.2f} x"
-            fig.add("model_suite_wall_cached", "suite wall time, model, bytecode cached", cached_wall, "s", note=note)
+            variant("model_suite_wall_cached", "suite wall time, model, bytecode cached", "PYTHONDONTWRITEBYTECODE unset, warm cache",
+                    pycache=pycache)
         # The suite's checks judge without assert statements, so pytest's assertion rewriting (of
         # every module of every plugin's distribution) is pure start-up cost for a conformance run.
-        plain = [run_suite(model.url, "required", secrets, work / f"plain-{i}", extra=["--assert=plain"])["wall"]
-                 for i in range(args.repeat)]
-        plain_wall = statistics.median(plain)
-        note = f"median of {len(plain)}: " + ", ".join(f"{w:.2f}" for w in plain) + "; no assertion rewriting"
-        if records and tolerant:
-            note += f"; ratio to the bare replay {plain_wall / tolerant:.2f} x"
-        fig.add("model_suite_wall_plain", "suite wall time, model, --assert=plain", plain_wall, "s", note=note)
+        variant("model_suite_wall_plain", "suite wall time, model, --assert=plain", "no assertion rewriting", extra=["--assert=plain"])
 
         # pytest-xdist
         try:
