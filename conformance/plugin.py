@@ -11,6 +11,7 @@ import re
 import shlex
 import warnings
 from datetime import date
+from html import escape
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -371,20 +372,27 @@ def _start_model(spec: str):
         usage_error(f"--target-url {spec}: {exc}")
 
 
-def _record_environment(config: pytest.Config, session: ConformanceSession) -> None:
+def _html_environment(config: pytest.Config) -> dict | None:
+    """pytest-metadata's environment table (pytest-html shows it), or None without those plugins."""
     try:
         from pytest_metadata.plugin import metadata_key
     except ImportError:
-        return
-    meta = config.stash.get(metadata_key, None)
-    if meta is None:
-        return
-    from html import escape  # pytest-html's script inserts these values as HTML: the version is the server's text
+        return None
+    return config.stash.get(metadata_key, None)
 
-    meta["ARCP target URL"] = escape(session.client.base_url)
-    meta["ARCP DPoP mode"] = f"{session.mode} ({session.mode_source})"
-    meta["ARCP server version"] = escape(session.discovery.version or "unknown")
-    meta["ARCP signing secret given"] = "yes" if session.forger else "no (forged-token checks are inconclusive)"
+
+def _set_environment(meta: dict, url: str, mode: str, mode_source: str, version: str | None, forged: bool) -> None:
+    # pytest-html's script inserts these values as HTML: the URL and the version are the target's text
+    meta["ARCP target URL"] = escape(url)
+    meta["ARCP DPoP mode"] = f"{mode} ({mode_source})"
+    meta["ARCP server version"] = escape(version or "unknown")
+    meta["ARCP signing secret given"] = "yes" if forged else "no (forged-token checks are inconclusive)"
+
+
+def _record_environment(config: pytest.Config, session: ConformanceSession) -> None:
+    meta = _html_environment(config)
+    if meta is not None:
+        _set_environment(meta, session.client.base_url, session.mode, session.mode_source, session.discovery.version, bool(session.forger))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -772,22 +780,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def _refresh_html_environment(config: pytest.Config, facts: dict) -> None:
     """pytest-html reads the environment table at session start, before any xdist worker has a
     session: give it the target's lines now (its report is written after this hook)."""
-    try:
-        from pytest_html.basereport import BaseReport
-        from pytest_metadata.plugin import metadata_key
-    except ImportError:
-        return
-    meta = config.stash.get(metadata_key, None)
+    meta = _html_environment(config)
     if meta is None:
         return
-    from html import escape
+    try:
+        from pytest_html.basereport import BaseReport
+    except ImportError:  # pytest-metadata alone: no HTML report to refresh
+        return
 
     t = facts["target"]
-    meta["ARCP target URL"] = escape(t["url"]) + (f" (and {facts['workers'] - 1} more pytest-xdist workers' own)"
-                                                   if str(t["spec"]).startswith(MODEL_SCHEME) and facts.get("workers", 1) > 1 else "")
-    meta["ARCP DPoP mode"] = f"{t['dpop_mode']} ({t['dpop_mode_source']})"
-    meta["ARCP server version"] = escape(t["server_version"] or "unknown")
-    meta["ARCP signing secret given"] = "yes" if t["forged_tokens"] else "no (forged-token checks are inconclusive)"
+    _set_environment(meta, t["url"], t["dpop_mode"], t["dpop_mode_source"], t["server_version"], bool(t["forged_tokens"]))
+    if str(t["spec"]).startswith(MODEL_SCHEME) and facts.get("workers", 1) > 1:
+        meta["ARCP target URL"] += f" (and {facts['workers'] - 1} more pytest-xdist workers' own)"
     for plugin in config.pluginmanager.get_plugins():
         if isinstance(plugin, BaseReport):
             plugin._report.set_data("environment", plugin._generate_environment())
@@ -915,8 +919,6 @@ def pytest_html_results_table_header(cells: list) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_html_results_table_row(report, cells: list) -> None:
-    from html import escape
-
     props = getattr(report, "arcp_check", None) or {}
     for i, key in enumerate(("check_id", "level", "verdict", "source"), start=1):
         cells.insert(i, f"<td>{escape(str(props.get(key, '')))}</td>")
