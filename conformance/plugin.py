@@ -221,12 +221,12 @@ def _configure_controller(config: pytest.Config, url: str, mode: str | None) -> 
     if url.startswith(MODEL_SCHEME):
         from .model_target import ModelConfig
 
-        model_mode, _, faults = url[len(MODEL_SCHEME):].partition(":")
+        model_mode, faults = _model_spec(url)
         try:
-            ModelConfig(mode=model_mode or "required", faults=frozenset(f for f in faults.split(",") if f))
+            ModelConfig(mode=model_mode, faults=frozenset(faults))
         except ValueError as exc:
             usage_error(f"--target-url {url}: {exc}")
-        mode = mode or model_mode or "required"
+        mode = mode or model_mode
     mode = mode or "auto"
     _configure_run(config, mode)  # the same usage errors and report paths as a run without xdist
     config.stash[CONTROLLER_KEY] = {"mode": mode}
@@ -361,13 +361,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         _record_environment(session.config, conf)
 
 
+def _model_spec(spec: str) -> tuple[str, tuple[str, ...]]:
+    """`model:MODE[:FAULT,...]` -> (mode, faults); the mode defaults to required."""
+    mode, _, faults = spec[len(MODEL_SCHEME):].partition(":")
+    return mode or "required", tuple(f for f in faults.split(",") if f)
+
+
 def _start_model(spec: str):
-    """`model:MODE[:FAULT,...]`: the embedded strict model server on a free loopback port."""
+    """The embedded strict model server on a free loopback port."""
     from .model_target import start_model
 
-    mode, _, faults = spec[len(MODEL_SCHEME):].partition(":")
     try:
-        return start_model(mode or "required", tuple(f for f in faults.split(",") if f))
+        return start_model(*_model_spec(spec))
     except ValueError as exc:
         usage_error(f"--target-url {spec}: {exc}")
 
@@ -528,7 +533,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         return getattr(item, "path", None) == SUITE_DIR / "test_stateful.py"
 
     def fuzz(item) -> bool:
-        return is_worker(config) and getattr(item, "path", None) == SUITE_DIR / "test_fuzz.py"
+        return getattr(item, "path", None) == SUITE_DIR / "test_fuzz.py"
 
     empty = [i for i in items if in_suite(i) and not isinstance(getattr(getattr(i, "callspec", None), "params", {}).get("check"), Check)]
     if empty:

@@ -105,6 +105,14 @@ def test_usage_errors_exit_2(tmp_path):
     assert "matches no check" in run["proc"].stdout + run["proc"].stderr
 
 
+@pytest.mark.parametrize("spec, message", [("model:bogus", "unknown DPoP mode 'bogus'"),
+                                           ("model:required:no-such-fault", "unknown model fault 'no-such-fault'")])
+def test_a_bad_model_spec_exits_2_on_the_controller(tmp_path, spec, message):
+    run = run_suite(tmp_path, "--target-url", spec, "-n", "2", timeout=60)
+    assert run["proc"].returncode == USAGE_ERROR
+    assert message in run["proc"].stdout + run["proc"].stderr
+
+
 def test_an_unreachable_target_exits_3(tmp_path):
     run = run_suite(tmp_path, "--target-url", "http://127.0.0.1:9", "-n", "2", timeout=60)
     assert run["proc"].returncode == 3, run["proc"].stdout[-2000:]
