@@ -265,8 +265,8 @@ def rate(fn, seconds: float) -> float:
 
 def proofs_per_second(alg: str, seconds: float, with_token: bool = False, windows: bool = False):
     """build_proof's rate (median window), or with windows=True all the window rates."""
-    from conformance.keys import generate_key
-    from conformance.proofs import build_proof
+    from conformance.dpop.keys import generate_key
+    from conformance.dpop.proofs import build_proof
 
     key = generate_key(alg)
     url = "http://127.0.0.1:8001/agents/register"
@@ -442,14 +442,14 @@ def micro_figures(fig: Figures, args, records: list[dict]) -> None:
     fig.add("proofs_es256", "ES256 proofs per second", proofs_per_second("ES256", args.seconds), "/s")
     fig.add("proofs_es256_ath", "ES256 proofs per second, with ath", proofs_per_second("ES256", args.seconds, True), "/s")
 
-    from conformance import problems
+    from conformance.judging import problems
 
     body = typical_problem(records)
     slugs = ("authentication-failed",)
     try:
         problems.type_errors(slugs, body)
     except Exception:  # the catalogue may name it differently: fall back to any known slug
-        from conformance.catalogue import problem_types
+        from conformance.spec.catalogue import problem_types
         slugs = (sorted(problem_types())[0],)
     fig.add("schema_arcp_problem", "schema validations/s, arcp-problem", rate(lambda: problems.schema_errors("arcp-problem", body), args.seconds), "/s",
             note="problems.schema_errors on a 401 body the model sent")

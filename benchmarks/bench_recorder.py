@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conformance import target as _target
+from conformance.wire import client as _target
 
 _RECORDS: list[dict] = []
 _PATH = os.environ.get("ARCP_BENCH_RECORD")

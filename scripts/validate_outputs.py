@@ -11,7 +11,7 @@ from pathlib import Path
 
 import xmlschema
 
-from conformance.results import schema_errors
+from conformance.report.results import schema_errors
 
 JUNIT_XSD = Path(__file__).resolve().parent.parent / "tests" / "data" / "junit-10.xsd"
 

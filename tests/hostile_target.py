@@ -38,7 +38,7 @@ from pathlib import Path
 import jwt
 
 import conformance.model_target.server as model_server
-from conformance.keys import KeyPair
+from conformance.dpop.keys import KeyPair
 from conformance.model_target import ModelServer
 from conformance.model_target.config import ModelConfig
 
@@ -324,9 +324,9 @@ def pytest_unconfigure(config) -> None:
     path = os.environ.get(PROBE_ENV)
     if not path:
         return
-    from conformance.plugin import MODEL_KEY
+    from conformance.pytest_plugin.state import state
 
-    model = config.stash.get(MODEL_KEY, None)
+    model = state(config).model
     private = []
     for key in _created_keys:
         jwk = key.private_jwk

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 import conformance
-from conformance.baseline import BASELINED, FORMAT, STALE, BaselineError, Entry, classify, load
-from conformance.plugin import OPTIONS, USAGE_ERROR
+from conformance.report.baseline import BASELINED, FORMAT, STALE, BaselineError, Entry, classify, load
+from conformance.pytest_plugin.options import OPTIONS, USAGE_ERROR
 
 pytest_plugins = ["pytester"]
 

@@ -4,16 +4,16 @@ from collections import Counter
 
 import pytest
 
-from conformance.cases import MODES, defect_requirements
-from conformance.catalogue import LEVELS, VECTORS, problem_by_uri, problem_types, problem_uri, requirements, slug_of
-from conformance.checks import all_checks as _suite_checks
-from conformance.fuzz import fuzz_checks
-from conformance.stateful import stateful_checks
+from conformance.spec.cases import MODES, defect_requirements
+from conformance.spec.catalogue import LEVELS, VECTORS, problem_by_uri, problem_types, problem_uri, requirements, slug_of
+from conformance.spec.checks import fixed_checks as _suite_checks
+from conformance.judging.fuzz import fuzz_checks
+from conformance.judging.stateful.run import stateful_checks
 
 
 def all_checks(mode):
     return _suite_checks(mode) + fuzz_checks(mode) + stateful_checks(mode)
-from conformance.proofs import CONTROLS, DEFECTS
+from conformance.dpop.proofs import CONTROLS, DEFECTS
 
 RAW_REQUIREMENTS = json.loads((VECTORS / "requirements.json").read_text(encoding="utf-8"))["requirements"]
 RAW_PROBLEMS = json.loads((VECTORS / "problem-types.json").read_text(encoding="utf-8"))
@@ -127,7 +127,7 @@ def test_problem_uri_round_trip():
 
 @pytest.mark.parametrize("mode", MODES)
 def test_expected_problem_types_are_catalogue_types(mode):
-    from conformance.cases import cases_for, expect
+    from conformance.spec.cases import cases_for, expect
 
     for case in cases_for(mode):
         for slug in expect(case, mode).types:
@@ -140,7 +140,7 @@ def test_expected_problem_types_are_catalogue_types(mode):
 def test_every_rfc_and_arcp_doc_mentioned_in_a_source_is_linked(req):
     import re
 
-    from conformance.catalogue import source_links
+    from conformance.spec.catalogue import source_links
 
     linked = " ".join(req["source"][a:b] for a, b, _ in source_links(req["source"]))
     for rfc in re.findall(r"RFC \d{4}", req["source"]):
@@ -152,7 +152,7 @@ def test_every_rfc_and_arcp_doc_mentioned_in_a_source_is_linked(req):
 
 
 def test_source_links_follow_the_rfc_named_last():
-    from conformance.catalogue import source_links
+    from conformance.spec.catalogue import source_links
 
     urls = [u for _, _, u in source_links("RFC 9449 §5 with RFC 6749 §5.2; profile (§7)")]
     assert urls == [

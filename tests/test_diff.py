@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance import diff
-from conformance.diff import FORMAT_V0, FORMAT_V1, SECTIONS, DiffError, clean, compare, load, main, parse, render_json, render_text, slug
+from conformance.report import diff
+from conformance.report.diff import FORMAT_V0, FORMAT_V1, SECTIONS, DiffError, clean, compare, load, main, parse, render_json, render_text, slug
 
 PROBLEMS = "https://arcp.0x001.tech/docs/problems/"
 MISMATCH = "BIND-6-mismatch@validate:mismatched:valid"
@@ -524,7 +524,7 @@ def test_load_reads_a_file(tmp_path):
 # --- end to end
 
 def _module(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "conformance.diff", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "conformance.report.diff", *args], capture_output=True, text=True,
                           cwd=cwd, timeout=60)
 
 

@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from conformance.fuzz import PROPERTIES, REFUSE, fuzz_checks, judge_example
-from conformance.plugin import OPTIONS
-from conformance.problems import PROBLEM_MEDIA_TYPE
-from conformance.strategies import DEFECTIVE, REPLAY, FuzzCase, Perturbation, corpus
-from conformance.target import Exchange
+from conformance.judging.fuzz import PROPERTIES, REFUSE, fuzz_checks, judge_example
+from conformance.pytest_plugin.options import OPTIONS
+from conformance.judging.problems import PROBLEM_MEDIA_TYPE
+from conformance.dpop.strategies import DEFECTIVE, REPLAY, FuzzCase, Perturbation, corpus
+from conformance.wire.exchange import Exchange
 
 URL = "http://127.0.0.1:8001/auth/agent/validate_compliance"
 PROBLEMS = "https://arcp.0x001.tech/docs/problems/"
@@ -134,7 +134,7 @@ def test_a_500_on_a_wrong_claim_type_is_found_only_by_the_fuzzer(tmp_path):
 
 
 def test_the_corpus_is_each_named_defect_alone_then_wrong_types_then_a_replay():
-    from conformance.proofs import DEFECTS
+    from conformance.dpop.proofs import DEFECTS
 
     cases = corpus()
     assert [c.defects for c in cases[:len(DEFECTS)]] == [(name,) for name in DEFECTS]

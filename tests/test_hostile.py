@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import xmlschema
 
-from conformance.results import schema_errors
-from conformance.target import MAX_BODY_BYTES
+from conformance.report.results import schema_errors
+from conformance.wire.client import MAX_BODY_BYTES
 from hostile_target import BIG_BYTES, MARKER, shared_hostile_run
 
 JUNIT_XSD = Path(__file__).parent / "data" / "junit-10.xsd"

@@ -15,27 +15,29 @@ from urllib.parse import urlsplit
 import jwt
 import pytest
 
-from conformance import plugin
-from conformance.cases import MODES, Case, expect
-from conformance.catalogue import problem_types, problem_uri
-from conformance.checks import (
-    CASE_JUDGES,
-    FAIL,
-    INCONCLUSIVE,
-    ISSUANCE_JUDGES,
-    PASS,
-    SKIP,
-    CaseResult,
-    Check,
-    Issuance,
-    Verdict,
-    all_checks,
-    issuance_checks,
-    judge_case,
-    judge_issuance,
-)
-from conformance.proofs import CONTROLS, DEFECTS
-from conformance.target import Exchange
+from conformance.dpop.proofs import CONTROLS, DEFECTS
+from conformance.judging import case_judges, issuance_judges
+from conformance.judging.case_judges import CASE_JUDGES
+from conformance.judging.issuance_judges import ISSUANCE_JUDGES
+from conformance.pytest_plugin import outcomes
+from conformance.pytest_plugin.state import RECORD_KEY, STATE, RunState
+from conformance.spec.cases import Case, expect
+from conformance.spec.catalogue import problem_types, problem_uri
+from conformance.spec.checks import Check, fixed_checks, issuance_checks
+from conformance.spec.vocabulary import FAIL, INCONCLUSIVE, MODES, PASS, SKIP, Verdict
+from conformance.wire.exchange import Exchange
+from conformance.wire.records import CaseResult, Issuance
+
+# the judge of each issuance requirement (spec.checks.issuance_checks)
+ISSUANCE_JUDGE = {c.requirement_id: c.judge for mode in MODES for c in issuance_checks(mode)}
+
+
+def judge_case(check: Check, exp, result: CaseResult) -> Verdict:
+    return case_judges.judge_case(check.judge, exp, result)
+
+
+def judge_issuance(check: Check, iss: Issuance) -> Verdict:
+    return issuance_judges.judge_issuance(check.judge, check.subject, iss)
 
 BASE = "http://arcp.test:8001"
 PATHS = {
@@ -155,20 +157,21 @@ def outcome_rows(requirement, case_id, mode, *, accept):
     expectation, where = expect(case, mode), case.endpoint
     server_error = refusal("internal-error", challenge=None, where=where)
     if accept:
-        return case_rows(requirement, "outcome", case_id, mode, {"2xx": accepted(where)},
+        return case_rows(requirement, "ensure_outcome", case_id, mode, {"2xx": accepted(where)},
                          {"401": refusal("dpop-invalid", where=where), "500": server_error})
     slug = expectation.types[0]
     status = expectation.statuses[0] if expectation.statuses else 403
     bad = {"2xx": accepted(where), "500": server_error}
     if expectation.statuses == (401,):
         bad["403"] = refusal(slug, 403, where=where)
-    return case_rows(requirement, "outcome", case_id, mode, {f"{status}-{slug}": refusal(slug, status, where=where)}, bad)
+    return case_rows(requirement, "ensure_outcome", case_id, mode, {f"{status}-{slug}": refusal(slug, status, where=where)}, bad)
 
 
 def issuance_rows(requirement, subject, mode, good, bad, skip=None):
-    rows = [Row(f"good-{n}", requirement, requirement, subject, mode, iss, PASS) for n, iss in good.items()]
-    rows += [Row(f"bad-{n}", requirement, requirement, subject, mode, iss, FAIL) for n, iss in bad.items()]
-    rows += [Row(f"skip-{n}", requirement, requirement, subject, mode, iss, SKIP) for n, iss in (skip or {}).items()]
+    judge = ISSUANCE_JUDGE[requirement]
+    rows = [Row(f"good-{n}", requirement, judge, subject, mode, iss, PASS) for n, iss in good.items()]
+    rows += [Row(f"bad-{n}", requirement, judge, subject, mode, iss, FAIL) for n, iss in bad.items()]
+    rows += [Row(f"skip-{n}", requirement, judge, subject, mode, iss, SKIP) for n, iss in (skip or {}).items()]
     return rows
 
 
@@ -213,43 +216,43 @@ ROWS: list[Row] = [
     *outcome_rows("TOKEN-6-invalid", "validate:expired:valid", "required", accept=False),
     *outcome_rows("TOKEN-6-missing-auth", "register:missing:none", "disabled", accept=False),
     *outcome_rows("TOKEN-6-wrong-phase", "validate:wrong-phase:valid", "optional", accept=False),
-    *case_rows("TOKEN-6-wrong-phase", "outcome", "validate:wrong-phase:valid", "optional",
+    *case_rows("TOKEN-6-wrong-phase", "ensure_outcome", "validate:wrong-phase:valid", "optional",
                {"401": refusal("token-invalid", challenge=DPOP_TOKEN_ERROR)}, {}),
-    *case_rows("TOKEN-6-invalid", "outcome", "validate:expired:valid", "required",
+    *case_rows("TOKEN-6-invalid", "ensure_outcome", "validate:expired:valid", "required",
                {"401-authentication-failed": refusal("authentication-failed")}, {}),
     # problem_type
-    *case_rows("BIND-6-type", "problem_type", "validate:bound:jti-missing", "required",
+    *case_rows("BIND-6-type", "ensure_problem_type", "validate:bound:jti-missing", "required",
                {"dpop-invalid": refusal("dpop-invalid")},
                {"dpop-required": refusal("dpop-required"), "not-a-problem": exchange(401, "Unauthorized"),
                 "no-type": refusal("dpop-invalid", type=ABSENT)}),
-    *case_rows("BIND-6-type", "problem_type", "validate:unbound:none", "required",
+    *case_rows("BIND-6-type", "ensure_problem_type", "validate:unbound:none", "required",
                {"dpop-required": refusal("dpop-required"), "token-not-dpop-bound": refusal("token-not-dpop-bound")},
                {"token-invalid": refusal("token-invalid")}),
-    *case_rows("BIND-6-type", "problem_type", "register:expired:valid", "disabled",
+    *case_rows("BIND-6-type", "ensure_problem_type", "register:expired:valid", "disabled",
                {"token-invalid": refusal("token-invalid"), "authentication-failed": refusal("authentication-failed")},
                {"dpop-invalid": refusal("dpop-invalid")}),
-    *case_rows("BIND-6-type-advisory", "problem_type", "validate:bound:iat-future", "required",
+    *case_rows("BIND-6-type-advisory", "ensure_problem_type", "validate:bound:iat-future", "required",
                {"dpop-invalid": refusal("dpop-invalid")}, {"token-invalid": refusal("token-invalid")}),
-    *case_rows("BIND-6-type-advisory", "problem_type", "validate:bound:none", "optional",
+    *case_rows("BIND-6-type-advisory", "ensure_problem_type", "validate:bound:none", "optional",
                {"dpop-required": refusal("dpop-required")}, {"dpop-invalid": refusal("dpop-invalid")}),
     # wrong_phase_401
-    *case_rows("TOKEN-6-wrong-phase-401", "wrong_phase_401", "register:wrong-phase:valid", "required",
+    *case_rows("TOKEN-6-wrong-phase-401", "ensure_wrong_phase_is_401", "register:wrong-phase:valid", "required",
                {"401-token-invalid": refusal("token-invalid", challenge=DPOP_TOKEN_ERROR)},
                {"403-token-invalid": refusal("token-invalid", 403, challenge=None),
                 "401-authentication-failed": refusal("authentication-failed")}),
     # problem details (§7)
-    *case_rows("PROB-7-no-5xx", "no_5xx", PROBLEM_CASE, "required",
+    *case_rows("PROB-7-no-5xx", "ensure_no_5xx", PROBLEM_CASE, "required",
                {"401": refusal("dpop-required")},
                {"500": refusal("internal-error", challenge=None), "500-configuration": refusal("configuration-error", challenge=None),
                 "502-uncatalogued": exchange(502, "Bad Gateway", [("Content-Type", "text/html")])}),
-    *case_rows("PROB-7-content-type", "content_type", PROBLEM_CASE, "required",
+    *case_rows("PROB-7-content-type", "ensure_problem_content_type", PROBLEM_CASE, "required",
                {"problem+json": refusal("dpop-required"),
                 "with-charset": refusal("dpop-required", content_type="application/problem+json; charset=utf-8"),
                 "upper-case": refusal("dpop-required", content_type="Application/Problem+JSON")},
                {"json": refusal("dpop-required", content_type="application/json"),
                 "text": refusal("dpop-required", content_type="text/plain"),
                 "none": exchange(401, problem("dpop-required"), [("WWW-Authenticate", DPOP_NO_ERROR)])}),
-    *case_rows("PROB-7-members", "members", PROBLEM_CASE, "required",
+    *case_rows("PROB-7-members", "ensure_problem_members", PROBLEM_CASE, "required",
                {"full": refusal("dpop-required"), "only-required": refusal("dpop-required", instance=ABSENT, timestamp=ABSENT, request_id=ABSENT)},
                {"no-detail": refusal("dpop-required", detail=ABSENT), "no-type": refusal("dpop-required", type=ABSENT),
                 "relative-type": refusal("dpop-required", type="dpop-required"),
@@ -257,41 +260,41 @@ ROWS: list[Row] = [
                 "empty-title": refusal("dpop-required", title=""),
                 "not-json": exchange(401, "Unauthorized", [("Content-Type", "application/problem+json")]),
                 "json-array": exchange(401, [problem("dpop-required")], [("Content-Type", "application/problem+json")])}),
-    *case_rows("PROB-7-status-match", "status_match", PROBLEM_CASE, "required",
+    *case_rows("PROB-7-status-match", "ensure_problem_status_matches", PROBLEM_CASE, "required",
                {"401": refusal("dpop-required")},
                {"400-in-body": refusal("dpop-required", body_status=400), "string": refusal("dpop-required", body_status="401"),
                 "missing": refusal("dpop-required", body_status=ABSENT)}),
-    *case_rows("PROB-7-recommended", "recommended", PROBLEM_CASE, "required",
+    *case_rows("PROB-7-recommended", "ensure_recommended_members", PROBLEM_CASE, "required",
                {"all": refusal("dpop-required"), "instance-full-url": refusal("dpop-required", instance=BASE + PATHS["validate"])},
                {"no-request-id": refusal("dpop-required", request_id=ABSENT),
                 "bad-timestamp": refusal("dpop-required", timestamp="15/01/2024"),
                 "no-instance": refusal("dpop-required", instance=ABSENT),
                 "other-instance": refusal("dpop-required", instance="/agents/register")}),
-    *case_rows("PROB-7-title", "title", PROBLEM_CASE, "required",
+    *case_rows("PROB-7-title", "ensure_catalogue_title", PROBLEM_CASE, "required",
                {"catalogue-title": refusal("dpop-required")},
                {"heading-not-title": refusal("dpop-required", title="DPoP Required"), "missing": refusal("dpop-required", title=ABSENT)}),
     # WWW-Authenticate (§7)
-    *case_rows("AUTH-9110-www-authenticate", "www_authenticate", PROBLEM_CASE, "required",
+    *case_rows("AUTH-9110-www-authenticate", "ensure_challenge_present", PROBLEM_CASE, "required",
                {"dpop": refusal("dpop-required", challenge=DPOP_NO_ERROR), "bearer": refusal("dpop-required", challenge='Bearer realm="arcp"')},
                {"absent": refusal("dpop-required", challenge=None), "empty": refusal("dpop-required", challenge="")}),
-    *case_rows("AUTH-9449-dpop-challenge", "dpop_challenge", PROBLEM_CASE, "required",
+    *case_rows("AUTH-9449-dpop-challenge", "ensure_dpop_challenge", PROBLEM_CASE, "required",
                {"dpop": refusal("dpop-required", challenge=DPOP_NO_ERROR),
                 "dpop-second": refusal("dpop-required", challenge='Bearer realm="arcp", dpop algs="ES256"')},
                {"bearer-only": refusal("dpop-required", challenge='Bearer realm="arcp"'), "absent": refusal("dpop-required", challenge=None)}),
-    *case_rows("AUTH-9449-algs", "algs", PROBLEM_CASE, "required",
+    *case_rows("AUTH-9449-algs", "ensure_algs_listed", PROBLEM_CASE, "required",
                {"algs": refusal("dpop-required", challenge=DPOP_NO_ERROR)},
                {"no-algs": refusal("dpop-required", challenge='DPoP error="invalid_token"'),
                 "empty-algs": refusal("dpop-required", challenge='DPoP algs=""')}),
-    *case_rows("AUTH-9449-challenge-error", "challenge_error", PROBLEM_CASE, "required",
+    *case_rows("AUTH-9449-challenge-error", "ensure_challenge_error", PROBLEM_CASE, "required",
                {"invalid_token": refusal("dpop-required", challenge=DPOP_TOKEN_ERROR),
                 "invalid_dpop_proof": refusal("dpop-required", challenge=DPOP_PROOF_ERROR),
                 "on-bearer": refusal("dpop-required", challenge='DPoP algs="ES256", Bearer error="invalid_token"')},
                {"absent": refusal("dpop-required", challenge=DPOP_NO_ERROR),
                 "other": refusal("dpop-required", challenge='DPoP algs="ES256", error="insufficient_scope"')}),
-    *case_rows("AUTH-9449-challenge-error", "challenge_error", "validate:bound:htm-wrong", "required",
+    *case_rows("AUTH-9449-challenge-error", "ensure_challenge_error", "validate:bound:htm-wrong", "required",
                {"invalid_dpop_proof": refusal("dpop-invalid", challenge=DPOP_PROOF_ERROR)},
                {"invalid_token": refusal("dpop-invalid", challenge=DPOP_TOKEN_ERROR)}),
-    *case_rows("AUTH-9449-challenge-error", "challenge_error", "validate:missing:none", "disabled",
+    *case_rows("AUTH-9449-challenge-error", "ensure_challenge_error", "validate:missing:none", "disabled",
                {"no-error": refusal("authentication-failed", challenge='Bearer realm="arcp"')},
                {"error-without-credentials": refusal("authentication-failed", challenge='Bearer error="invalid_token"')}),
     # issuance (§4, §6)
@@ -354,7 +357,7 @@ def verdict_of(row: Row) -> Verdict:
 
 @pytest.mark.parametrize("row", ROWS, ids=row_id)
 def test_judge_row(row):
-    generated = issuance_checks(row.mode) if isinstance(row.given, Issuance) else all_checks(row.mode)
+    generated = issuance_checks(row.mode) if isinstance(row.given, Issuance) else fixed_checks(row.mode)
     assert row.check in generated, f"{row.check.id} ({row.judge}) is not a check of mode {row.mode}"
     verdict = verdict_of(row)
     assert verdict.outcome == row.expected, verdict.message
@@ -363,7 +366,7 @@ def test_judge_row(row):
 
 
 def generated_pairs() -> set[tuple[str, str]]:
-    return {(c.requirement_id, c.judge) for mode in MODES for c in all_checks(mode)}
+    return {(c.requirement_id, c.judge) for mode in MODES for c in fixed_checks(mode)}
 
 
 def test_every_generated_check_has_a_good_and_a_bad_example():
@@ -387,7 +390,7 @@ def test_every_judge_is_reachable_and_exercised():
 def test_every_defect_must_be_refused(proof, mode):
     case = Case("validate", "bound", proof)
     exp = expect(case, mode)
-    check = Check(exp.requirement, case.id, "outcome", case)
+    check = Check(exp.requirement, case.id, "ensure_outcome", case)
     assert not exp.accept and exp.types == ("dpop-invalid",)
     assert judge_case(check, exp, CaseResult(refusal("dpop-invalid"))).outcome == PASS
     assert judge_case(check, exp, CaseResult(accepted())).outcome == FAIL
@@ -397,7 +400,7 @@ def test_every_defect_must_be_refused(proof, mode):
 def test_every_control_must_be_accepted(proof):
     case = Case("register", "bound", proof)
     exp = expect(case, "required")
-    check = Check(exp.requirement, case.id, "outcome", case)
+    check = Check(exp.requirement, case.id, "ensure_outcome", case)
     assert exp.accept
     assert judge_case(check, exp, CaseResult(accepted("register"))).outcome == PASS
     assert judge_case(check, exp, CaseResult(refusal("dpop-invalid", where="register"))).outcome == FAIL
@@ -406,7 +409,7 @@ def test_every_control_must_be_accepted(proof):
 # --- preconditions: verdicts that say nothing about the server
 
 DEFECT_CASE = Case("validate", "bound", "htm-wrong")
-DEFECT_CHECK = Check("DPOP-4.3-htm", DEFECT_CASE.id, "outcome", DEFECT_CASE)
+DEFECT_CHECK = Check("DPOP-4.3-htm", DEFECT_CASE.id, "ensure_outcome", DEFECT_CASE)
 
 
 def judge_defect(result: CaseResult, check: Check = DEFECT_CHECK) -> Verdict:
@@ -438,7 +441,7 @@ def test_other_409_is_judged():
     assert judge_defect(CaseResult(refusal("duplicate-agent", 409, challenge=None, type="https://example.test/conflict"))).outcome == FAIL
 
 
-@pytest.mark.parametrize("judge, requirement", [("outcome", "DPOP-4.3-htm"), ("problem_type", "BIND-6-type")])
+@pytest.mark.parametrize("judge, requirement", [("ensure_outcome", "DPOP-4.3-htm"), ("ensure_problem_type", "BIND-6-type")])
 def test_refusal_when_the_positive_control_failed_is_inconclusive(judge, requirement):
     check = Check(requirement, DEFECT_CASE.id, judge, DEFECT_CASE)
     assert judge_defect(CaseResult(refusal("dpop-invalid"), control_ok=False), check).outcome == INCONCLUSIVE
@@ -449,8 +452,8 @@ def test_acceptance_when_the_positive_control_failed_is_still_a_failure():
 
 
 @pytest.mark.parametrize("judge, requirement", [
-    ("problem_type", "BIND-6-type"), ("content_type", "PROB-7-content-type"), ("members", "PROB-7-members"),
-    ("status_match", "PROB-7-status-match"), ("recommended", "PROB-7-recommended"), ("title", "PROB-7-title"),
+    ("ensure_problem_type", "BIND-6-type"), ("ensure_problem_content_type", "PROB-7-content-type"), ("ensure_problem_members", "PROB-7-members"),
+    ("ensure_problem_status_matches", "PROB-7-status-match"), ("ensure_recommended_members", "PROB-7-recommended"), ("ensure_catalogue_title", "PROB-7-title"),
 ])
 def test_error_judges_skip_an_acceptance(judge, requirement):
     check = Check(requirement, DEFECT_CASE.id, judge, DEFECT_CASE)
@@ -458,8 +461,8 @@ def test_error_judges_skip_an_acceptance(judge, requirement):
 
 
 @pytest.mark.parametrize("judge, requirement", [
-    ("www_authenticate", "AUTH-9110-www-authenticate"), ("dpop_challenge", "AUTH-9449-dpop-challenge"),
-    ("algs", "AUTH-9449-algs"), ("challenge_error", "AUTH-9449-challenge-error"),
+    ("ensure_challenge_present", "AUTH-9110-www-authenticate"), ("ensure_dpop_challenge", "AUTH-9449-dpop-challenge"),
+    ("ensure_algs_listed", "AUTH-9449-algs"), ("ensure_challenge_error", "AUTH-9449-challenge-error"),
 ])
 def test_challenge_judges_skip_a_non_401(judge, requirement):
     check = Check(requirement, DEFECT_CASE.id, judge, DEFECT_CASE)
@@ -467,21 +470,21 @@ def test_challenge_judges_skip_a_non_401(judge, requirement):
 
 
 def test_title_skips_a_type_outside_the_catalogue():
-    check = Check("PROB-7-title", DEFECT_CASE.id, "title", DEFECT_CASE)
+    check = Check("PROB-7-title", DEFECT_CASE.id, "ensure_catalogue_title", DEFECT_CASE)
     ex = refusal("dpop-invalid", type="https://example.test/other", title="Other")
     assert judge_defect(CaseResult(ex), check).outcome == SKIP
 
 
 def test_algs_and_challenge_error_skip_when_their_prerequisite_is_missing():
-    algs = Check("AUTH-9449-algs", DEFECT_CASE.id, "algs", DEFECT_CASE)
-    error = Check("AUTH-9449-challenge-error", DEFECT_CASE.id, "challenge_error", DEFECT_CASE)
+    algs = Check("AUTH-9449-algs", DEFECT_CASE.id, "ensure_algs_listed", DEFECT_CASE)
+    error = Check("AUTH-9449-challenge-error", DEFECT_CASE.id, "ensure_challenge_error", DEFECT_CASE)
     assert judge_defect(CaseResult(refusal("dpop-invalid", challenge='Bearer error="invalid_token"')), algs).outcome == SKIP
     assert judge_defect(CaseResult(refusal("dpop-invalid", challenge=None)), error).outcome == SKIP
 
 
 def test_wrong_phase_401_skips_an_acceptance():
     case = Case("validate", "wrong-phase", "valid")
-    check = Check("TOKEN-6-wrong-phase-401", case.id, "wrong_phase_401", case)
+    check = Check("TOKEN-6-wrong-phase-401", case.id, "ensure_wrong_phase_is_401", case)
     assert judge_case(check, expect(case, "required"), CaseResult(accepted())).outcome == SKIP
 
 
@@ -493,23 +496,23 @@ ISSUANCE_SUBJECTS = sorted({(c.requirement_id, c.subject) for c in issuance_chec
 @pytest.mark.parametrize("requirement, subject", ISSUANCE_SUBJECTS, ids=lambda v: v)
 def test_issuance_without_exchanges_is_inconclusive(requirement, subject):
     iss = Issuance(jkt=JKT_A, reasons={subject: "no --agent-key given"})
-    assert judge_issuance(Check(requirement, subject, requirement), iss).outcome == INCONCLUSIVE
+    assert judge_issuance(Check(requirement, subject, ISSUANCE_JUDGE[requirement]), iss).outcome == INCONCLUSIVE
 
 
 @pytest.mark.parametrize("requirement, subject", [("ISS-6-cnf-jkt", "phase1"), ("ISS-4-aud", "temp"), ("ISS-6-no-store", "phase1")])
 def test_issuance_refused_phase1_is_inconclusive(requirement, subject):
     iss = flow(phase1=refusal("authentication-failed", where="phase1", challenge='Bearer realm="arcp"'))
-    verdict = judge_issuance(Check(requirement, subject, requirement), iss)
+    verdict = judge_issuance(Check(requirement, subject, ISSUANCE_JUDGE[requirement]), iss)
     assert verdict.outcome == INCONCLUSIVE
 
 
 def test_issuance_rate_limited_is_inconclusive():
     iss = flow(phase1=refusal("rate-limit-exceeded", where="phase1", challenge=None))
-    assert judge_issuance(Check("ISS-6-cnf-jkt", "phase1", "ISS-6-cnf-jkt"), iss).outcome == INCONCLUSIVE
+    assert judge_issuance(Check("ISS-6-cnf-jkt", "phase1", ISSUANCE_JUDGE["ISS-6-cnf-jkt"]), iss).outcome == INCONCLUSIVE
 
 
 def test_single_use_is_inconclusive_without_unregistering():
-    check = Check("ISS-6-single-use", "register", "ISS-6-single-use")
+    check = Check("ISS-6-single-use", "register", ISSUANCE_JUDGE["ISS-6-single-use"])
     assert judge_issuance(check, flow(unregistered=False, reregister=None)).outcome == INCONCLUSIVE
     assert judge_issuance(check, flow(register=refusal("token-invalid", where="register"))).outcome == INCONCLUSIVE
 
@@ -518,7 +521,7 @@ def test_single_use_is_inconclusive_without_unregistering():
 
 class FakeConfig:
     def __init__(self, strict=False):
-        self.stash = {plugin.RESULTS_KEY: [], plugin.SNIPPETS_KEY: {}}
+        self.stash = {STATE: RunState()}
         self.strict = strict
 
     def getoption(self, dest):
@@ -532,27 +535,18 @@ class FakeSession:
     mode = "required"
     forger = None
 
-    def __init__(self, verdict):
-        self.verdict = verdict
 
-    def judge(self, check):
-        return self.verdict
-
-    def exchanges_for(self, check):
-        return [refusal("dpop-invalid")]
-
-
-SHOULD_CHECK = Check("DPOP-4.3-iat-future", "validate:bound:iat-future", "outcome", Case("validate", "bound", "iat-future"))
+SHOULD_CHECK = Check("DPOP-4.3-iat-future", "validate:bound:iat-future", "ensure_outcome", Case("validate", "bound", "iat-future"))
 MUST_CHECK = DEFECT_CHECK
 
 
 def run(check, verdict, strict=False):
     config, item = FakeConfig(strict), FakeItem()
     try:
-        plugin.run_check(config, FakeSession(verdict), check, item)
+        outcomes.report_verdict(config, FakeSession(), check, item, verdict, [refusal("dpop-invalid")])
     finally:
-        recorded = item.stash.get(plugin.RECORD_KEY, {})
-    return config.stash[plugin.RESULTS_KEY], recorded
+        recorded = item.stash.get(RECORD_KEY, {})
+    return config.stash[STATE].records, recorded
 
 
 class FakeItem:
@@ -562,7 +556,7 @@ class FakeItem:
 
 def test_plugin_maps_should_failures_to_warnings(monkeypatch):
     monkeypatch.delenv("ARCP_CONFORMANCE_STRICT", raising=False)
-    with pytest.warns(plugin.ConformanceWarning, match="DPOP-4.3-iat-future"):
+    with pytest.warns(outcomes.ConformanceWarning, match="DPOP-4.3-iat-future"):
         results, recorded = run(SHOULD_CHECK, Verdict(FAIL, "accepted a proof from the future"))
     assert results[0]["verdict"] == recorded["verdict"] == "warn"
 
@@ -600,7 +594,7 @@ def test_optional_mode_bound_token_without_proof_refused_with_403_is_no_must_fai
     case, mode = Case("validate", "bound", "none"), "optional"
     ex = refusal("dpop-required", 403, challenge=None)
     must_failures = [
-        check.id for check in all_checks(mode)
+        check.id for check in fixed_checks(mode)
         if check.case == case and check.requirement.level == "MUST"
         and judge_case(check, expect(case, mode), CaseResult(ex)).outcome == FAIL
     ]
@@ -609,7 +603,7 @@ def test_optional_mode_bound_token_without_proof_refused_with_403_is_no_must_fai
 
 def test_required_mode_bound_token_without_proof_must_be_a_401():
     case = Case("validate", "bound", "none")
-    check = Check("BIND-6-bound-noproof", case.id, "outcome", case)
+    check = Check("BIND-6-bound-noproof", case.id, "ensure_outcome", case)
     ex = refusal("dpop-required", 403, challenge=None)
     assert judge_case(check, expect(case, "required"), CaseResult(ex)).outcome == FAIL
 
@@ -621,7 +615,7 @@ def test_required_mode_bound_token_without_proof_must_be_a_401():
 @pytest.mark.parametrize("slug", ["endpoint-unreachable", "connection-timeout", "operation-timeout"])
 def test_no_5xx_exempts_catalogued_agent_endpoint_gateway_problems(slug):
     case = Case("register", "bound", "htm-wrong")
-    check = Check("PROB-7-no-5xx", case.id, "no_5xx", case)
-    assert check in all_checks("required")
+    check = Check("PROB-7-no-5xx", case.id, "ensure_no_5xx", case)
+    assert check in fixed_checks("required")
     ex = refusal(slug, challenge=None, where="register")
     assert judge_case(check, expect(case, "required"), CaseResult(ex)).outcome != FAIL

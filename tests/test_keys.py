@@ -6,7 +6,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.utils import base64url_decode
 
-from conformance.keys import KeyPair, access_token_hash, generate_key, jwk_thumbprint
+from conformance.dpop.keys import KeyPair, access_token_hash, generate_key, jwk_thumbprint
 
 VECTORS = json.loads(
     (Path(__file__).resolve().parents[1] / "vectors" / "thumbprints.json").read_text("utf-8")

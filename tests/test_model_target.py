@@ -9,13 +9,13 @@ import httpx
 import jwt
 import pytest
 
-from conformance.catalogue import requirements
-from conformance.keys import generate_key
+from conformance.spec.catalogue import requirements
+from conformance.dpop.keys import generate_key
 from conformance.model_target import FAULTS, ModelConfig, ModelServer, start_model
 from conformance.model_target.dpop import ReplayStore
 from conformance.model_target.htu import normalize_uri
 from conformance.model_target.problems import PROBLEM_TYPES
-from conformance.proofs import build_proof
+from conformance.dpop.proofs import build_proof
 
 MODEL_SOURCES = Path(__file__).resolve().parents[1] / "conformance" / "model_target"
 

@@ -3,10 +3,10 @@ silent on the fault-free model in every mode, and for every fault exactly the ru
 fail on a server with the defect and to pass on one without it)."""
 import pytest
 
-from conformance.catalogue import ROOT
-from conformance.checks import all_checks
+from conformance.spec.catalogue import ROOT
+from conformance.spec.checks import fixed_checks
 from conformance.model_target import FAULTS
-from conformance.mutation import BEGIN, END, MODES, against_model, evaluate_all, expected, fault_modes, flagged, score_markdown
+from tools.mutation import BEGIN, END, MODES, against_model, evaluate_all, expected, fault_modes, flagged, score_markdown
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +30,12 @@ def test_each_fault_is_caught_by_exactly_its_checks(results, fault, mode):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_every_must_and_should_requirement_has_a_fault_that_breaks_it(mode):
-    from conformance.fuzz import fuzz_checks
+    from conformance.judging.fuzz import fuzz_checks
 
-    from conformance.mutation import group_of
-    from conformance.stateful import stateful_checks
+    from tools.mutation import group_of
+    from conformance.judging.stateful.run import stateful_checks
 
-    used = {(group_of(c), c.requirement_id) for c in all_checks(mode) + fuzz_checks(mode) + stateful_checks(mode)
+    used = {(group_of(c), c.requirement_id) for c in fixed_checks(mode) + fuzz_checks(mode) + stateful_checks(mode)
             if c.requirement.level in ("MUST", "SHOULD")}
     covered = {pair for fault in FAULTS.values() if mode in fault.modes for pair in expected(fault.name, mode)}
     assert used - covered == set()
@@ -44,4 +44,4 @@ def test_every_must_and_should_requirement_has_a_fault_that_breaks_it(mode):
 def test_readme_mutation_score_is_the_generated_one(results):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     block = readme.split(BEGIN, 1)[1].split(END, 1)[0].strip()
-    assert block == score_markdown(list(results.values())).strip(), "run: python -m conformance.mutation readme"
+    assert block == score_markdown(list(results.values())).strip(), "run: python -m tools.mutation readme"

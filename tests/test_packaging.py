@@ -2,7 +2,7 @@
 import fnmatch
 import tomllib
 
-from conformance.catalogue import ROOT
+from conformance.spec.catalogue import ROOT
 
 
 def test_every_data_file_is_packaged():
@@ -20,7 +20,7 @@ def test_every_data_file_is_packaged():
 
 def test_the_plugin_entry_point_is_declared():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    assert project["entry-points"]["pytest11"] == {"arcp_conformance": "conformance.plugin"}
+    assert project["entry-points"]["pytest11"] == {"arcp_conformance": "conformance.pytest_plugin.hooks"}
 
 
 def test_loading_the_plugin_does_not_import_jsonschema():
@@ -29,6 +29,6 @@ def test_loading_the_plugin_does_not_import_jsonschema():
     import subprocess
     import sys
 
-    code = "import sys, conformance.plugin; print('jsonschema' in sys.modules)"
+    code = "import sys, conformance.pytest_plugin.hooks; print('jsonschema' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr[-2000:]

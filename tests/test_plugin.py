@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 import conformance
-from conformance.plugin import OPTIONS, USAGE_ERROR
+from conformance.pytest_plugin.options import OPTIONS, USAGE_ERROR
 
 pytest_plugins = ["pytester"]
 

@@ -1,8 +1,9 @@
 """The problem+json schemas (schemas/*.json) and the WWW-Authenticate parser of conformance.problems."""
 import pytest
 
-from conformance.catalogue import problem_uri
-from conformance.problems import Challenge, parse_challenges, schema_errors, type_errors
+from conformance.spec.catalogue import problem_uri
+from conformance.judging.challenges import Challenge, parse_challenges
+from conformance.judging.problems import schema_errors, type_errors
 
 # The example response of ARCP docs/problems/token-not-dpop-bound.md (shared/seeds).
 FULL = {

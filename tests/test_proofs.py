@@ -8,8 +8,8 @@ import pytest
 from jwt.algorithms import get_default_algorithms
 from jwt.utils import base64url_decode, base64url_encode
 
-from conformance.keys import KeyPair, access_token_hash, generate_key
-from conformance.proofs import CONTROLS, DEFECTS, build_proof, decode_unverified, htu_for, proof_parts
+from conformance.dpop.keys import KeyPair, access_token_hash, generate_key
+from conformance.dpop.proofs import CONTROLS, DEFECTS, build_proof, decode_unverified, htu_for, proof_parts
 
 ALGS = ["EdDSA", "ES256"]
 NOW = 1_700_000_000

@@ -15,14 +15,14 @@ import pytest
 
 from conformance import reproduce
 from conformance.checks import FAIL, PASS, WARN, all_checks
-from conformance.keys import generate_key
+from conformance.dpop.keys import generate_key
 from conformance.model_target import start_model
-from conformance.proofs import CONTROLS, DEFECTS, build_proof, decode_unverified, htu_for
+from conformance.dpop.proofs import CONTROLS, DEFECTS, build_proof, decode_unverified, htu_for
 from conformance.reproduce import (
     ENV_AGENT_ENDPOINT_HOST, ENV_AGENT_KEY, ENV_JWT_SECRET, ENV_TARGET_URL, EXIT_MISSING_SETTING, EXIT_NOT_REPRODUCED,
     EXIT_REPRODUCED, NOT_REPRODUCIBLE, proof_recipe, python_snippet,
 )
-from conformance.session import ConformanceSession, Settings
+from conformance.wire.session import ConformanceSession, Settings
 
 MODES = ("required", "optional", "disabled")
 SNIPPET_TIMEOUT = 60

@@ -17,10 +17,10 @@ from pathlib import Path
 import jwt
 import pytest
 
-from conformance import results
-from conformance.plugin import OPTIONS, USAGE_ERROR
-from conformance.target import TargetClient, TargetError
-from conformance.tokens import ForgeRefused, Forger, claims_of
+from conformance.report import results
+from conformance.pytest_plugin.options import OPTIONS, USAGE_ERROR
+from conformance.wire.client import TargetClient, TargetError
+from conformance.dpop.tokens import ForgeRefused, Forger, claims_of
 
 sys.path.insert(0, str(Path(__file__).parent))
 from faulty_target import Fault, FaultyTarget, RawTarget, Recorder, closed_port  # noqa: E402

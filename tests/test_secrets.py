@@ -13,8 +13,9 @@ import re
 import jwt
 import pytest
 
-from conformance import redact, results
-from conformance.target import Exchange
+from conformance.report import results
+from conformance.wire import redact
+from conformance.wire.exchange import Exchange
 from hostile_target import _is_jws, run_suite, shared_hostile_run
 
 FAULTS = "model:required:accept-replay,skip-htm"  # failures, so console details and reproducers are written too

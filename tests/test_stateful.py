@@ -9,9 +9,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from conformance.model_target import start_model
-from conformance.session import ConformanceSession, Settings
-from conformance.stateful import FAIL, INCONCLUSIVE, INVARIANTS, PASS, run_state_machine
-from conformance.catalogue import requirements
+from conformance.wire.session import ConformanceSession, Settings
+from conformance.judging.stateful.invariants import INVARIANTS
+from conformance.judging.stateful.run import run_state_machine
+from conformance.spec.vocabulary import FAIL, INCONCLUSIVE, PASS
+from conformance.spec.catalogue import requirements
 
 EXAMPLES, STEPS, SECONDS = 10, 8, 30.0
 
@@ -148,7 +150,7 @@ def test_bad_arguments_are_refused():
 # --- wired into the plugin: one check per catalogued invariant, end to end against the model
 
 def test_one_check_per_catalogued_invariant_that_applies_in_the_mode():
-    from conformance.stateful import stateful_checks
+    from conformance.judging.stateful.run import stateful_checks
 
     ids = [c.id for c in stateful_checks("required")]
     assert ids == [f"{inv.requirement_id}@stateful" for inv in INVARIANTS if inv.catalogued]
@@ -164,7 +166,7 @@ def run_stateful(tmp_path, target, *args):
     import subprocess
     import sys
 
-    from conformance.plugin import OPTIONS
+    from conformance.pytest_plugin.options import OPTIONS
 
     env = {k: v for k, v in os.environ.items() if k not in {e for e, _ in OPTIONS.values()}}
     proc = subprocess.run(
@@ -177,8 +179,8 @@ def run_stateful(tmp_path, target, *args):
 
 
 def test_the_fault_free_model_has_no_stateful_failure_and_the_results_validate(tmp_path):
-    from conformance.results import schema_errors
-    from conformance.stateful import stateful_checks
+    from conformance.report.results import schema_errors
+    from conformance.judging.stateful.run import stateful_checks
 
     proc, doc = run_stateful(tmp_path, "model:required", "--fuzz-examples", "0")
     assert proc.returncode == 0, proc.stdout[-3000:]
@@ -201,7 +203,7 @@ def test_the_fault_free_model_has_no_stateful_failure_and_the_results_validate(t
 
 
 def test_a_flow_fault_fails_its_stateful_check_with_the_sequence_and_seed(tmp_path):
-    from conformance.results import schema_errors
+    from conformance.report.results import schema_errors
 
     check = "ISS-6-single-use@stateful"
     proc, doc = run_stateful(tmp_path, "model:required:validated-reusable", "--check", "*@stateful")

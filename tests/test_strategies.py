@@ -7,12 +7,12 @@ import pytest
 from hypothesis import HealthCheck, find, given, settings
 from jwt.utils import base64url_decode
 
-from conformance import strategies as S
-from conformance.cases import defect_requirements
-from conformance.catalogue import requirements
-from conformance.keys import generate_key
-from conformance.proofs import _TARGETS, DEFECTS, _check, decode_unverified
-from conformance.target import MAX_REQUEST_HEADER_BYTES
+from conformance.dpop import strategies as S
+from conformance.spec.cases import defect_requirements
+from conformance.spec.catalogue import requirements
+from conformance.dpop.keys import generate_key
+from conformance.dpop.proofs import _TARGETS, DEFECTS, _check, decode_unverified
+from conformance.wire.client import MAX_REQUEST_HEADER_BYTES
 
 FAST = settings(max_examples=40, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
 WIDE = settings(max_examples=2000, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))  # find() stops at the first hit

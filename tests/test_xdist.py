@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import xmlschema
 
-from conformance.plugin import OPTIONS, USAGE_ERROR
-from conformance.results import schema_errors
+from conformance.pytest_plugin.options import OPTIONS, USAGE_ERROR
+from conformance.report.results import schema_errors
 
 pytest.importorskip("xdist")
 

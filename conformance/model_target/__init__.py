@@ -2,7 +2,8 @@
 
 The suite's self-test runs against it: fault-free it must pass every check, and each fault must
 make exactly the checks of the requirements it breaks fail. It shares no checking code with the
-suite; only conformance.keys (thumbprint and ath, pinned by RFC vectors).
+suite; only conformance.dpop.keys (thumbprint and ath, pinned by RFC vectors) and the mode names
+of conformance.spec.vocabulary.
 """
 from .app import create_app
 from .config import MODES, ModelConfig

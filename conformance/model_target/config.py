@@ -4,9 +4,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
+from ..spec.vocabulary import MODES
 from .faults import FAULTS
-
-MODES = ("required", "optional", "disabled")
 
 
 @dataclass(frozen=True)

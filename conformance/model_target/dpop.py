@@ -15,7 +15,7 @@ import jwt
 from jwt.algorithms import get_default_algorithms
 from jwt.utils import base64url_decode
 
-from conformance.keys import access_token_hash, jwk_thumbprint
+from ..dpop.keys import access_token_hash, jwk_thumbprint
 
 from .config import ModelConfig
 from .htu import normalize_uri

@@ -2,7 +2,8 @@
 problem+json and WWW-Authenticate rules on every refusal."""
 import pytest
 
-from conformance.plugin import checks_for, run_check
+from conformance.pytest_plugin.collection import checks_for
+from conformance.pytest_plugin.outcomes import run_check
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

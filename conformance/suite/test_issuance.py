@@ -1,7 +1,8 @@
 """Profile §4 and §6 (issuance and flow): tokens, their binding, lifetimes and single use."""
 import pytest
 
-from conformance.plugin import checks_for, run_check
+from conformance.pytest_plugin.collection import checks_for
+from conformance.pytest_plugin.outcomes import run_check
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

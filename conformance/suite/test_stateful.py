@@ -2,7 +2,8 @@
 (conformance.stateful), all judged on the session's single run, sent after every other check."""
 import pytest
 
-from conformance.plugin import checks_for, run_stateful_check
+from conformance.pytest_plugin.collection import checks_for
+from conformance.pytest_plugin.outcomes import run_check
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -11,4 +12,4 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def test_stateful(check, arcp_session, pytestconfig, request):
-    run_stateful_check(pytestconfig, arcp_session, check, request.node)
+    run_check(pytestconfig, arcp_session, check, request.node)

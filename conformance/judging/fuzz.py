@@ -19,17 +19,20 @@ among them), so a property whose failures always come with another's still gets 
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from .cases import Expectation, defect_requirements
-from .catalogue import requirement
-from .checks import CASE_JUDGES, FAIL, INCONCLUSIVE, PASS, SKIP, WARN, CaseResult, Check, Verdict, precondition
-from .flows import Proof
-from .strategies import DEFECTIVE, REPLAY, FuzzCase, corpus, fuzz_cases, proof_values
-from .target import Exchange
+from ..dpop.strategies import DEFECTIVE, REPLAY, FuzzCase, corpus, fuzz_cases, proof_values
+from ..spec.cases import Case, Expectation, defect_requirements
+from ..spec.catalogue import requirement
+from ..spec.checks import Check
+from ..spec.vocabulary import FAIL, INCONCLUSIVE, MUST, PASS, SKIP, WARN, Verdict
+from ..wire.exchange import Exchange
+from ..wire.flows import Proof
+from ..wire.records import CaseResult
+from .case_judges import CASE_JUDGES, precondition
+from .exploration import ExplorationRun
 
 SUBJECT = "fuzz:validate"
 DEFAULT_EXAMPLES = 30
@@ -49,18 +52,14 @@ def fuzz_checks(mode: str) -> list[Check]:
     return [Check(req, SUBJECT, "fuzz") for req in PROPERTIES]
 
 
-def is_fuzz_check(check: Check) -> bool:
-    return check.subject == SUBJECT
-
-
 # --- judging one example (pure) ------------------------------------------------------------------
 
 def defect_levels(case: FuzzCase) -> tuple[list[str], list[str]]:
     """(MUST-level, SHOULD-level) requirements the example's defects break when accepted."""
     reqs = [defect_requirements()[d] for d in case.defects if d != REPLAY]
     reqs += [p.requirement for p in case.items(DEFECTIVE)]
-    must = sorted({r for r in reqs if requirement(r).level == "MUST"})
-    should = sorted({r for r in reqs if requirement(r).level != "MUST"})
+    must = sorted({r for r in reqs if requirement(r).level == MUST})
+    should = sorted({r for r in reqs if requirement(r).level != MUST})
     return must, should
 
 
@@ -82,7 +81,7 @@ def judge_example(case: FuzzCase, twin: Exchange | None, ex: Exchange | None) ->
     result = ExampleResult(case, twin, ex, INCONCLUSIVE)
     v = result.verdicts
     sent = [e for e in (twin, ex) if e is not None and e.status is not None and not e.throttled]  # a 503 of rate limiting judges nothing
-    fives = [e for e in sent if CASE_JUDGES["no_5xx"](e, _PROBLEM, CaseResult(e)).outcome == FAIL]
+    fives = [e for e in sent if CASE_JUDGES["ensure_no_5xx"](e, _PROBLEM, CaseResult(e)).outcome == FAIL]
     if fives:
         which = "the defect-free twin" if fives[0] is twin else "the example"
         v["PROB-7-no-5xx"] = Verdict(FAIL, f"{which} was answered {fives[0].summary()}: {str(fives[0].json_member('detail'))[:200]}")
@@ -106,10 +105,10 @@ def judge_example(case: FuzzCase, twin: Exchange | None, ex: Exchange | None) ->
     elif must or should:
         v[REFUSE] = Verdict(PASS)
     if ex.is_error:
-        for req, judge in (("PROB-7-content-type", "content_type"), ("PROB-7-members", "members")):
+        for req, judge in (("PROB-7-content-type", "ensure_problem_content_type"), ("PROB-7-members", "ensure_problem_members")):
             v[req] = CASE_JUDGES[judge](ex, _PROBLEM, CaseResult(ex))
         if case.replay or must:
-            v["BIND-6-type"] = CASE_JUDGES["problem_type"](ex, _PROBLEM, CaseResult(ex))
+            v["BIND-6-type"] = CASE_JUDGES["ensure_problem_type"](ex, _PROBLEM, CaseResult(ex))
     return result
 
 
@@ -126,20 +125,22 @@ class FuzzSettings:
 _FAILURES = {req: type(f"FuzzFailure_{i}", (AssertionError,), {"requirement": req}) for i, req in enumerate(PROPERTIES)}
 
 
-class FuzzRun:
+class FuzzRun(ExplorationRun):
     """The example stream against one session, run once; the checks judge what it recorded."""
 
+    name = "fuzz"
+
     def __init__(self, session, settings: FuzzSettings):
-        self.session = session
-        self.settings = settings
+        super().__init__(session, settings)
         self.results: list[ExampleResult] = []
         self.requests = 0
         self.stopped: str | None = None  # why sending stopped early: "time" or "requests"
         self.reason = ""  # why nothing could be sent
-        self.elapsed = 0.0
-        self._done = False
-        self._lock = threading.Lock()
         self._digest = hashlib.sha256()
+
+    @staticmethod
+    def checks(mode: str) -> list[Check]:
+        return fuzz_checks(mode)
 
     @cached_property
     def corpus(self) -> list[FuzzCase]:  # the budget reads it once per example
@@ -149,20 +150,7 @@ class FuzzRun:
     def budget(self) -> int:
         return (self.settings.examples + len(self.corpus)) * REQUESTS_PER_EXAMPLE
 
-    def run(self) -> "FuzzRun":
-        with self._lock:
-            if not self._done:
-                self._done = True
-                started = time.monotonic()
-                try:
-                    self._run()
-                finally:
-                    self.elapsed = time.monotonic() - started
-            return self
-
     def _run(self) -> None:
-        from .cases import Case
-
         if self.settings.examples <= 0:
             self.reason = "fuzzing disabled (--fuzz-examples 0)"
             return
@@ -237,6 +225,7 @@ class FuzzRun:
         return min(hits, key=lambda r: r.case.size_key()) if hits else None
 
     def verdict(self, check: Check) -> tuple[Verdict, list[Exchange]]:
+        self.run()
         req = check.requirement_id
         seed_note = f"seed {self.settings.seed}, {len(self.results)} examples"
         if not self.results:
@@ -253,6 +242,19 @@ class FuzzRun:
         if not any(r.outcome != INCONCLUSIVE for r in self.results):
             return Verdict(INCONCLUSIVE, f"every example was inconclusive: the defect-free twin was not accepted ({seed_note})"), []
         return Verdict(SKIP, f"no example this property applies to ({seed_note})"), []
+
+    def plan_line(self) -> str:
+        s = self.settings
+        return f"fuzzing {s.examples} examples within {s.seconds:g} s, seed {s.seed} ({s.seed_source})"
+
+    def console_line(self) -> str:
+        s = self.settings
+        stopped = f", stopped early ({self.stopped} budget spent)" if self.stopped else ""
+        return f"fuzzing: seed {s.seed} ({s.seed_source}), {len(self.results)} examples, {self.requests} requests{stopped}"
+
+    def rerun_args(self) -> list[str]:
+        s = self.settings
+        return ["--hypothesis-seed", str(s.seed), "--fuzz-examples", str(s.examples), "--fuzz-seconds", f"{s.seconds:g}"]
 
     def summary(self, checks: list[Check]) -> dict:
         """The results document's `fuzz` member."""

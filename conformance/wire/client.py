@@ -1,4 +1,5 @@
-"""Target I/O: every request the suite sends goes through TargetClient, and comes back as an Exchange.
+"""Target I/O: every request the suite sends goes through TargetClient, and comes back as an Exchange
+(conformance.wire.exchange).
 
 Requests are described by a builder that is called again for each attempt, because a DPoP
 proof cannot be re-sent (fresh jti, iat): a 429/503 retry rebuilds it.
@@ -16,19 +17,17 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Callable
 from urllib.parse import urljoin, urlsplit
 
 import httpcore
 import httpx
 
-from . import redact
+from .exchange import Exchange, HeaderList
 
 # Responses are read up to this many bytes, then marked truncated: ARCP's answers are small, and
 # every exchange is kept for the report, so a server sending megabytes must not make the run grow.
 MAX_BODY_BYTES = 64 << 10
-DESCRIBED_BODY = 800  # characters of a body in a failure message
 MAX_REQUEST_HEADER_BYTES = 8000  # upstream answers 413 from 8192 bytes on, before any DPoP check
 DEFAULT_REQUEST_TIMEOUT = 10.0  # seconds per request, connection to last byte
 DEFAULT_RETRY_CAP = 30.0  # seconds of Retry-After honoured per request
@@ -37,96 +36,6 @@ DEFAULT_RUN_TIMEOUT = 3600.0  # seconds for the whole run (the nightly fuzz prof
 # A request is unusable when it timed out, or was still rate limited after honouring Retry-After.
 PATH_FAILURES_TO_GIVE_UP = 3  # unusable in a row on one method and path: send nothing more there
 FAILURES_TO_STOP = 6  # unusable in a row on any paths: send nothing more at all
-# Responses that decline to serve the request for now: they say nothing about the rule under test.
-THROTTLE_STATUSES = (429, 503, 423)
-
-HeaderList = list[tuple[str, str]]
-
-
-@dataclass
-class Exchange:
-    """One request and its response (or the transport error), as recorded."""
-
-    method: str
-    url: str
-    request_headers: HeaderList
-    request_json: object = None
-    status: int | None = None
-    response_headers: HeaderList = field(default_factory=list)
-    body_text: str = ""
-    truncated: bool = False
-    error: str | None = None
-    received_at: float = 0.0  # epoch seconds when the response arrived
-    attempts: int = 1
-    sent: bool = True  # False: the client declined to send it (budget, deadline, a path given up); `error` says why
-    timed_out: bool = False  # no complete response within the request timeout
-
-    @property
-    def ok(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
-
-    @property
-    def is_error(self) -> bool:
-        return self.status is not None and self.status >= 400
-
-    @property
-    def throttled(self) -> bool:
-        """Rate limited, locked out or unavailable (429, 503, 423, or a 403 with Retry-After, as a
-        lockout may be): the target declined to judge the request, so it says nothing about a rule."""
-        if self.status in THROTTLE_STATUSES:
-            return True
-        return self.status == 403 and self.header("retry-after") is not None
-
-    def header(self, name: str) -> str | None:
-        values = self.headers(name)
-        return ", ".join(values) if values else None
-
-    def headers(self, name: str) -> list[str]:
-        return [v for k, v in self.response_headers if k.lower() == name.lower()]
-
-    def json(self) -> object:
-        try:
-            return json.loads(self.body_text)
-        except ValueError:
-            return None
-
-    def json_member(self, name: str) -> object:
-        body = self.json()
-        return body.get(name) if isinstance(body, dict) else None
-
-    def summary(self) -> str:
-        """A short, secret-free line: method, path, status and the problem type if any."""
-        path = urlsplit(self.url).path
-        if self.error:
-            return f"{self.method} {path} -> {'no response' if self.sent else 'not sent'} ({self.error})"
-        ptype = self.json_member("type")
-        extra = f" type={ptype}" if isinstance(ptype, str) else ""
-        return f"{self.method} {path} -> {self.status}{extra}"
-
-    def describe(self) -> str:
-        """Request and response for a failure message: tokens and proofs as their views (decoded
-        header and claims plus a hash), request secrets blanked, control characters visible."""
-        secrets = redact.request_secrets(self.request_json)
-        lines = [f"> {self.method} {self.url}"]
-        for k, v in self.request_headers:
-            lines.append(f"> {k}: {redact.redact_header(k, v, secrets)}")
-        if self.error:
-            lines.append(f"< ({'no response' if self.sent else 'not sent'}: {self.error})")
-            return "\n".join(lines)
-        lines.append(f"< {self.status}")
-        for k, v in self.response_headers:
-            if k.lower() in ("content-type", "www-authenticate", "cache-control", "pragma", "retry-after", "location", "dpop-nonce"):
-                lines.append(f"< {k}: {redact.redact_text(v, secrets)}")
-        body = redact.redact_text(self.body_text, secrets)  # before the cut: a cut token would not be recognised
-        cut = len(body) > DESCRIBED_BODY or self.truncated
-        lines.append(f"< {body[:DESCRIBED_BODY]}" + (" …(cut)" if cut else ""))
-        return redact.printable("\n".join(lines))
-
-
-def redact_tokens(text: str) -> str:
-    """`text` as the console may show it: tokens as their views (decoded header and claims plus a
-    hash, conformance.redact), control characters made visible."""
-    return redact.printable(redact.redact_text(text))
 
 
 class TargetError(RuntimeError):

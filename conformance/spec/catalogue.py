@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent
+from .vocabulary import LEVELS
+
+PACKAGE = Path(__file__).resolve().parents[1]  # conformance/
 ROOT = PACKAGE.parent  # the repository, when running from a clone or an editable install
 
 
@@ -23,7 +25,6 @@ def _data_dir(name: str) -> Path:
 VECTORS = _data_dir("vectors")
 SCHEMAS = _data_dir("schemas")
 
-LEVELS = ("MUST", "SHOULD", "MAY")
 
 
 @dataclass(frozen=True)

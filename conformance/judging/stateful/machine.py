@@ -26,182 +26,30 @@ temp tokens the session's main flow already obtained (``session.issuance()``: T0
 A, T1 sent without a proof where the target issued one) and makes no phase-1 call of its own;
 temp tokens are reusable at phase 2, validated tokens are made per example.
 
-Invariants (``INVARIANTS``; requirement ids of vectors/requirements.json):
-
-- ``no-5xx`` PROB-7-no-5xx: no response is a 5xx (catalogued gateway problems exempt)
-- ``problem-json`` PROB-7-content-type: every 4xx/5xx is application/problem+json
-- ``single-use`` ISS-6-single-use: a validated token that registered once is refused again
-  (judged only when its agent is unregistered, so that 409 duplicate-agent cannot hide it)
-- ``replay`` DPOP-11.1-replay: an accepted request replayed with the same proof is refused
-  (any token presented with a proof, bound or not: the proof is checked either way; heartbeats
-  only in required mode)
-- ``mismatch`` BIND-6-mismatch: a bound token with a valid proof by the other key gets 401
-- ``bound-noproof`` BIND-6-bound-noproof: a bound token without a proof is refused (401 in
-  required mode, any 4xx in optional mode)
-- ``wrong-phase`` TOKEN-6-wrong-phase: a token outside its phase is refused
-- ``binding-kept`` ISS-6-binding-kept: the validated and access tokens of a flow bound to a key
-  carry that key's cnf.jkt
-- ``unregistered-refused`` (no catalogue requirement yet: ``requirement_id`` None,
-  ``catalogued`` False): a heartbeat with the access token of an unregistered agent is refused
-
-Binding invariants apply in modes required and optional only; at the agent endpoints
-(heartbeat, unregister), which the profile counts as DPoP-protected in required mode only, they
-are judged in required mode only. Refusal-based invariants (mismatch, bound-noproof,
-wrong-phase) pass only where the same endpoint accepted a defect-free request in the run (the
-positive control); otherwise they are inconclusive, as is any invariant the run never exercised.
-
-How the plugin is meant to use it::
-
-    from conformance.stateful import run_state_machine
-    result = run_state_machine(session, examples=10, steps=8, seconds=60.0, seed=opt_seed)
-    for v in result.verdicts:          # one InvariantVerdict per invariant, fixed order
-        v.requirement_id, v.outcome, v.message, v.steps, v.exchange_text
-    result.seed, result.examples, result.steps, result.budget_exhausted, result.error, result.leftovers
-
-Run it after the session's other checks (it needs ``session.issuance()``, which it calls, and
-it must not run concurrently with other requests of the same session: it attributes the
-client's exchanges to its steps). A verdict's ``exchange`` is the recorded Exchange; its
-``exchange_text`` is ``Exchange.describe()``, tokens and proofs reduced to fingerprints. Step
-descriptions name tokens by labels (T0, V1, X0) only. ``steps`` bounds Hypothesis' steps per
-example; the warm-up step adds up to three steps of its own. A step answered 429 (or 503, 423, a lockout)
-(after the client honoured Retry-After) or not at all judges nothing. Call it outside any
-running Hypothesis test. The same seed gives the same steps and
-verdicts against a deterministic target; ``seed=None`` means ``DEFAULT_SEED``. The budget
-(``seconds``) turns the remaining steps into no-ops, so a run that hits it may report a longer
-sequence than the minimal one (``budget_exhausted`` says so). Every agent the machine
-registers is unregistered when each example ends; ``leftovers`` lists any that could not be.
+How a step is judged: conformance.judging.stateful.invariants. How a run is driven and read:
+conformance.judging.stateful.run. A step answered 429 (or 503, 423, a lockout) after the client
+honoured Retry-After, or not at all, judges nothing.
 """
 from __future__ import annotations
 
-import hashlib
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from hypothesis import HealthCheck, Phase, Verbosity, seed as hypothesis_seed, settings, strategies as st
-from hypothesis.errors import Flaky, HypothesisException
-from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
-from .catalogue import slug_of
-from .flows import NO_PROOF, Flows, Identity, Proof, request_headers
-from .keys import KeyPair
-from .problems import PROBLEM_MEDIA_TYPE, media_type
-from .target import Exchange
-from .tokens import jkt_of
+from ...dpop.keys import KeyPair
+from ...dpop.tokens import jkt_of
+from ...spec.vocabulary import DPOP_MODES
+from ...wire.exchange import Exchange
+from ...wire.flows import NO_PROOF, Flows, Identity, Proof, request_headers
+from .invariants import VIOLATION_TYPES, Tally, Violation, response_verdicts
 
-PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
-DEFAULT_SEED = 0
-DEFAULT_EXAMPLES = 20  # at 10, seed 5449 misses two of the model's flow faults in optional mode
-DEFAULT_STEPS = 8
-DEFAULT_SECONDS = 300.0  # a safety net: a run that spends it may take another path (see budget_exhausted)
 WARM_UP_MAX = 3  # ordinary steps an example may start with: validate, register, unregister
-SHRINK_FACTOR = 4  # the step budget: examples × (steps + warm-up) × this, shrinking included
 REPLAY_MAX_AGE = 90.0  # seconds: well inside ARCP's 120 s proof window, so a refusal is not for age
-GATEWAY_EXEMPT = ("endpoint-unreachable", "connection-timeout", "operation-timeout")
-DPOP_MODES = ("required", "optional")
 SWITCH_ENDPOINTS = {"validate": "temp", "register": "validated", "heartbeat": "access", "unregister": "access"}  # -> token kind
 WRONG_PHASES = {"temp at register": "temp", "validated at heartbeat": "validated", "access at validate": "access"}
-ALL_MODES = ("required", "optional", "disabled")
-
-
-@dataclass(frozen=True)
-class Invariant:
-    name: str
-    requirement_id: str | None
-    statement: str
-    modes: tuple[str, ...] = ALL_MODES
-    needs_control: bool = False  # judged on refusals: a pass needs an accepted clean request at the endpoint
-    catalogued: bool = True
-
-
-INVARIANTS: tuple[Invariant, ...] = (
-    Invariant("no-5xx", "PROB-7-no-5xx", "No step is answered with a 5xx."),
-    Invariant("problem-json", "PROB-7-content-type", "Every error response is application/problem+json."),
-    Invariant("single-use", "ISS-6-single-use", "A validated token that registered an agent is refused at phase 3 afterwards."),
-    Invariant("replay", "DPOP-11.1-replay", "A request replayed with an already accepted proof is refused.", DPOP_MODES),
-    Invariant("mismatch", "BIND-6-mismatch", "A bound token with a valid proof by another key is refused with 401.", DPOP_MODES, True),
-    Invariant("bound-noproof", "BIND-6-bound-noproof", "A bound token without a proof is refused.", DPOP_MODES, True),
-    Invariant("wrong-phase", "TOKEN-6-wrong-phase", "A token presented outside its phase is refused.", ALL_MODES, True),
-    Invariant("binding-kept", "ISS-6-binding-kept", "Validated and access tokens of a flow bound to a key carry its cnf.jkt.", DPOP_MODES),
-    Invariant(
-        "unregistered-refused", None, "A heartbeat with the access token of an unregistered agent is refused.",
-        catalogued=False,
-    ),
-)
-INVARIANT_BY_NAME = {inv.name: inv for inv in INVARIANTS}
-
-
-class InvariantViolation(AssertionError):
-    """Raised inside the machine so that Hypothesis shrinks; one subclass per invariant, so that
-    Hypothesis tells the invariants apart (it distinguishes failures by exception type)."""
-
-    invariant = ""
-
-
-VIOLATION_TYPES: dict[str, type[InvariantViolation]] = {
-    inv.name: type(f"{inv.name.title().replace('-', '')}Violation", (InvariantViolation,), {"invariant": inv.name})
-    for inv in INVARIANTS
-}
-
-
-# --- results ---------------------------------------------------------------------------------
-
-@dataclass
-class Violation:
-    invariant: str
-    requirement_id: str | None
-    message: str
-    steps: list[str]
-    exchange: Exchange | None
-
-    @property
-    def exchange_text(self) -> str:
-        return self.exchange.describe() if self.exchange is not None else ""
-
-
-@dataclass
-class InvariantVerdict:
-    invariant: str
-    requirement_id: str | None
-    statement: str
-    outcome: str  # pass | fail | inconclusive
-    message: str = ""
-    steps: list[str] = field(default_factory=list)  # the minimal failing sequence (fail only)
-    exchange: Exchange | None = None  # the failing exchange (fail only)
-    judged: int = 0  # how many steps judged this invariant
-    catalogued: bool = True
-
-    @property
-    def exchange_text(self) -> str:
-        """The failing exchange with tokens and proofs reduced to fingerprints."""
-        return self.exchange.describe() if self.exchange is not None else ""
-
-
-@dataclass
-class StatefulResult:
-    seed: int
-    mode: str | None
-    examples: int = 0  # state-machine runs (generation and shrinking)
-    steps: int = 0  # steps that sent requests
-    elapsed: float = 0.0
-    budget_exhausted: bool = False
-    budget_spent: str = ""  # which budget ran out: "steps" (examples × (steps + 3) × 4) or "time"
-    verdicts: list[InvariantVerdict] = field(default_factory=list)
-    trace: list[list[str]] = field(default_factory=list)  # the steps of each example, in order
-    leftovers: list[str] = field(default_factory=list)  # agent ids teardown could not unregister
-    error: str | None = None  # an unexpected error that ended the run early
-
-    def verdict(self, key: str) -> InvariantVerdict:
-        """The verdict of an invariant, by its name or its requirement id."""
-        for v in self.verdicts:
-            if key in (v.invariant, v.requirement_id):
-                return v
-        raise KeyError(key)
-
-    @property
-    def failed(self) -> list[InvariantVerdict]:
-        return [v for v in self.verdicts if v.outcome == FAIL]
 
 
 # --- what the machine holds ------------------------------------------------------------------
@@ -228,8 +76,9 @@ class Sent:
     replayed: bool = False
 
 
-class _Run:
-    """State shared by all examples of one run: the target, the keys, the tallies."""
+class MachineRun:
+    """State shared by all examples of one run: the target, the keys, the budget, the trace and
+    the invariants' tally."""
 
     def __init__(self, session, mode: str, temps: list[Tok], seconds: float, max_steps: int | None = None):
         self.session = session
@@ -247,10 +96,7 @@ class _Run:
         self.steps = 0
         self.trace: list[list[str]] = []
         self.leftovers: list[str] = []
-        self.best: dict[str, Violation] = {}
-        self.judged: dict[str, int] = {inv.name: 0 for inv in INVARIANTS}
-        self.passed_at: dict[str, set[str]] = {inv.name: set() for inv in INVARIANTS}
-        self.controls: set[str] = set()
+        self.tally = Tally(mode)
 
     def exhausted(self) -> bool:
         if not self.budget_exhausted:
@@ -259,13 +105,6 @@ class _Run:
             elif time.monotonic() > self.deadline:
                 self.budget_exhausted, self.budget_spent = True, "time"
         return self.budget_exhausted
-
-    def record(self, v: Violation) -> None:
-        """Keep, per invariant, the shortest failing sequence seen (the latest among equals:
-        Hypothesis' shrinker only tries candidates smaller than its current best)."""
-        old = self.best.get(v.invariant)
-        if old is None or len(v.steps) <= len(old.steps):
-            self.best[v.invariant] = v
 
     def key_letter(self, key: KeyPair | None) -> str:
         return next((name for name, k in self.keys.items() if k is key), "none")
@@ -279,30 +118,6 @@ class _Run:
 
     def bound_to_ours(self, tok: Tok) -> bool:
         return tok.jkt is not None and any(k.thumbprint == tok.jkt for k in self.keys.values())
-
-    def verdicts(self) -> list[InvariantVerdict]:
-        out = []
-        for inv in INVARIANTS:
-            common = dict(invariant=inv.name, requirement_id=inv.requirement_id, statement=inv.statement,
-                          judged=self.judged[inv.name], catalogued=inv.catalogued)
-            v = self.best.get(inv.name)
-            if v is not None:
-                out.append(InvariantVerdict(outcome=FAIL, message=v.message, steps=list(v.steps), exchange=v.exchange, **common))
-            elif self.mode not in inv.modes:
-                out.append(InvariantVerdict(outcome=INCONCLUSIVE, message=f"not applicable in {self.mode} mode", **common))
-            elif not self.judged[inv.name]:
-                why = "no step of the run exercised it" + (f" (the {self.budget_spent} budget ended the run)" if self.budget_exhausted else "")
-                out.append(InvariantVerdict(outcome=INCONCLUSIVE, message=why, **common))
-            elif inv.needs_control and not (self.passed_at[inv.name] & self.controls):
-                where = ", ".join(sorted(self.passed_at[inv.name]))
-                out.append(InvariantVerdict(
-                    outcome=INCONCLUSIVE,
-                    message=f"refused at {where}, but no defect-free request was accepted there in the run (positive control)",
-                    **common,
-                ))
-            else:
-                out.append(InvariantVerdict(outcome=PASS, message=f"held in {self.judged[inv.name]} judged steps", **common))
-        return out
 
 
 def _accepted(ex: Exchange) -> bool:
@@ -334,7 +149,7 @@ def _draw(data, universe, label, allowed=None):
 class RegistrationMachine(RuleBasedStateMachine):
     """Bound to a run by `machine_class`; one instance per example."""
 
-    run: _Run  # set on the subclass `machine_class` makes
+    run: MachineRun  # set on the subclass `machine_class` makes
 
     def __init__(self) -> None:
         super().__init__()
@@ -361,28 +176,19 @@ class RegistrationMachine(RuleBasedStateMachine):
         return True
 
     def _judge(self, name: str, ok: bool, message: str, ex: Exchange | None, endpoint: str | None = None) -> None:
-        self.run.judged[name] += 1
         if ok:
-            if endpoint:
-                self.run.passed_at[name].add(endpoint)
-            return
-        inv = INVARIANT_BY_NAME[name]
-        v = Violation(name, inv.requirement_id, message, list(self.steps), ex)
-        self._violations.append(v)
+            self.run.tally.held(name, endpoint)
+        else:
+            self._violations.append(self.run.tally.broken(name, message, self.steps, ex))
 
     def _end(self) -> None:
         """The checks every step gets, then record the step's violations and raise the first."""
         for ex in self.run.client.exchanges[self._first_exchange:]:
-            if not _answered(ex):
-                continue
-            if ex.status >= 500 and slug_of(ex.json_member("type")) in GATEWAY_EXEMPT:
-                continue
-            self._judge("no-5xx", ex.status < 500, f"answered {ex.summary()}", ex)
-            if ex.status >= 400:
-                got = media_type(ex.header("content-type"))
-                self._judge("problem-json", got == PROBLEM_MEDIA_TYPE, f"Content-Type {got or '(none)'!r} on {ex.summary()}", ex)
+            if _answered(ex):
+                for name, held, message in response_verdicts(ex):
+                    self._judge(name, held, message, ex)
         for v in self._violations:
-            self.run.record(v)
+            self.run.tally.record(v)
         if self._violations:
             first = self._violations[0]
             raise VIOLATION_TYPES[first.invariant](f"{first.requirement_id or first.invariant}: {first.message}")
@@ -396,7 +202,7 @@ class RegistrationMachine(RuleBasedStateMachine):
 
     def _control(self, endpoint: str, ex: Exchange) -> None:
         if _accepted(ex):
-            self.run.controls.add(endpoint)
+            self.run.tally.controls.add(endpoint)
 
     def _judge_binding(self, endpoint: str, tok: Tok, proof: str, ex: Exchange, clean: bool) -> None:
         """Bound token × no proof, or × a valid proof by the other key (profile §6 table)."""
@@ -687,220 +493,5 @@ class RegistrationMachine(RuleBasedStateMachine):
         self.run.flows.registered.clear()
 
 
-def machine_class(run: _Run) -> type[RegistrationMachine]:
+def machine_class(run: MachineRun) -> type[RegistrationMachine]:
     return type("ArcpRegistrationMachine", (RegistrationMachine,), {"run": run})
-
-
-# --- the checks the plugin makes of it -------------------------------------------------------
-
-SUBJECT = "stateful"
-
-
-def stateful_checks(mode: str) -> list:
-    """One check `REQ@stateful` per catalogued invariant that applies in `mode` (an invariant of
-    no catalogue requirement, ``unregistered-refused``, is no check: the profile does not state it)."""
-    from .checks import Check
-
-    return [Check(inv.requirement_id, SUBJECT, "stateful") for inv in INVARIANTS
-            if inv.catalogued and inv.requirement_id and mode in inv.modes]
-
-
-def is_stateful_check(check) -> bool:
-    return check.subject == SUBJECT
-
-
-def steps_digest(trace: list[list[str]]) -> str:
-    """A digest of every example's steps in order: equal for runs that took the same path."""
-    text = "\n\n".join("\n".join(steps) for steps in trace)
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def numbered(steps: list[str]) -> str:
-    return "; ".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
-
-
-def check_verdict(result: StatefulResult, requirement_id: str) -> tuple[str, str, list[Exchange]]:
-    """(outcome, message, exchanges) of the check of `requirement_id`: the message of a failure
-    names the minimal step sequence and the seed."""
-    note = f"seed {result.seed}, {result.examples} examples, {result.steps} steps"
-    if result.budget_exhausted:
-        note += f", {result.budget_spent or 'time'} budget spent: the sequence may not be minimal"
-    try:
-        v = result.verdict(requirement_id)
-    except KeyError:
-        return INCONCLUSIVE, f"the state machine did not judge it ({result.error or 'no verdict'}; {note})", []
-    if v.outcome == FAIL:
-        message = f"minimal failing sequence ({len(v.steps)} steps): {numbered(v.steps)}; {v.message} ({note})"
-        return FAIL, message, [v.exchange] if v.exchange is not None else []
-    message = v.message
-    if result.error and v.outcome == INCONCLUSIVE:
-        message = f"{message}; {result.error}"
-    return v.outcome, f"{message} ({note})", []
-
-
-# --- the entry point -------------------------------------------------------------------------
-
-def _temps_of(session) -> list[Tok]:
-    state = session.state
-    temps = []
-    for who, token in ((state.id_a, state.temp_a), (state.id_u, state.temp_u)):
-        if who is not None and token is not None:
-            temps.append(Tok(f"T{len(temps)}", "temp", token, who, jkt_of(token)))
-    return temps
-
-
-def _unexpected(exc: BaseException) -> list[BaseException]:
-    """The exceptions in `exc` that are neither invariant violations nor Hypothesis' own
-    complaints about a non-reproducible failure (expected once the budget turns steps off)."""
-    if isinstance(exc, BaseExceptionGroup):
-        return [e for sub in exc.exceptions for e in _unexpected(sub)]
-    if isinstance(exc, (InvariantViolation, Flaky)):
-        return []
-    if isinstance(exc, HypothesisException) and "flaky" in type(exc).__name__.lower():
-        return []
-    return [exc]
-
-
-def run_state_machine(
-    session,
-    *,
-    examples: int = DEFAULT_EXAMPLES,
-    steps: int = DEFAULT_STEPS,
-    seconds: float = DEFAULT_SECONDS,
-    seed: int | None = None,
-) -> StatefulResult:
-    """Run the registration state machine against `session`'s target; never raises for a
-    violation (see the module docstring)."""
-    if examples < 1 or steps < 1:
-        raise ValueError("examples and steps must be at least 1")
-    seed = DEFAULT_SEED if seed is None else seed
-    started = time.monotonic()
-    result = StatefulResult(seed=seed, mode=None)
-    try:
-        session.issuance()
-        mode = session.resolve_mode()
-    except Exception as exc:  # the target cannot be set up: every invariant is inconclusive
-        result.error = f"setup failed: {type(exc).__name__}: {exc}"
-        mode = None
-    result.mode = mode
-    temps = _temps_of(session) if mode else []
-    run = _Run(session, mode or "unknown", temps, seconds, max_steps=examples * (steps + WARM_UP_MAX) * SHRINK_FACTOR)
-    if not temps:
-        result.error = result.error or "phase 1 issued no temp token: the machine has nothing to start from"
-        result.verdicts = run.verdicts()
-        return result
-    machine = hypothesis_seed(seed)(machine_class(run))
-    config = settings(
-        max_examples=examples,
-        stateful_step_count=steps,
-        deadline=None,
-        database=None,
-        derandomize=False,
-        print_blob=False,
-        report_multiple_bugs=True,
-        verbosity=Verbosity.quiet,
-        phases=(Phase.generate, Phase.shrink),
-        suppress_health_check=list(HealthCheck),
-    )
-    try:
-        run_state_machine_as_test(machine, settings=config)
-    except Exception as exc:  # noqa: BLE001 - violations are recorded; anything else is reported
-        others = _unexpected(exc)
-        if others:
-            first = others[0]
-            result.error = f"{type(first).__name__}: {first}"
-    result.examples, result.steps = run.examples, run.steps
-    result.budget_exhausted, result.budget_spent = run.budget_exhausted, run.budget_spent
-    result.trace = run.trace
-    result.leftovers = sorted(set(run.leftovers))
-    result.verdicts = run.verdicts()
-    result.elapsed = time.monotonic() - started
-    return result
-
-
-@dataclass(frozen=True)
-class StatefulSettings:
-    examples: int = DEFAULT_EXAMPLES  # 0: no state machine, no checks
-    steps: int = DEFAULT_STEPS
-    seconds: float = DEFAULT_SECONDS
-    seed: int | str = DEFAULT_SEED
-    seed_source: str = "default"
-
-
-class StatefulRun:
-    """The state machine against one session, run once, on first use (the plugin's checks all
-    judge the same run)."""
-
-    def __init__(self, session, settings: StatefulSettings):
-        self.session = session
-        self.settings = settings
-        self.result: StatefulResult | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def done(self) -> bool:
-        return self.result is not None
-
-    def run(self) -> StatefulResult:
-        with self._lock:
-            if self.result is None:
-                s = self.settings
-                started = time.monotonic()
-                try:
-                    self.result = run_state_machine(self.session, examples=max(s.examples, 1), steps=max(s.steps, 1),
-                                                    seconds=s.seconds, seed=s.seed)
-                except Exception as exc:  # noqa: BLE001 - never cost the other checks their verdicts
-                    self.result = StatefulResult(seed=s.seed, mode=None, error=f"{type(exc).__name__}: {exc}",
-                                                 elapsed=time.monotonic() - started)
-            return self.result
-
-    def verdict(self, check) -> tuple[str, str, list[Exchange]]:
-        return check_verdict(self.run(), check.requirement_id)
-
-    def summary(self, checks: list) -> dict:
-        """The results document's `stateful` member."""
-        r, s = self.run(), self.settings
-        by_req = {v.requirement_id: v for v in r.verdicts}
-        invariants = []
-        for check in checks:
-            v = by_req.get(check.requirement_id)
-            outcome, message, _ = check_verdict(r, check.requirement_id)
-            invariants.append({
-                "check_id": check.id,
-                "invariant": v.invariant if v else None,
-                "requirement": check.requirement_id,
-                "statement": v.statement if v else "",
-                "outcome": outcome,
-                "judged": v.judged if v else 0,
-                "minimal_steps": list(v.steps) if v is not None and v.outcome == FAIL else [],
-                "message": message,
-            })
-        return {
-            "seed": str(r.seed),
-            "seed_source": s.seed_source,
-            "examples_requested": s.examples,
-            "steps_requested": s.steps,
-            "seconds_budget": s.seconds,
-            "examples": r.examples,
-            "steps": r.steps,
-            "elapsed_seconds": round(r.elapsed, 2),
-            "budget_exhausted": r.budget_exhausted,
-            "budget_spent": r.budget_spent or None,
-            "steps_digest": steps_digest(r.trace),
-            "error": r.error,
-            "leftovers": list(r.leftovers),
-            "invariants": invariants,
-        }
-
-
-def run_state_machine_for(
-    target_url: str, agent_key: str, dpop_mode: str = "auto", *, jwt_secret: str | None = None, **kwargs
-) -> StatefulResult:
-    """The same, with a session of its own for a target URL, agent key and DPoP mode."""
-    from .session import ConformanceSession, Settings
-
-    session = ConformanceSession(Settings(target_url=target_url, agent_key=agent_key, dpop_mode=dpop_mode, jwt_secret=jwt_secret))
-    try:
-        return run_state_machine(session, **kwargs)
-    finally:
-        session.close()

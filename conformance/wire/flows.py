@@ -9,11 +9,12 @@ import uuid
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
+from ..dpop.keys import KeyPair
+from ..dpop.proofs import build_proof
+from ..dpop.tokens import jkt_of
 from .agent_endpoint import AgentEndpoint
-from .keys import KeyPair
-from .proofs import build_proof
-from .target import Exchange, HeaderList, TargetClient
-from .tokens import jkt_of
+from .client import TargetClient
+from .exchange import Exchange, HeaderList
 
 POLL_FIRST_WAIT = 0.02  # then doubling up to POLL_MAX_WAIT: quick servers answer in ms, slow ones in seconds
 POLL_MAX_WAIT = 0.1  # upstream with Redis validates in 0.5-1 s: a longer wait would add up to 0.4 s to each validation

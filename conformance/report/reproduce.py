@@ -30,15 +30,17 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .cases import Case, expect
-from .catalogue import problem_types
-from .checks import AUDIENCES, GATEWAY_EXEMPT, LIFETIME_TOLERANCE, Check
-from .flows import Identity
-from .keys import KeyPair, access_token_hash, generate_key
-from .problems import PROBLEM_MEDIA_TYPE
-from .proofs import CONTROLS, DEFAULT_PORTS, DEFECTS, ProofParts, _split_netloc, htu_for, proof_parts
-from .session import PHASE1_DEFECT, ConformanceSession
-from .tokens import jkt_of
+from ..dpop.keys import KeyPair, access_token_hash, generate_key
+from ..dpop.proofs import CONTROLS, DEFAULT_PORTS, DEFECTS, ProofParts, _split_netloc, htu_for, proof_parts
+from ..dpop.tokens import jkt_of
+from ..judging.case_judges import GATEWAY_EXEMPT
+from ..judging.issuance_judges import AUDIENCES, LIFETIME_TOLERANCE
+from ..judging.problems import PROBLEM_MEDIA_TYPE
+from ..spec.cases import Case, expect
+from ..spec.catalogue import problem_types
+from ..spec.checks import Check
+from ..wire.flows import Identity
+from ..wire.session import PHASE1_DEFECT, ConformanceSession
 
 ENV_TARGET_URL = "ARCP_CONFORMANCE_TARGET_URL"
 ENV_AGENT_KEY = "ARCP_CONFORMANCE_AGENT_KEY"

@@ -10,15 +10,16 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from ..dpop.keys import KeyPair, generate_key
+from ..dpop.tokens import ForgeRefused, Forger, bad_signature, jkt_of
+from ..spec.cases import Case
+from ..spec.checks import Check
+from ..spec.vocabulary import AUTO, MODE_CHOICES
 from .agent_endpoint import AgentEndpoint
-from .cases import Case, expect
-from .checks import CaseResult, Check, Issuance, Verdict, judge_case, judge_issuance
+from .client import DEFAULT_MAX_REQUESTS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_CAP, DEFAULT_RUN_TIMEOUT, TargetClient, TargetError
+from .exchange import Exchange
 from .flows import NO_PROOF, Endpoints, Flows, Identity, Proof
-from .keys import KeyPair, generate_key
-from .target import DEFAULT_MAX_REQUESTS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_CAP, DEFAULT_RUN_TIMEOUT, Exchange, TargetClient, TargetError
-from .tokens import ForgeRefused, Forger, bad_signature, jkt_of
-
-MODES = ("required", "optional", "disabled", "auto")
+from .records import CaseResult, Issuance
 PHASE1_DEFECT = "signature-bad"  # the defect of the defective phase-1 call
 PREFERRED_ALGS = ("EdDSA", "ES256")
 
@@ -28,7 +29,7 @@ class Settings:
     target_url: str
     agent_key: str | None = None
     agent_type: str | None = None
-    dpop_mode: str = "auto"
+    dpop_mode: str = AUTO
     jwt_secret: str | None = None
     agent_endpoint_host: str = "127.0.0.1"
     timeout: float = DEFAULT_REQUEST_TIMEOUT  # seconds per request, connection to last byte
@@ -61,8 +62,8 @@ class Discovery:
 
 class ConformanceSession:
     def __init__(self, settings: Settings):
-        if settings.dpop_mode not in MODES:
-            raise TargetError(f"--dpop-mode must be one of {', '.join(MODES)}, got {settings.dpop_mode!r}")
+        if settings.dpop_mode not in MODE_CHOICES:
+            raise TargetError(f"--dpop-mode must be one of {', '.join(MODE_CHOICES)}, got {settings.dpop_mode!r}")
         self.settings = settings
         self.client = TargetClient(settings.target_url, timeout=settings.timeout, retry_cap=settings.retry_cap,
                                    max_requests=settings.max_requests, run_timeout=settings.run_timeout)
@@ -80,8 +81,8 @@ class ConformanceSession:
         self.flows = Flows(self.client, self.endpoints, settings.agent_key or "", keys=(self.key_a, self.key_b))
         self._own_ids: set[str] = set()
         self.forger = Forger(settings.jwt_secret, self._own_ids) if settings.jwt_secret else None
-        self.mode_source = "given" if settings.dpop_mode != "auto" else "detected"
-        self.mode = settings.dpop_mode if settings.dpop_mode != "auto" else None
+        self.mode_source = "given" if settings.dpop_mode != AUTO else "detected"
+        self.mode = settings.dpop_mode if settings.dpop_mode != AUTO else None
 
     # --- discovery
 
@@ -326,16 +327,7 @@ class ConformanceSession:
                 return True
         return False
 
-    # --- verdicts
-
-    def judge(self, check: Check) -> Verdict:
-        if check.case is None:
-            return judge_issuance(check, self.issuance())
-        exp = expect(check.case, self.resolve_mode())
-        result = self.result(check.case)
-        if not exp.accept and result.exchange is not None:
-            result = CaseResult(result.exchange, result.reason, self.control_ok(check.case.endpoint))
-        return judge_case(check, exp, result)
+    # --- what a check saw (conformance.judging.judge_check judges it)
 
     def exchanges_for(self, check: Check) -> list[Exchange]:
         if check.case is not None:

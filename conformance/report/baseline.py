@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from .checks import FAIL, PASS, WARN
+from ..spec.vocabulary import BASELINED, FAIL, PASS, STALE, WARN
 
 FORMAT = "arcp-conformance/baseline-v1"
-BASELINED, STALE = "baselined", "stale"
 
 
 class BaselineError(ValueError):

@@ -9,10 +9,9 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ..dpop.proofs import CONTROLS, DEFECTS
 from .catalogue import VECTORS, requirement
-from .proofs import CONTROLS, DEFECTS
-
-MODES = ("required", "optional", "disabled")
+from .vocabulary import MODES
 ENDPOINTS = ("validate", "register")  # phase 2 with a temp token, phase 3 with a validated token
 
 DPOP_ERROR = "invalid_dpop_proof"

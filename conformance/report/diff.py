@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..spec.vocabulary import BASELINED, FAIL, INCONCLUSIVE, PASS, SKIP, STALE, WARN
+
 PROG = "arcp-conformance-diff"
 FORMAT_V1 = "arcp-conformance/results-v1"
 FORMAT_V0 = "arcp-conformance/results-v0"
@@ -30,9 +32,6 @@ DIFF_FORMAT = "arcp-conformance/diff-v1"
 VOLATILE = frozenset({"instance", "timestamp", "request_id"})
 LIMIT = 200  # longest value printed, in characters
 
-# the suite's verdicts (conformance.checks, conformance.baseline), kept here so the command imports nothing heavy
-PASS, FAIL, WARN, INFO, INCONCLUSIVE, SKIP = "pass", "fail", "warn", "info", "inconclusive", "skip"
-BASELINED, STALE = "baselined", "stale"
 
 # section key -> heading, in the order they are printed
 SECTIONS = {

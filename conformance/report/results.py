@@ -12,13 +12,12 @@ from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from .catalogue import SCHEMAS, Requirement, source_links
-from . import redact
-from .target import Exchange
+from ..spec.catalogue import SCHEMAS, Requirement, source_links
+from ..spec.vocabulary import SKIP, VERDICT_ORDER, VERDICTS
+from ..wire import redact
+from ..wire.exchange import Exchange
 
 FORMAT = "arcp-conformance/results-v1"
-# Most telling first: a requirement's verdict is the first of these any of its checks has.
-VERDICT_ORDER = ("stale", "fail", "warn", "baselined", "info", "pass", "inconclusive", "skip")
 BODY_LIMIT = 4096  # characters of a response body kept per exchange
 HEADER_LIMIT = 40  # response header fields kept per exchange
 _SECRET_MEMBER = re.compile(r"key|secret|password|token|credential", re.IGNORECASE)
@@ -103,12 +102,12 @@ def check_record(check, verdict: str, message: str, exchanges: list[Exchange], r
 
 
 def count(records: list[dict]) -> dict[str, int]:
-    return {v: sum(r["verdict"] == v for r in records) for v in ("pass", "fail", "warn", "info", "inconclusive", "skip", "baselined", "stale")}
+    return {v: sum(r["verdict"] == v for r in records) for v in VERDICTS}
 
 
 def worst(verdicts) -> str:
     present = set(verdicts)
-    return next((v for v in VERDICT_ORDER if v in present), "skip")
+    return next((v for v in VERDICT_ORDER if v in present), SKIP)
 
 
 def requirement_records(checks: list[dict], catalogue: dict[str, Requirement]) -> list[dict]:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from html import escape
 
-from .cases import ENDPOINTS, Case, expect
-from .proofs import CONTROLS, DEFECTS
+from ..dpop.proofs import CONTROLS, DEFECTS
+from ..spec.cases import ENDPOINTS, Case, expect
 
 TOKEN_ORDER = ("bound", "mismatched", "unbound", "legacy", "expired", "bad-signature", "malformed", "wrong-phase", "missing")
 PROOF_ORDER = ("valid", "none", *DEFECTS, *CONTROLS, "dpop-scheme", "replay")

@@ -21,7 +21,7 @@ import jwt
 from jwt.algorithms import get_default_algorithms
 from jwt.utils import base64url_decode, base64url_encode
 
-from conformance.keys import KeyPair, access_token_hash
+from .keys import KeyPair, access_token_hash
 
 CRIT_PARAMETER = "urn:arcp-conformance:unknown"
 UNKNOWN_HEADER = "x-arcp-conformance"

@@ -1,0 +1,2 @@
+"""DPoP material, built and read without I/O: keys and RFC 7638 thumbprints, proofs with named
+defects, token reading and forging, and the Hypothesis strategies that compose them."""

@@ -1,0 +1,179 @@
+"""The judges of what the main registration flow was issued (profile §4, §6): each a small pure
+function over the recorded flow (wire.records.Issuance) and the token or response it judges."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..dpop.tokens import claims_of, jkt_of
+from ..spec.catalogue import slug_of
+from ..spec.vocabulary import FAIL, INCONCLUSIVE, PASS, SKIP, Verdict
+from ..wire.records import CaseResult, Issuance
+from .case_judges import precondition
+
+IssuanceJudge = Callable[[str, Issuance], Verdict]  # (subject: the token or response judged, the flow)
+ISSUANCE_JUDGES: dict[str, IssuanceJudge] = {}  # judge name (spec.checks.Check.judge) -> judge
+
+AUDIENCES = {"temp": "arcp:validate", "validated": "arcp:register", "access": "arcp:operations"}
+LIFETIME_TOLERANCE = 5  # seconds between expires_in and exp minus the response time
+
+
+def issuance_judge(judge: IssuanceJudge) -> IssuanceJudge:
+    ISSUANCE_JUDGES[judge.__name__] = judge
+    return judge
+
+
+def judge_issuance(judge: str, subject: str, iss: Issuance) -> Verdict:
+    return ISSUANCE_JUDGES[judge](subject, iss)
+
+
+def _needs(iss: Issuance, subject: str) -> tuple[str | None, Verdict | None]:
+    ex = iss.exchange(subject)
+    early = precondition(CaseResult(ex, iss.reasons.get(subject, f"the flow did not reach {subject}")))
+    if early:
+        return None, early
+    token = iss.token(subject)
+    if token is None:
+        return None, Verdict(INCONCLUSIVE, f"no {subject} token was issued ({ex.summary()})")
+    return token, None
+
+
+@issuance_judge
+def ensure_temp_token_bound(subject: str, iss: Issuance) -> Verdict:
+    """Phase 1 with a valid proof by key A issues a temp token whose cnf.jkt is A's thumbprint."""
+    token, early = _needs(iss, "temp")
+    if early:
+        return early
+    got = jkt_of(token)
+    if got == iss.jkt:
+        return Verdict(PASS)
+    return Verdict(FAIL, f"temp token issued to a valid proof carries cnf.jkt={got!r}, expected the proving key's thumbprint {iss.jkt}")
+
+
+@issuance_judge
+def ensure_token_type_dpop(subject: str, iss: Issuance) -> Verdict:
+    """The token response names a bound token's type DPoP."""
+    token, early = _needs(iss, "temp")
+    if early:
+        return early
+    if jkt_of(token) is None:
+        return Verdict(SKIP, "the temp token is not bound: ISS-6-cnf-jkt reports it")
+    got = iss.phase1.json_member("token_type")
+    return Verdict(PASS) if str(got).lower() == "dpop" else Verdict(FAIL, f"token_type {got!r} for a DPoP-bound token; RFC 9449 §5 says DPoP")
+
+
+@issuance_judge
+def ensure_defective_proof_refused(subject: str, iss: Issuance) -> Verdict:
+    """Phase 1 with a badly signed proof is refused as a proof failure, and binds nothing."""
+    ex = iss.phase1_defective
+    early = precondition(CaseResult(ex, iss.reasons.get("phase1_defective", "not sent")))
+    if early:
+        return early
+    if ex.ok:
+        token = ex.json_member("temp_token")
+        bound = jkt_of(token if isinstance(token, str) else None)
+        extra = f", bound to the unproven key ({bound})" if bound else ""
+        return Verdict(FAIL, f"phase 1 with a badly signed proof issued a token{extra}")
+    slug = slug_of(ex.json_member("type"))
+    if (ex.status == 401 and slug == "dpop-invalid") or (ex.status == 400 and ex.json_member("error") == "invalid_dpop_proof"):
+        return Verdict(PASS)
+    return Verdict(FAIL, f"refused, but not as a proof failure (401 dpop-invalid or 400 invalid_dpop_proof): {ex.summary()}")
+
+
+@issuance_judge
+def ensure_proofless_phase1_refused(subject: str, iss: Issuance) -> Verdict:
+    """In required mode, phase 1 without a proof is refused with 401 dpop-required."""
+    ex = iss.phase1_noproof
+    early = precondition(CaseResult(ex, iss.reasons.get("phase1_noproof", "not sent")))
+    if early:
+        return early
+    if ex.status == 401 and slug_of(ex.json_member("type")) == "dpop-required":
+        return Verdict(PASS)
+    return Verdict(FAIL, f"phase 1 without a proof in required mode: {ex.summary()}, expected 401 dpop-required")
+
+
+@issuance_judge
+def ensure_binding_kept(subject: str, iss: Issuance) -> Verdict:
+    """The validated and access tokens of a flow proved by key A carry A's cnf.jkt."""
+    token, early = _needs(iss, subject)
+    if early:
+        return early
+    got = jkt_of(token)
+    return Verdict(PASS) if got == iss.jkt else Verdict(FAIL, f"{subject} token of a flow proved by key A carries cnf.jkt={got!r}, expected {iss.jkt}")
+
+
+@issuance_judge
+def ensure_audience(subject: str, iss: Issuance) -> Verdict:
+    """The token carries the audience of its phase."""
+    token, early = _needs(iss, subject)
+    if early:
+        return early
+    aud = (claims_of(token) or {}).get("aud")
+    want = AUDIENCES[subject]
+    ok = aud == want or (isinstance(aud, list) and want in aud)
+    return Verdict(PASS) if ok else Verdict(FAIL, f"{subject} token aud={aud!r}, expected {want!r}")
+
+
+@issuance_judge
+def ensure_token_type_claim(subject: str, iss: Issuance) -> Verdict:
+    """The token carries the token_type claim of its phase."""
+    token, early = _needs(iss, subject)
+    if early:
+        return early
+    got = (claims_of(token) or {}).get("token_type")
+    return Verdict(PASS) if got == subject else Verdict(FAIL, f"{subject} token token_type={got!r}, expected {subject!r}")
+
+
+@issuance_judge
+def ensure_lifetime(subject: str, iss: Issuance) -> Verdict:
+    """expires_in agrees with the token's exp minus the time of the response."""
+    token, early = _needs(iss, subject)
+    if early:
+        return early
+    ex = iss.exchange(subject)
+    expires_in = ex.json_member("expires_in")
+    exp = (claims_of(token) or {}).get("exp")
+    if not isinstance(exp, (int, float)):
+        return Verdict(FAIL, f"{subject} token has no numeric exp")
+    if not isinstance(expires_in, (int, float)):
+        return Verdict(SKIP, f"the {subject} token response has no expires_in")
+    remaining = exp - ex.received_at
+    if abs(expires_in - remaining) <= LIFETIME_TOLERANCE:
+        return Verdict(PASS)
+    iat = (claims_of(token) or {}).get("iat")
+    span = f"exp − iat = {exp - iat} s, " if isinstance(iat, (int, float)) else ""
+    return Verdict(FAIL, f"{subject}: expires_in={expires_in} but the token lives {remaining:.0f} s more ({span}tolerance {LIFETIME_TOLERANCE} s)")
+
+
+@issuance_judge
+def ensure_no_store(subject: str, iss: Issuance) -> Verdict:
+    """A response carrying a token says Cache-Control: no-store and Pragma: no-cache."""
+    ex = iss.exchange(subject)
+    early = precondition(CaseResult(ex, iss.reasons.get(subject, "not reached")))
+    if early:
+        return early
+    if not ex.ok:
+        return Verdict(INCONCLUSIVE, f"no token response to judge ({ex.summary()})")
+    cache = [d.strip().lower() for d in (ex.header("cache-control") or "").split(",")]
+    pragma = (ex.header("pragma") or "").lower()
+    missing = [m for m, ok in (("Cache-Control: no-store", "no-store" in cache), ("Pragma: no-cache", "no-cache" in pragma)) if not ok]
+    return Verdict(FAIL, "missing " + ", ".join(missing)) if missing else Verdict(PASS)
+
+
+@issuance_judge
+def ensure_single_use(subject: str, iss: Issuance) -> Verdict:
+    """A validated token registers an agent at most once."""
+    first = iss.register
+    early = precondition(CaseResult(first, iss.reasons.get("register", "not reached")))
+    if early:
+        return early
+    if not first.ok:
+        return Verdict(INCONCLUSIVE, f"the validated token did not register the first time ({first.summary()})")
+    if not iss.unregistered:
+        return Verdict(INCONCLUSIVE, "the agent could not be unregistered before the second attempt")
+    again = iss.reregister
+    early = precondition(CaseResult(again, iss.reasons.get("reregister", "not sent")))
+    if early:
+        return early
+    if again.ok:
+        return Verdict(FAIL, f"the same validated token registered a second time: {again.summary()}")
+    return Verdict(PASS)

@@ -1,0 +1,31 @@
+"""Judging one fixed check on what the session recorded for it: the one place where a check
+meets its judge (the plugin, the reproducers and the mutation self-test all come through here)."""
+from __future__ import annotations
+
+from ..spec.cases import expect
+from ..spec.checks import Check, fixed_checks
+from ..spec.vocabulary import Verdict
+from ..wire.records import CaseResult
+from ..wire.session import ConformanceSession
+from .case_judges import judge_case
+from .fuzz import fuzz_checks
+from .issuance_judges import judge_issuance
+from .stateful.run import stateful_checks
+
+
+def judge_check(session: ConformanceSession, check: Check) -> Verdict:
+    """The verdict of a fixed check (a situation's or the main flow's), sending what it needs first."""
+    if check.case is None:
+        return judge_issuance(check.judge, check.subject, session.issuance())
+    exp = expect(check.case, session.resolve_mode())
+    result = session.result(check.case)
+    if not exp.accept and result.exchange is not None:
+        # a refusal says something only where the same endpoint accepted a defect-free request
+        result = CaseResult(result.exchange, result.reason, session.control_ok(check.case.endpoint))
+    return judge_case(check.judge, exp, result)
+
+
+def known_checks(mode: str) -> list[Check]:
+    """Every check a run in `mode` can have: the fixed ones, the fuzz properties and the state
+    machine's invariants (whether or not the fuzzers are switched on)."""
+    return fixed_checks(mode) + fuzz_checks(mode) + stateful_checks(mode)

@@ -1,0 +1,76 @@
+"""Collection: one test item per check (the check id in the test id), the suite only when a
+target is given, and the order the checks run in."""
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+
+import pytest
+
+from ..spec.checks import Check, binding_checks, issuance_checks
+from ..wire.session import ConformanceSession
+from .options import check_patterns, option
+from .startup import SUITE_DIR
+from .state import state
+from .xdist import is_worker
+
+
+def checks_for(config: pytest.Config, group: str) -> list[Check]:
+    """The checks of one suite module: "issuance", "binding", or an exploration ("fuzz", "stateful")
+    when it is switched on; narrowed by --check."""
+    run = state(config)
+    session = run.session
+    if session is None:
+        return []
+    if group in run.explorations:
+        exploration = run.explorations[group]
+        checks = exploration.checks(session.mode) if exploration.enabled else []
+    else:
+        checks = {"issuance": issuance_checks, "binding": binding_checks}[group](session.mode)
+    patterns = check_patterns(config)
+    return checks if patterns is None else [c for c in checks if any(fnmatch.fnmatchcase(c.id, p) for p in patterns)]
+
+
+def ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if SUITE_DIR in (collection_path, *collection_path.parents) and not option(config, "target-url"):
+        return True
+    return None
+
+
+def session_fixture(config: pytest.Config, record_testsuite_property) -> ConformanceSession:
+    run = state(config)
+    if run.session is None:
+        pytest.skip(run.error or "no --target-url given")
+    session = run.session
+    # the run's context on the JUnit test suite
+    record_testsuite_property("arcp_target", session.client.base_url)
+    record_testsuite_property("arcp_server_version", session.discovery.version or "unknown")
+    record_testsuite_property("arcp_dpop_mode", f"{session.mode} ({session.mode_source})")
+    record_testsuite_property("arcp_forged_tokens", "on" if session.forger else "off")
+    return session
+
+
+def order_items(config: pytest.Config, items: list) -> None:
+    """A suite module with no check to run (--fuzz-examples 0, --stateful-examples 0, a --check
+    that selects none of it) has no item at all, not an empty skipped one. The state machine
+    attributes the client's exchanges to its steps and is best sent after the other checks'
+    traffic: its items go last, in their own order. Under pytest-xdist the fuzz checks and the state
+    machine, one unit of work each and the longest, go first (pytest_plugin.scheduling hands out work
+    in this order, so they start at once on two workers; a worker runs one of them alone first)."""
+    def in_suite(item) -> bool:
+        return getattr(item, "path", None) is not None and Path(item.path).parent == SUITE_DIR
+
+    def stateful(item) -> bool:
+        return getattr(item, "path", None) == SUITE_DIR / "test_stateful.py"
+
+    def fuzz(item) -> bool:
+        return getattr(item, "path", None) == SUITE_DIR / "test_fuzz.py"
+
+    empty = [i for i in items if in_suite(i) and not isinstance(getattr(getattr(i, "callspec", None), "params", {}).get("check"), Check)]
+    if empty:
+        config.hook.pytest_deselected(items=empty)
+    kept = [i for i in items if i not in empty]
+    if is_worker(config):
+        items[:] = [i for i in kept if fuzz(i)] + [i for i in kept if stateful(i)] + [i for i in kept if not stateful(i) and not fuzz(i)]
+    else:
+        items[:] = [i for i in kept if not stateful(i)] + [i for i in kept if stateful(i)]

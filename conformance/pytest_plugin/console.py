@@ -1,0 +1,133 @@
+"""What a person reads: the report header and the console's last lines, and the HTML report's
+environment rows, title, columns and sections (pytest-html)."""
+from __future__ import annotations
+
+import os
+from html import escape
+from pathlib import Path
+
+import pytest
+
+from ..report import html, results
+from ..spec.catalogue import requirements
+from .options import MODEL_SCHEME, option, results_path
+from .state import state
+
+
+def report_header(config: pytest.Config) -> list[str]:
+    run = state(config)
+    session = run.session
+    if run.error:
+        return [f"arcp-conformance: cannot run the checks: {run.error}"]
+    if session is None and run.controller_mode is not None:
+        return [f"arcp-conformance: target {option(config, 'target-url')}, DPoP mode {run.controller_mode}; pytest-xdist: each worker "
+                f"opens its own session (phase 1, agent endpoint{', model server' if option(config, 'target-url').startswith(MODEL_SCHEME) else ''}), "
+                f"the fuzz run and the state machine run on one worker each"]
+    if session is None:
+        return ["arcp-conformance: no --target-url given: the conformance checks are skipped"]
+    d = session.discovery
+    lines = [f"arcp-conformance: target {session.client.base_url} (version {d.version or 'unknown'}), DPoP mode {session.mode} ({session.mode_source}), forged tokens {'on' if session.forger else 'off (no --jwt-secret)'}"]
+    for exploration in run.explorations.values():
+        if exploration.checks(session.mode) and exploration.enabled:
+            lines.append(f"arcp-conformance: {exploration.plan_line()}")
+    return lines
+
+
+def terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    run = state(config)
+    if run.error:
+        terminalreporter.write_line(f"arcp-conformance: {run.error}", red=True)
+    facts = run.facts or {}
+    for note in facts.get("notes") or []:
+        terminalreporter.write_line(f"arcp-conformance: {note}", yellow=True)
+    for line in facts.get("lines") or []:
+        terminalreporter.write_line(f"arcp-conformance {line}")
+    if run.records:
+        line = ", ".join(f"{n} {v}" for v, n in results.count(run.records).items() if n)
+        terminalreporter.write_sep("=", f"arcp-conformance verdicts: {line}")
+
+
+# --- the HTML report (pytest-html, pytest-metadata)
+
+def _html_environment(config: pytest.Config) -> dict | None:
+    """pytest-metadata's environment table (pytest-html shows it), or None without those plugins."""
+    try:
+        from pytest_metadata.plugin import metadata_key
+    except ImportError:
+        return None
+    return config.stash.get(metadata_key, None)
+
+
+def _set_environment(meta: dict, url: str, mode: str, mode_source: str, version: str | None, forged: bool) -> None:
+    # pytest-html's script inserts these values as HTML: the URL and the version are the target's text
+    meta["ARCP target URL"] = escape(url)
+    meta["ARCP DPoP mode"] = f"{mode} ({mode_source})"
+    meta["ARCP server version"] = escape(version or "unknown")
+    meta["ARCP signing secret given"] = "yes" if forged else "no (forged-token checks are inconclusive)"
+
+
+def record_environment(config: pytest.Config) -> None:
+    session = state(config).session
+    meta = _html_environment(config)
+    if meta is not None and session is not None:
+        _set_environment(meta, session.client.base_url, session.mode, session.mode_source, session.discovery.version, bool(session.forger))
+
+
+def refresh_environment(config: pytest.Config) -> None:
+    """pytest-html reads the environment table at session start, before any xdist worker has a
+    session: on the controller, give it the target's lines now (its report is written after)."""
+    run = state(config)
+    facts = run.facts
+    if run.controller_mode is None or not facts or not facts.get("target") or run.doc is None:
+        return
+    meta = _html_environment(config)
+    if meta is None:
+        return
+    try:
+        from pytest_html.basereport import BaseReport
+    except ImportError:  # pytest-metadata alone: no HTML report to refresh
+        return
+    t = facts["target"]
+    _set_environment(meta, t["url"], t["dpop_mode"], t["dpop_mode_source"], t["server_version"], bool(t["forged_tokens"]))
+    if str(t["spec"]).startswith(MODEL_SCHEME) and facts.get("workers", 1) > 1:
+        meta["ARCP target URL"] += f" (and {facts['workers'] - 1} more pytest-xdist workers' own)"
+    for plugin in config.pluginmanager.get_plugins():
+        if isinstance(plugin, BaseReport):
+            plugin._report.set_data("environment", plugin._generate_environment())
+
+
+def check_source(entry: dict) -> str:
+    return requirements()[entry["requirement"]].source
+
+
+def annotate_report(item: pytest.Item, report, entry: dict) -> None:
+    """The check's columns and its exchanges on the test report (not user_properties: the JUnit
+    schema has no per-test properties)."""
+    report.arcp_check = {"check_id": entry["id"], "level": entry["level"], "verdict": entry["verdict"], "source": check_source(entry)}
+    if not item.config.pluginmanager.hasplugin("html"):
+        return
+    from pytest_html import extras
+
+    html_path = getattr(item.config.option, "htmlpath", None)
+    base = Path(html_path).resolve().parent if html_path else Path.cwd()
+    file = entry["reproducer"] and entry["reproducer"].get("plan_file")
+    href = os.path.relpath(results_path(item.config).resolve().parent / file, base) if file else None
+    report.extras = [*getattr(report, "extras", []), extras.html(html.check_extra(entry, href))]
+
+
+def summary_sections(session: pytest.Session) -> list[str]:
+    doc = state(session.config).doc
+    return html.summary_sections(doc) if doc is not None else []
+
+
+def table_header(cells: list) -> None:
+    cells.insert(1, "<th>Check id</th>")
+    cells.insert(2, "<th>Level</th>")
+    cells.insert(3, "<th>Verdict</th>")
+    cells.insert(4, "<th>Source</th>")
+
+
+def table_row(report, cells: list) -> None:
+    props = getattr(report, "arcp_check", None) or {}
+    for i, key in enumerate(("check_id", "level", "verdict", "source"), start=1):
+        cells.insert(i, f"<td>{escape(str(props.get(key, '')))}</td>")

@@ -1,0 +1,141 @@
+"""The plugin's options: command line, then environment variable, then ini file; turning them
+into the run's settings, and the usage errors (exit 2) for values that make no sense."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from ..judging.fuzz import DEFAULT_EXAMPLES, DEFAULT_SECONDS, DEFAULT_SEED, FuzzSettings
+from ..judging.stateful.run import DEFAULT_EXAMPLES as STATEFUL_EXAMPLES, DEFAULT_SECONDS as STATEFUL_SECONDS
+from ..judging.stateful.run import DEFAULT_STEPS as STATEFUL_STEPS, StatefulSettings
+from ..wire.client import DEFAULT_MAX_REQUESTS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_CAP, DEFAULT_RUN_TIMEOUT, PATH_FAILURES_TO_GIVE_UP
+
+MODEL_SCHEME = "model:"
+USAGE_ERROR = 2  # pytest itself says 4 for its own option errors; ours are documented as 2
+
+# option name -> (environment variable, help); the ini key is the dest, arcp_<name with _>
+OPTIONS = {
+    "target-url": ("ARCP_CONFORMANCE_TARGET_URL", "The ARCP server under test, e.g. http://127.0.0.1:8001, or model:MODE[:FAULT,...] for the embedded model server."),
+    "agent-key": ("ARCP_CONFORMANCE_AGENT_KEY", "A registration key the target accepts at phase 1 (prefer the environment variable: argv is visible to other users)."),
+    "agent-type": ("ARCP_CONFORMANCE_AGENT_TYPE", "Agent type to register (default: the first type the target allows)."),
+    "dpop-mode": ("ARCP_CONFORMANCE_DPOP_MODE", "The target's DPoP mode: required, optional, disabled or auto (default auto: detected, heuristic)."),
+    "jwt-secret": ("ARCP_CONFORMANCE_JWT_SECRET", "The target's token signing secret: enables the checks that need forged tokens (prefer the environment variable)."),
+    "agent-endpoint-host": ("ARCP_CONFORMANCE_AGENT_ENDPOINT_HOST", "Address at which the target reaches the suite's agent endpoint (default 127.0.0.1)."),
+    "conformance-strict": ("ARCP_CONFORMANCE_STRICT", "Fail the run on SHOULD violations too (pytest owns --strict)."),
+    "conformance-json": ("ARCP_CONFORMANCE_JSON", "Where to write the results as JSON (default reports/conformance.json)."),
+    "baseline": ("ARCP_CONFORMANCE_BASELINE", "A baseline file of accepted deviations: listed failures do not fail the run; listed checks that pass, or expired entries, do."),
+    "write-baseline": ("ARCP_CONFORMANCE_WRITE_BASELINE", "Write a baseline of this run's failed and warned checks to this file."),
+    "check": ("ARCP_CONFORMANCE_CHECK", "Run only the checks whose id matches this pattern (fnmatch, e.g. 'DPOP-4.3-*@validate:*'); repeat the option or separate patterns with commas."),
+    "fuzz-examples": ("ARCP_CONFORMANCE_FUZZ_EXAMPLES", "Hypothesis examples of the DPoP proof fuzzing at phase 2 (default 30; 0 disables it), after a fixed corpus of 25 (each named defect alone, wrong claim types, a replay). At most 3 requests each; --hypothesis-seed picks the examples (default seed 5449)."),
+    "fuzz-seconds": ("ARCP_CONFORMANCE_FUZZ_SECONDS", "Wall-clock budget of the fuzzing in seconds (default 60): when spent, no more examples are sent."),
+    "stateful-examples": ("ARCP_CONFORMANCE_STATEFUL_EXAMPLES", "Examples (step sequences) of the registration-flow state machine (default 20; 0 disables it). It runs once, after the other checks; --hypothesis-seed picks the sequences (default seed 5449)."),
+    "stateful-steps": ("ARCP_CONFORMANCE_STATEFUL_STEPS", "Steps per state-machine example (default 8; a warm-up of up to 3 ordinary steps comes on top)."),
+    "stateful-seconds": ("ARCP_CONFORMANCE_STATEFUL_SECONDS", "Wall-clock budget of the state machine in seconds (default 300, a safety net: a run that spends it may take another path): when spent, no more steps are sent."),
+    "request-timeout": ("ARCP_CONFORMANCE_REQUEST_TIMEOUT", f"Seconds each request may take, connection to last byte (default {DEFAULT_REQUEST_TIMEOUT:g}). A request that takes longer has no response (its checks are inconclusive); after {PATH_FAILURES_TO_GIVE_UP} in a row on one path the suite sends nothing more there."),
+    "run-timeout": ("ARCP_CONFORMANCE_RUN_TIMEOUT", f"Seconds the whole run may send requests (default {DEFAULT_RUN_TIMEOUT:g}): when spent, nothing more is sent, the remaining checks are inconclusive and the run exits 3."),
+    "max-requests": ("ARCP_CONFORMANCE_MAX_REQUESTS", f"Requests the run may send in all, retries included (default {DEFAULT_MAX_REQUESTS}): when spent, nothing more is sent, the remaining checks are inconclusive and the run exits 3."),
+    "retry-after-cap": ("ARCP_CONFORMANCE_RETRY_AFTER_CAP", f"Seconds of Retry-After honoured per request on 429 and 503 (default {DEFAULT_RETRY_CAP:g}; 0 never waits): a request still refused then makes its checks inconclusive."),
+}
+# Environment variables a reproducer needs set as for the original run (secrets are never printed).
+SECRET_ENV = {"agent-key": OPTIONS["agent-key"][0], "jwt-secret": OPTIONS["jwt-secret"][0]}
+
+
+def dest(name: str) -> str:
+    return "arcp_" + name.replace("-", "_")
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("arcp-conformance", "ARCP conformance suite")
+    for name, (env, help_text) in OPTIONS.items():
+        kwargs = {"action": "store_true"} if name == "conformance-strict" else {"action": "append"} if name == "check" else {"default": None}
+        group.addoption(f"--{name}", dest=dest(name), help=f"{help_text} Env: {env}; ini: {dest(name)}.", **kwargs)
+        parser.addini(dest(name), help_text, default=None)
+
+
+def option(config: pytest.Config, name: str) -> str | None:
+    """Command line, then environment variable, then ini file."""
+    value = config.getoption(dest(name))
+    if value not in (None, False):
+        return value
+    env = os.environ.get(OPTIONS[name][0])
+    if env:
+        return env
+    ini = config.getini(dest(name))
+    return ini or None
+
+
+def truthy(value: object) -> bool:
+    return value is True or str(value).lower() in ("1", "true", "yes", "on")
+
+
+def strict(config: pytest.Config) -> bool:
+    return truthy(option(config, "conformance-strict"))
+
+
+def usage_error(message: str):
+    """Stop the run with exit code 2 and one line naming the problem."""
+    pytest.exit(f"arcp-conformance: {message}", returncode=USAGE_ERROR)
+
+
+def check_patterns(config: pytest.Config) -> list[str] | None:
+    value = option(config, "check")
+    if not value:
+        return None
+    values = value if isinstance(value, list) else [value]
+    return [p.strip() for v in values for p in str(v).split(",") if p.strip()]
+
+
+def results_path(config: pytest.Config) -> Path:
+    return Path(option(config, "conformance-json") or Path("reports") / "conformance.json")
+
+
+def model_spec(spec: str) -> tuple[str, tuple[str, ...]]:
+    """`model:MODE[:FAULT,...]` -> (mode, faults); the mode defaults to required."""
+    mode, _, faults = spec[len(MODEL_SCHEME):].partition(":")
+    return mode or "required", tuple(f for f in faults.split(",") if f)
+
+
+def number(config: pytest.Config, name: str, default, kind):
+    value = option(config, name)
+    if value in (None, ""):
+        return default
+    try:
+        parsed = kind(value)
+    except ValueError:
+        parsed = -1
+    if parsed < 0:
+        usage_error(f"--{name} must be a non-negative number, got {value!r}")
+    return parsed
+
+
+def limits(config: pytest.Config) -> dict:
+    """The transport's limits (wire.session.Settings fields): per request, per run, and Retry-After."""
+    timeout = number(config, "request-timeout", DEFAULT_REQUEST_TIMEOUT, float)
+    run_timeout = number(config, "run-timeout", DEFAULT_RUN_TIMEOUT, float)
+    max_requests = number(config, "max-requests", DEFAULT_MAX_REQUESTS, int)
+    for name, value in (("request-timeout", timeout), ("run-timeout", run_timeout), ("max-requests", max_requests)):
+        if value <= 0:
+            usage_error(f"--{name} must be greater than 0, got {option(config, name)!r}")
+    return {"timeout": timeout, "run_timeout": run_timeout, "max_requests": max_requests,
+            "retry_cap": number(config, "retry-after-cap", DEFAULT_RETRY_CAP, float)}
+
+
+def fuzz_settings(config: pytest.Config) -> FuzzSettings:
+    raw_seed = config.getoption("hypothesis_seed", None)
+    if raw_seed is None:
+        seed, source = DEFAULT_SEED, "default"
+    else:
+        seed, source = (int(raw_seed) if str(raw_seed).isdigit() else str(raw_seed)), "--hypothesis-seed"
+    return FuzzSettings(number(config, "fuzz-examples", DEFAULT_EXAMPLES, int), number(config, "fuzz-seconds", DEFAULT_SECONDS, float), seed, source)
+
+
+def stateful_settings(config: pytest.Config, fuzz: FuzzSettings) -> StatefulSettings:
+    """The state machine's settings; its seed is the fuzzing's (--hypothesis-seed or 5449)."""
+    examples = number(config, "stateful-examples", STATEFUL_EXAMPLES, int)
+    steps = number(config, "stateful-steps", STATEFUL_STEPS, int)
+    if steps < 1 and examples > 0:
+        usage_error(f"--stateful-steps must be at least 1, got {steps}")
+    seconds = number(config, "stateful-seconds", STATEFUL_SECONDS, float)
+    return StatefulSettings(examples, steps, seconds, fuzz.seed, fuzz.seed_source)

@@ -1,0 +1,121 @@
+"""Starting a run: the options checked, the model started (model:MODE), the session opened and
+its mode resolved, the fuzz run and the state machine prepared, --check validated; and stopping."""
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from ..judging.fuzz import FuzzRun
+from ..judging.judge_check import known_checks
+from ..judging.stateful.run import StatefulRun
+from ..report import baseline, results
+from ..spec.vocabulary import AUTO, MODE_CHOICES
+from ..wire.client import TargetError
+from ..wire.session import ConformanceSession, Settings
+from . import options
+from .options import MODEL_SCHEME, option, usage_error
+from .state import state
+
+SUITE_DIR = Path(__file__).resolve().parents[1] / "suite"
+
+
+def configure(config: pytest.Config) -> None:
+    run = state(config)
+    run.started = results.now_rfc3339()
+    url = option(config, "target-url")
+    if not url:
+        return
+    if not url.startswith(MODEL_SCHEME) and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc):
+        usage_error(f"--target-url must be an http(s) URL or model:MODE[:FAULT,...], got {url!r}")
+    mode = option(config, "dpop-mode")
+    from .xdist import configure_controller, is_controller, is_worker
+
+    if is_controller(config):
+        configure_controller(config, url, mode)
+        return
+    agent_key, jwt_secret = option(config, "agent-key"), option(config, "jwt-secret")
+    if url.startswith(MODEL_SCHEME):
+        model = start_model(url)
+        run.model = model
+        url, mode = model.url, mode or model.config.mode
+        agent_key, jwt_secret = agent_key or model.config.agent_key, jwt_secret or model.config.jwt_secret
+    mode = mode or AUTO
+    fuzz_settings, stateful_settings, limits = configure_run(config, mode)
+    settings = Settings(
+        target_url=url,
+        agent_key=agent_key,
+        agent_type=option(config, "agent-type"),
+        dpop_mode=mode,
+        jwt_secret=jwt_secret,
+        agent_endpoint_host=option(config, "agent-endpoint-host") or "127.0.0.1",
+        **limits,
+    )
+    session = None
+    try:
+        session = ConformanceSession(settings)
+        session.resolve_mode()
+    except TargetError as exc:
+        run.error = str(exc)
+        if session is not None:  # got as far as detecting the mode: free its agent endpoint
+            session.close()
+        return
+    run.session = session
+    run.explorations = {"fuzz": FuzzRun(session, fuzz_settings), "stateful": StatefulRun(session, stateful_settings)}
+    unmatched = unmatched_patterns(config, [session.mode])
+    if unmatched:  # unconfigure still closes the session
+        message = f"--check {unmatched[0]!r} matches no check in DPoP mode {session.mode} (check ids are listed in reports/conformance.json)"
+        if is_worker(config):  # the controller reports it (a worker cannot stop the run cleanly)
+            run.worker_usage_error = message
+            return
+        usage_error(message)
+
+
+def unmatched_patterns(config: pytest.Config, modes: list[str]) -> list[str]:
+    """The --check patterns that match no check a run in any of `modes` can have."""
+    known = [c for m in modes for c in known_checks(m)]
+    return [p for p in options.check_patterns(config) or [] if not any(fnmatch.fnmatchcase(c.id, p) for c in known)]
+
+
+def configure_run(config: pytest.Config, mode: str):
+    """What every run with a target does with its options, on the xdist controller too: load the
+    baseline, refuse a bad option (exit 2), run the suite rather than the project's tests, and
+    default the report paths. Returns the fuzz, state-machine and limit settings."""
+    baseline_path = option(config, "baseline")
+    if baseline_path:
+        try:
+            state(config).baseline = baseline.load(Path(baseline_path))
+        except baseline.BaselineError as exc:
+            usage_error(str(exc))
+    if mode not in MODE_CHOICES:
+        usage_error(f"--dpop-mode must be one of {', '.join(MODE_CHOICES)}, got {mode!r}")
+    # `pytest --target-url X` alone runs the suite, not the project's own tests.
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        config.args = [str(SUITE_DIR)]
+    if getattr(config.option, "htmlpath", "unset") is None and config.pluginmanager.hasplugin("html"):
+        config.option.htmlpath = str(Path("reports") / "conformance.html")
+        config.option.self_contained_html = True
+    if getattr(config.option, "xmlpath", "unset") is None:
+        config.option.xmlpath = str(Path("reports") / "conformance.junit.xml")
+    fuzz_settings = options.fuzz_settings(config)
+    return fuzz_settings, options.stateful_settings(config, fuzz_settings), options.limits(config)
+
+
+def start_model(spec: str):
+    """The embedded strict model server on a free loopback port."""
+    from ..model_target import start_model as start
+
+    try:
+        return start(*options.model_spec(spec))
+    except ValueError as exc:
+        usage_error(f"--target-url {spec}: {exc}")
+
+
+def unconfigure(config: pytest.Config) -> None:
+    run = state(config)
+    if run.session is not None:
+        run.session.close()
+    if run.model is not None:
+        run.model.close()
