@@ -367,7 +367,7 @@ class SuiteRun:
     def outputs(self) -> dict[str, str]:
         """Every output of the run by name: console, HTML, JSON, JUnit, each reproducer."""
         files = [self.reports / "conformance.html", self.reports / "conformance.json", self.reports / "conformance.junit.xml",
-                 *sorted((self.reports / "reproducers").glob("*.py"))]
+                 *sorted((self.reports / "reproducers").glob("*.json"))]
         out = {"stdout": self.stdout, "stderr": self.stderr}
         for f in files:
             out[str(f.relative_to(self.cwd))] = f.read_text(encoding="utf-8", errors="replace")

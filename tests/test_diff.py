@@ -46,7 +46,8 @@ def check(cid=MISMATCH, verdict="pass", message="", exchanges=None):
         "case": {"endpoint": endpoint, "token": token, "proof": proof},
         "verdict": verdict, "message": message,
         "exchanges": [exchange()] if exchanges is None else exchanges,
-        "reproducer": {"command": f"pytest --target-url http://127.0.0.1:8001 --check '{cid}'", "environment": [], "python_file": None},
+        "reproducer": {"command": f"pytest --target-url http://127.0.0.1:8001 --check '{cid}'", "environment": [], "python_file": None,
+                       "plan_file": None, "suite_command": f"pytest --target-url http://127.0.0.1:8001 --check '{cid}'"},
     }
 
 

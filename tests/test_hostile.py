@@ -126,7 +126,7 @@ def test_the_run_against_a_hostile_target_ends_with_verdicts_and_every_output(ho
     assert doc["counts"]["pass"] > 100 and doc["counts"]["fail"] > 10
     assert schema_errors(doc) == []
     assert "Traceback" not in run.stderr, run.stderr[-3000:]
-    assert list((run.reports / "reproducers").glob("*.py"))
+    assert list((run.reports / "reproducers").glob("*.json"))
 
 
 def test_the_junit_file_stays_valid_xml_despite_control_characters(hostile):

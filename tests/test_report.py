@@ -18,6 +18,7 @@ from conformance.spec.checks import fixed_checks
 from conformance.judging.fuzz import fuzz_checks
 from conformance.judging.stateful.run import stateful_checks
 from conformance.pytest_plugin.options import OPTIONS, USAGE_ERROR
+from conformance.report.reproduce import plan_name as reproducer_name
 from conformance.report.results import FORMAT, schema_errors
 
 FAULTY = "model:required:accept-replay"  # breaks exactly DPOP-11.1-replay
@@ -132,15 +133,17 @@ def test_the_html_report_has_the_matrix_per_endpoint(full_run):
 
 def test_the_failure_shows_its_reproducer_in_console_json_and_html(full_run):
     check = next(c for c in full_run["doc"]["checks"] if c["id"] == FAILED_CHECK)
-    command = check["reproducer"]["command"]
-    assert command == f"pytest --target-url {FAULTY} --dpop-mode required --check {FAILED_CHECK}"
-    assert f"Reproduce: {command}" in full_run["proc"].stdout
-    assert html_report._e(command) in full_run["html"]
+    rep = check["reproducer"]
+    assert rep["plan_file"] == "reproducers/DPOP-11.1-replay_validate_bound_replay.json"
+    assert rep["command"] == f"arcp-conformance reproduce reports/{rep['plan_file']}"
+    assert rep["suite_command"] == f"pytest --target-url {FAULTY} --dpop-mode required --check {FAILED_CHECK}"
+    assert f"Reproduce: {rep['command']}" in full_run["proc"].stdout
+    assert html_report._e(rep["command"]) in full_run["html"] and html_report._e(rep["suite_command"]) in full_run["html"]
 
 
-def test_the_printed_reproducer_run_as_printed_shows_the_same_failure(full_run, tmp_path):
+def test_the_suite_command_run_as_printed_shows_the_same_failure(full_run, tmp_path):
     check = next(c for c in full_run["doc"]["checks"] if c["id"] == FAILED_CHECK)
-    argv = shlex.split(check["reproducer"]["command"])
+    argv = shlex.split(check["reproducer"]["suite_command"])
     assert argv[0] == "pytest"
     proc = run_suite(tmp_path, *argv[1:], timeout=60)
     assert proc.returncode == 1, proc.stdout[-2000:]
@@ -179,7 +182,7 @@ def hostile_doc(full_run) -> dict:
     check["message"] = HOSTILE
     check["exchanges"][0]["body"] = HOSTILE
     check["exchanges"][0]["response_headers"].append(["x-evil", HOSTILE])
-    check["reproducer"]["python_file"] = HOSTILE
+    check["reproducer"]["plan_file"] = HOSTILE
     inv = doc["stateful"]["invariants"][0]
     inv["minimal_steps"], inv["message"], inv["statement"] = [HOSTILE], HOSTILE, HOSTILE
     doc["stateful"]["error"] = HOSTILE
@@ -199,19 +202,25 @@ def test_only_http_links_become_anchors():
     assert "<a" not in html_report.linked_source("RFC 9449 §4.3", links)
 
 
-def test_the_python_reproducer_is_written_next_to_the_results_and_reproduces(full_run):
-    from conformance.model_target import start_model
-
+def test_the_reproducer_command_run_as_printed_reproduces_the_failure(full_run):
     check = next(c for c in full_run["doc"]["checks"] if c["id"] == FAILED_CHECK)
-    path = full_run["cwd"] / "reports" / check["reproducer"]["python_file"]
-    assert path.is_file() and FAILED_CHECK in path.read_text(encoding="utf-8")
-    written = sorted(p.name for p in path.parent.glob("*.py"))
-    assert written == [path.name]  # only the failing check gets one
-    model = start_model("required", ("accept-replay",))
-    try:
-        env = {**clean_env(), "ARCP_CONFORMANCE_TARGET_URL": model.url, "ARCP_CONFORMANCE_AGENT_KEY": model.config.agent_key}
-        proc = subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=60)
-    finally:
-        model.close()
-    assert proc.returncode == 1 and "REPRODUCED" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-1000:]
-    assert model.config.agent_key not in proc.stdout + proc.stderr
+    path = full_run["cwd"] / "reports" / check["reproducer"]["plan_file"]
+    assert json.loads(path.read_text(encoding="utf-8"))["check"] == FAILED_CHECK
+    failed = sorted(reproducer_name(c["id"]) for c in full_run["doc"]["checks"] if c["verdict"] not in ("pass", "skip", "inconclusive"))
+    assert sorted(p.name for p in path.parent.iterdir()) == failed  # only the checks that did not pass get one
+    argv = shlex.split(check["reproducer"]["command"])
+    assert argv[0] == "arcp-conformance"
+    # the plan names model:required:accept-replay, so the command starts the model itself; run from
+    # where the suite ran, as a user would after reading the console
+    bin_dir = Path(sys.executable).parent
+    proc = subprocess.run([str(bin_dir / argv[0]), *argv[1:]], cwd=full_run["cwd"], env=clean_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and f"REPRODUCED: {FAILED_CHECK}" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-1000:]
+    assert "--- " in proc.stdout and "JUDGED" in proc.stdout
+
+
+def test_the_reproducer_command_explains_a_bad_plan(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "conformance", "reproduce", str(tmp_path / "nope.json")], env=clean_env(),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "no such file" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "conformance"], env=clean_env(), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "reproduce" in proc.stderr

@@ -1,35 +1,29 @@
-"""The Python reproducers of conformance.reproduce: every check gets a compilable, secret-free
-script; the scripts' proofs are the proof builder's; and a representative set of them, run as
-separate processes against the model target, reproduce the fault that broke their check and
-find nothing against the fault-free model."""
+"""Reproducers (conformance.report.reproduce): every check that did not pass gets a secret-free
+plan; a plan re-enacts its check with the package's own flows and judges, reproduces the fault
+that broke it (exit 1) and finds nothing on the fault-free model (exit 0), through every judge;
+and it prints what was sent and answered with tokens as fingerprints only."""
 from __future__ import annotations
 
+import io
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from conformance import reproduce
-from conformance.checks import FAIL, PASS, WARN, all_checks
-from conformance.dpop.keys import generate_key
+from conformance.judging.case_judges import CASE_JUDGES
+from conformance.judging.fuzz import FuzzRun, FuzzSettings
+from conformance.judging.issuance_judges import ISSUANCE_JUDGES
+from conformance.judging.judge_check import judge_check, known_checks
+from conformance.judging.stateful.run import StatefulRun, StatefulSettings
 from conformance.model_target import start_model
-from conformance.dpop.proofs import CONTROLS, DEFECTS, build_proof, decode_unverified, htu_for
-from conformance.reproduce import (
-    ENV_AGENT_ENDPOINT_HOST, ENV_AGENT_KEY, ENV_JWT_SECRET, ENV_TARGET_URL, EXIT_MISSING_SETTING, EXIT_NOT_REPRODUCED,
-    EXIT_REPRODUCED, NOT_REPRODUCIBLE, proof_recipe, python_snippet,
-)
-from conformance.wire.session import ConformanceSession, Settings
-
-MODES = ("required", "optional", "disabled")
-SNIPPET_TIMEOUT = 60
-ALL_PROOF_NAMES = [(), *[(name,) for name in DEFECTS], *[(name,) for name in CONTROLS]]
+from conformance.report import reproduce
+from conformance.report.reproduce import EXIT_MISSING_SETTING, EXIT_NOT_REPRODUCED, EXIT_REPRODUCED, plan_for
+from conformance.spec.checks import fixed_checks
+from conformance.spec.vocabulary import FAIL, MODES, PASS, WARN
+from conformance.wire.session import ENV, ConformanceSession, Settings
 
 
-# --- fixtures ------------------------------------------------------------------------------
+# --- helpers -------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def clean_model():
@@ -51,377 +45,227 @@ def session_for(model) -> ConformanceSession:
     return ConformanceSession(Settings(target_url=model.url, agent_key=cfg.agent_key, jwt_secret=cfg.jwt_secret, dpop_mode=cfg.mode))
 
 
-@pytest.fixture(scope="module")
-def judged_session(clean_model):
-    """Per mode: a session against the fault-free model that has judged every check, so that
-    its client recorded every token and proof the run used."""
-    sessions = {}
-
-    def get(mode):
-        if mode not in sessions:
-            session = session_for(clean_model(mode))
-            for check in all_checks(mode):
-                session.judge(check)
-            sessions[mode] = session
-        return sessions[mode]
-
-    yield get
-    for session in sessions.values():
-        session.close()
-
-
-def check_by_id(mode: str, check_id: str):
-    return next(c for c in all_checks(mode) if c.id == check_id)
-
-
-def env_for(model, *, agent_key=True, jwt_secret=True) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCP_CONFORMANCE_")}
-    env[ENV_TARGET_URL] = model.url
+def environ_for(model, *, agent_key=True, jwt_secret=True) -> dict:
+    env = {}
     if agent_key:
-        env[ENV_AGENT_KEY] = model.config.agent_key
+        env[ENV["agent_key"]] = model.config.agent_key
     if jwt_secret:
-        env[ENV_JWT_SECRET] = model.config.jwt_secret
+        env[ENV["jwt_secret"]] = model.config.jwt_secret
     return env
 
 
-def start_snippet(path: Path, env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def check_by_id(mode: str, check_id: str):
+    return next(c for c in known_checks(mode) if c.id == check_id)
 
 
-def finish(process: subprocess.Popen) -> tuple[int, str]:
-    out, err = process.communicate(timeout=SNIPPET_TIMEOUT)
-    return process.returncode, out + err
+EXPLORATIONS = {"fuzz": (FuzzRun, FuzzSettings()), "stateful": (StatefulRun, StatefulSettings(seed=5449))}
 
 
-def runtime_namespace() -> dict:
-    """The generic part of every script, loaded as a module (its main() not run)."""
-    namespace = {"__name__": "reproducer_runtime"}
-    exec(compile(reproduce._IMPORTS + "\nPLAN = {}\n" + reproduce._RUNTIME, "reproducer-runtime", "exec"), namespace)
-    return namespace
-
-
-@pytest.fixture(scope="module")
-def runtime():
-    return runtime_namespace()
-
-
-# --- every check: a compilable script that embeds no secret ----------------------------------
-
-def secrets_of(session: ConformanceSession) -> set[str]:
-    """Everything secret the run handled: its agent key and signing secret, its keys, and every
-    token and proof its client sent or received."""
-    jwt_shape = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
-    found = {session.settings.agent_key, session.settings.jwt_secret}
-    for key in (session.key_a, session.key_b):
-        found |= {v for k, v in key.private_jwk.items() if k in ("x", "y", "d")}
-    for ex in session.client.exchanges:
-        for name, value in ex.request_headers:
-            if name.lower() == "authorization":
-                found.add(value.partition(" ")[2])
-            elif name.lower() == "dpop":
-                found.add(value)
-        found |= set(jwt_shape.findall(ex.body_text))
-        body = ex.json()
-        if isinstance(body, dict):
-            found |= {v for k, v in body.items() if k.endswith("token") and isinstance(v, str)}
-    found.discard("not-a-jwt")  # the malformed token of the situations: a fixed, public string
-    return {s for s in found if s and len(s) >= 8}
-
-
-def leaked(text: str, secrets: set[str]) -> list[str]:
-    """The secrets found in `text` (searched in its runs of token characters, one per line)."""
-    runs = "\n".join(set(re.findall(r"[A-Za-z0-9_\-.~+/=]{8,}", text)))
-    return [s for s in secrets if s in runs]
-
-
-def test_the_runtime_embeds_no_secret_and_compiles():
-    compile(reproduce._IMPORTS + "\nPLAN = {}\n" + reproduce._RUNTIME, "runtime", "exec")
-    assert not re.search(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.", reproduce._RUNTIME)
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_every_check_has_a_compilable_snippet_without_secrets(mode, judged_session):
-    session = judged_session(mode)
-    secrets = secrets_of(session)
-    assert len(secrets) > 20  # the run did record tokens and proofs
-    assert not leaked(reproduce._RUNTIME, secrets)
-    none_for, compiled_whole = set(), set()
-    for check in all_checks(mode):
-        text = python_snippet(session, check)
-        if text is None:
-            none_for.add(check.requirement_id)
-            continue
-        # The runtime is the same text in every script (compiled whole once per judge and
-        # situation kind below); what differs per check is the part before it.
-        assert text.endswith(reproduce._RUNTIME), check.id
-        prefix = text[: -len(reproduce._RUNTIME)]
-        compile(prefix, check.id, "exec")
-        shape = (check.judge, check.case.token if check.case else check.subject, check.case.endpoint if check.case else "")
-        if shape not in compiled_whole:
-            compile(text, check.id, "exec")
-            compiled_whole.add(shape)
-        assert not leaked(prefix, secrets), check.id
-        assert check.id in prefix and check.requirement.statement.split()[0] in prefix
-        assert ENV_TARGET_URL in prefix and ENV_AGENT_KEY in prefix
-    assert none_for <= set(NOT_REPRODUCIBLE), f"None without a reason in NOT_REPRODUCIBLE: {none_for - set(NOT_REPRODUCIBLE)}"
-    assert all(isinstance(why, str) and why for why in NOT_REPRODUCIBLE.values())
-
-
-def test_a_snippet_documents_its_check_and_embeds_the_expectation(judged_session):
-    session = judged_session("required")
-    check = check_by_id("required", "DPOP-4.3-iat-old@register:bound:iat-old")
-    text = python_snippet(session, check)
-    doc = text.split('"""')[1]
-    req = check.requirement
-    for part in (check.id, req.id, req.level, req.statement, req.source, "refused with 401, problem type dpop-invalid"):
-        assert part in doc
-    namespace = {"__name__": "not-main"}
-    exec(compile(text, "snippet", "exec"), namespace)
-    plan = namespace["PLAN"]
-    assert plan["case"]["expect"] == {
-        "requirement": "DPOP-4.3-iat-old", "accept": False, "statuses": [401], "types": ["dpop-invalid"],
-        "challenge_errors": ["invalid_dpop_proof"],
-    }
-    assert ["iat", {"now": -600}] in plan["case"]["proof"]["claims"]
-    assert plan["needs"] == {"agent_key": True, "jwt_secret": False}
-    assert plan["target_url"] == session.client.base_url
-
-
-# --- proofs: the scripts build what build_proof builds ----------------------------------------
-
-URLS = [
-    "http://127.0.0.1:8000/auth/agent/validate_compliance",
-    "https://arcp.example/agents/register",
-    "http://[::1]:65535/agents/register",
-]
-
-
-@pytest.mark.parametrize("alg", ["EdDSA", "ES256"])
-@pytest.mark.parametrize("url", URLS)
-@pytest.mark.parametrize("defects", ALL_PROOF_NAMES, ids=lambda d: d[0] if d else "valid")
-def test_a_recipe_rebuilds_the_proof_of_build_proof(runtime, alg, url, defects):
-    key_a, key_b = generate_key(alg), generate_key(alg)
-    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
-    now, jti = 1_700_000_000, "6f1c2a9e-5b7d-4c1e-9a2f-8d6b4e0c7a15"
-    expected = build_proof(key_a, "POST", url, access_token=token, defects=defects, other_key=key_b, now=now, jti=jti)
-    recipe = proof_recipe(alg, "POST", url, defects=defects, other="B")
-    keys = {"A": runtime["Key"](alg, key_a.private_key), "B": runtime["Key"](alg, key_b.private_key)}
-    got = runtime["make_proofs"](recipe, keys, "POST", url, token, now=now, jti=jti)
-    assert len(got) == len(expected)
-    assert [decode_unverified(p)[0] for p in got] == [decode_unverified(p)[0] for p in expected]
-    assert decode_unverified(got[0])[1] == decode_unverified(expected[0])[1]
-    if alg == "EdDSA":  # Ed25519 signatures are deterministic: the very same proof
-        assert got[0] == expected[0]
+def judged_plan(session: ConformanceSession, check) -> tuple[str, dict]:
+    """Judge `check` as the plugin does and write its plan, as if the run was given the http URL."""
+    exploration = None
+    if check.judge in EXPLORATIONS:
+        run_type, settings = EXPLORATIONS[check.judge]
+        exploration = run_type(session, settings)
+        verdict, _ = exploration.verdict(check)
     else:
-        assert got[0].rpartition(".")[0] == expected[0].rpartition(".")[0]
+        verdict = judge_check(session, check)
+    plan = plan_for(session, check, spec=session.client.base_url, seen=(verdict.outcome, verdict.message), exploration=exploration)
+    return verdict.outcome, json.loads(reproduce.dumps(plan))
 
 
-@pytest.mark.parametrize("defects", ALL_PROOF_NAMES, ids=lambda d: d[0] if d else "valid")
-def test_a_recipe_keeps_its_defect_on_another_target_url(runtime, defects):
-    """The script may be pointed at another URL than the run's: the htu keeps its difference."""
-    run_url = "http://127.0.0.1:8000/auth/agent/validate_compliance"
-    recipe = proof_recipe("EdDSA", "POST", run_url, defects=defects, other="B")
-    keys = {"A": runtime["Key"]("EdDSA"), "B": runtime["Key"]("EdDSA")}
-    for url in ("http://127.0.0.1:9001/auth/agent/validate_compliance", "https://arcp.example/auth/agent/validate_compliance"):
-        claims = decode_unverified(runtime["make_proofs"](recipe, keys, "POST", url, "t0k3n")[0])[1]
-        name = defects[0] if defects else "valid"
-        if name.startswith("htu-") and name in DEFECTS and name != "htu-missing":
-            assert claims["htu"] != htu_for(url)
-        elif name == "htu-with-query":
-            assert htu_for(claims["htu"]) == htu_for(url) and "?" in claims["htu"]
-        elif name == "htu-unnormalized":
-            assert claims["htu"].lower().startswith(url.split(":")[0] + "://") and claims["htu"] != htu_for(url)
-        elif "htu" in claims:
-            assert claims["htu"] == htu_for(url)
+def run_plan(plan: dict, model, **environ_options) -> tuple[int, str]:
+    out = io.StringIO()
+    code = reproduce.reproduce(plan, target_url=model.url, environ=environ_for(model, **environ_options), out=out)
+    return code, out.getvalue()
 
 
-def test_a_recipe_on_a_url_of_the_same_shape_matches_build_proof_exactly(runtime):
-    run_url, url = "http://127.0.0.1:8000/agents/register", "http://localhost:9001/agents/register"
-    for defects in ALL_PROOF_NAMES:
-        want = decode_unverified(build_proof(generate_key("EdDSA"), "POST", url, access_token="t", defects=defects, other_key=generate_key("EdDSA"))[0])[1]
-        recipe = proof_recipe("EdDSA", "POST", run_url, defects=defects, other="B")
-        keys = {"A": runtime["Key"]("EdDSA"), "B": runtime["Key"]("EdDSA")}
-        got = decode_unverified(runtime["make_proofs"](recipe, keys, "POST", url, "t")[0])[1]
-        assert got.get("htu") == want.get("htu"), defects
+# --- every judge, through a reproducer: the fault reproduced, the fault-free model not ----------
 
-
-def test_a_recipe_holds_symbols_not_material():
-    recipe = proof_recipe("ES256", "POST", URLS[0], defects=("jwk-private",))
-    assert ["jwk", {"jwk": "A private"}] in recipe["header"]
-    assert proof_recipe("EdDSA", "POST", URLS[0], defects=("alg-hs256",))["signer"] == {"hmac": ["A", "x"]}
-    assert proof_recipe("EdDSA", "POST", URLS[0], defects=("alg-none",))["signer"] == "none"
-    assert proof_recipe("EdDSA", "POST", URLS[0], defects=("signature-other-key",), other="B")["signer"] == "B"
-    assert proof_recipe("EdDSA", "POST", URLS[0], defects=("signature-bad",))["flip_signature"] is True
-    assert proof_recipe("EdDSA", "POST", URLS[0], defects=("two-headers",))["copies"] == 2
-    claims = dict(map(tuple, [(n, json.dumps(s)) for n, s in proof_recipe("EdDSA", "POST", URLS[0], defects=("ath-wrong",))["claims"]]))
-    assert claims["ath"] == json.dumps({"ath": "other"}) and claims["jti"] == json.dumps({"fresh": "uuid"})
-    assert dict(proof_recipe("EdDSA", "POST", URLS[0], defects=("htu-port",))["claims"])["htu"] == {"htu": {"port": {"offset": 1}}}
-    assert dict(proof_recipe("EdDSA", "POST", URLS[1], defects=("htu-scheme",))["claims"])["htu"] == {"htu": {"scheme": "swap", "port": "effective"}}
-
-
-# --- representative scripts, run against the model with and without the breaking fault ------
-
-# (mode, check id, faults that break it)
+# (mode, check id, the fault that breaks it): every judge at least once, and every token kind
 REPRODUCIBLE = [
-    # DPoP proof defects and controls, at both endpoints
+    # ensure_outcome: proof defects and controls, token kinds (mismatched, forged bound, forged legacy,
+    # target-issued unbound, expired, wrong phase), replay and the DPoP scheme
     ("required", "DPOP-4.3-htm@validate:bound:htm-wrong", ("skip-htm",)),
     ("required", "DPOP-4.3-htu@register:bound:htu-path", ("ignore-htu-path",)),
-    ("optional", "DPOP-4.3-iat-old@register:bound:iat-old", ("skip-iat-old",)),
-    ("required", "DPOP-4.3-single-header@validate:bound:two-headers", ("accept-two-headers",)),
     ("required", "DPOP-4.3-alg@register:bound:alg-none", ("accept-alg-none",)),
     ("optional", "JWS-7515-unknown-header@validate:bound:unknown-header", ("reject-unknown-header",)),
-    # token kinds: mismatched, forged bound copy, forged legacy, target-issued unbound, expired, wrong phase
     ("required", "BIND-6-mismatch@validate:mismatched:valid", ("skip-binding-compare",)),
-    ("required", "DPOP-4.3-htm@validate:bound:htm-wrong", ("temp-no-cnf", "skip-htm")),
+    ("required", "DPOP-4.3-single-header@validate:bound:two-headers", ("temp-no-cnf", "accept-two-headers")),
     ("required", "BIND-6-unbound-proof-required@register:legacy:valid", ("accept-unbound-required",)),
     ("optional", "BIND-6-unbound-proof-optional@validate:unbound:valid", ("refuse-unbound-optional",)),
     ("optional", "TOKEN-6-invalid@validate:expired:valid", ("accept-expired",)),
     ("required", "TOKEN-6-wrong-phase@validate:wrong-phase:valid", ("accept-wrong-phase",)),
     ("disabled", "BIND-6-disabled-ignored@validate:unbound:htm-wrong", ("disabled-checks-proofs",)),
-    # replay and the DPoP scheme
     ("required", "DPOP-11.1-replay@validate:bound:replay", ("accept-replay",)),
     ("optional", "BIND-7.1-dpop-scheme@register:bound:dpop-scheme", ("refuse-dpop-scheme",)),
-    # problem details and challenges
-    ("required", "PROB-7-content-type@validate:expired:valid", ("plain-json-errors",)),
-    ("optional", "PROB-7-title@register:bound:htm-wrong", ("problem-wrong-title",)),
+    # the other case judges
+    ("required", "BIND-6-type@register:bad-signature:valid", ("wrong-problem-type",)),
+    ("required", "TOKEN-6-wrong-phase-401@validate:wrong-phase:valid", ("wrong-phase-403",)),
     ("disabled", "PROB-7-no-5xx@register:malformed:valid", ("500-on-garbage-token",)),
-    ("required", "AUTH-9449-challenge-error@validate:bound:htm-wrong", ("challenge-wrong-error",)),
+    ("required", "PROB-7-content-type@validate:expired:valid", ("plain-json-errors",)),
+    ("required", "PROB-7-members@validate:bound:htm-wrong", ("problem-no-detail",)),
+    ("optional", "PROB-7-status-match@register:bound:none", ("problem-status-mismatch",)),
+    ("optional", "PROB-7-recommended@validate:missing:none", ("problem-no-request-id",)),
+    ("optional", "PROB-7-title@register:bound:htm-wrong", ("problem-wrong-title",)),
+    ("disabled", "AUTH-9110-www-authenticate@validate:expired:valid", ("no-www-authenticate",)),
+    ("required", "AUTH-9449-dpop-challenge@register:bound:typ-wrong", ("bearer-challenge",)),
     ("optional", "AUTH-9449-algs@register:bound:none", ("challenge-no-algs",)),
-    # issuance
+    ("required", "AUTH-9449-challenge-error@validate:bound:htm-wrong", ("challenge-wrong-error",)),
+    # the issuance judges
     ("required", "ISS-6-cnf-jkt@phase1", ("temp-no-cnf",)),
-    ("optional", "ISS-6-single-use@register", ("validated-reusable",)),
-    ("optional", "ISS-6-defective-proof@phase1", ("skip-signature",)),
+    ("optional", "ISS-5-token-type-dpop@phase1", ("token-type-bearer",)),
+    ("optional", "ISS-6-defective-proof@phase1", ("phase1-accepts-bad-proof",)),
     ("required", "ISS-6-noproof-required@phase1", ("phase1-noproof-issued",)),
     ("optional", "ISS-6-binding-kept@validated", ("validated-no-cnf",)),
     ("required", "ISS-4-aud@access", ("access-no-aud",)),
     ("disabled", "ISS-4-token-type@access", ("access-no-token-type",)),
     ("required", "ISS-6-lifetime@temp", ("expires-in-wrong",)),
     ("disabled", "ISS-6-no-store@poll", ("no-cache-headers",)),
-    ("optional", "ISS-5-token-type-dpop@phase1", ("token-type-bearer",)),
+    ("optional", "ISS-6-single-use@register", ("validated-reusable",)),
+    # the searches: re-run with the same seed and budget
+    ("required", "DPOP-11.1-replay@fuzz:validate", ("accept-replay",)),
+    ("optional", "ISS-6-single-use@stateful", ("validated-reusable",)),
 ]
 
 
+def test_every_judge_is_exercised_through_a_reproducer_here():
+    judges = {check_by_id(mode, check_id).judge for mode, check_id, _ in REPRODUCIBLE}
+    assert judges == set(CASE_JUDGES) | set(ISSUANCE_JUDGES) | set(EXPLORATIONS)
+
+
 @pytest.mark.parametrize("mode, check_id, faults", REPRODUCIBLE, ids=[f"{c}[{'+'.join(f)}]" for _, c, f in REPRODUCIBLE])
-def test_the_snippet_reproduces_the_fault_and_not_without_it(mode, check_id, faults, clean_model, tmp_path):
-    model = start_model(mode, faults)
+def test_the_plan_reproduces_the_fault_and_not_without_it(mode, check_id, faults, clean_model):
+    check = check_by_id(mode, check_id)
+    with start_model(mode, faults) as model:
+        session = session_for(model)
+        try:
+            outcome, plan = judged_plan(session, check)
+        finally:
+            session.close()
+        assert outcome in (FAIL, WARN), plan["seen"]
+        # the secret is asked for only where the run forged a token the verdict stands on
+        forged = check.case is not None and (check.case.token in ("legacy", "expired") or "temp-no-cnf" in faults)
+        assert plan["needs"] == {"agent_key": True, "jwt_secret": forged}
+        code, out = run_plan(plan, model, jwt_secret=forged)
+    assert code == EXIT_REPRODUCED, out[-3000:]
+    assert f"REPRODUCED: {check_id}" in out and "look at: " in out and "--- " in out
+    clean = clean_model(mode)
+    code, out_clean = run_plan(plan, clean, jwt_secret=forged)  # the same plan, pointed at a server without the fault
+    assert code == EXIT_NOT_REPRODUCED, out_clean[-3000:]
+    assert f"not reproduced: {check_id}: pass" in out_clean
+    for secret in (model.config.agent_key, model.config.jwt_secret, clean.config.agent_key, clean.config.jwt_secret):
+        assert secret not in out + out_clean
+
+
+# --- plans hold no secret ----------------------------------------------------------------------
+
+JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+
+
+def secrets_of(session: ConformanceSession) -> set[str]:
+    """Everything secret the run handled: its agent key and signing secret, its keys, and every
+    token and proof its client sent or received."""
+    found = {session.settings.agent_key, session.settings.jwt_secret}
+    for key in (session.key_a, session.key_b):
+        found |= {v for k, v in key.private_jwk.items() if k == "d"}
+    for ex in session.client.exchanges:
+        for name, value in ex.request_headers:
+            if name.lower() in ("authorization", "dpop"):
+                found.add(value.partition(" ")[2] if name.lower() == "authorization" else value)
+        found |= set(JWT.findall(ex.body_text))
+    found.discard("not-a-jwt")  # the malformed token of the situations: a fixed, public string
+    return {s for s in found if s and len(s) >= 8}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_check_gets_a_plan_without_secrets(mode, clean_model):
+    session = session_for(clean_model(mode))
+    try:
+        plans = {}
+        for check in fixed_checks(mode):
+            verdict = judge_check(session, check)
+            plans[check.id] = reproduce.dumps(plan_for(session, check, spec=session.client.base_url, seen=(verdict.outcome, verdict.message)))
+        secrets = secrets_of(session)
+    finally:
+        session.close()
+    assert len(secrets) > 20  # the run did handle tokens and proofs
+    for check_id, text in plans.items():
+        plan = json.loads(text)
+        assert plan["check"] == check_id and plan["format"] == reproduce.FORMAT
+        assert not JWT.search(text), check_id
+        assert not [s for s in secrets if s in text], check_id
+        assert plan["situation"] and plan["expected"] and plan["look_at"]
+
+
+# --- settings, cleanup and the transcript -----------------------------------------------------
+
+def test_missing_settings_exit_2_before_anything_is_sent(clean_model):
+    mode = "required"
+    with start_model(mode, ["accept-unbound-required"]) as model:
+        session = session_for(model)
+        try:
+            _, plan = judged_plan(session, check_by_id(mode, "BIND-6-unbound-proof-required@validate:legacy:valid"))
+        finally:
+            session.close()
+        assert plan["needs"]["jwt_secret"]
+        code, out = run_plan(plan, model, jwt_secret=False)
+        assert code == EXIT_MISSING_SETTING and f"set {ENV['jwt_secret']}" in out, out
+        code, out = run_plan(plan, model, agent_key=False)
+        assert code == EXIT_MISSING_SETTING and f"set {ENV['agent_key']}" in out, out
+        assert "--- " not in out  # nothing was sent
+
+
+def test_a_plan_of_another_version_is_refused_with_exit_2(clean_model):
+    model = clean_model("optional")
     session = session_for(model)
     try:
-        check = check_by_id(mode, check_id)
-        assert session.judge(check).outcome in (FAIL, WARN)
-        text = python_snippet(session, check)
-    except BaseException:
-        session.close()
-        model.close()
-        raise
-    path = tmp_path / "reproduce.py"
-    path.write_text(text, encoding="utf-8")
-    # The secret is passed only where the run forged the token, so every other script is shown
-    # to need none.
-    forged = f"{ENV_JWT_SECRET:38} the target's token signing secret (required" in text
-    assert forged == (check.case is not None and (check.case.token in ("legacy", "expired") or "temp-no-cnf" in faults))
-    clean = clean_model(mode)
-    try:
-        broken_run = start_snippet(path, env_for(model, jwt_secret=forged))
-        clean_run = start_snippet(path, env_for(clean, jwt_secret=forged))  # the same script, pointed elsewhere
-        session.close()  # meanwhile (its agent endpoint takes a while to stop)
-        (broken_code, broken_out), (clean_code, clean_out) = finish(broken_run), finish(clean_run)
+        _, plan = judged_plan(session, check_by_id("optional", "ISS-4-aud@temp"))
     finally:
-        model.close()
-    assert broken_code == EXIT_REPRODUCED, broken_out
-    assert f"REPRODUCED: {check_id}" in broken_out
-    assert clean_code == EXIT_NOT_REPRODUCED, clean_out
-    assert f"not reproduced: {check_id}" in clean_out
-    assert "look at:" in clean_out
-    for secret in (model.config.agent_key, model.config.jwt_secret, clean.config.agent_key, clean.config.jwt_secret):
-        assert secret not in broken_out + clean_out
+        session.close()
+    plan["check"] = "NO-SUCH-REQUIREMENT@temp"
+    code, out = run_plan(plan, model)
+    assert code == EXIT_MISSING_SETTING and "has no check NO-SUCH-REQUIREMENT@temp" in out
 
 
 def registered_agents(model) -> dict:
     return model._server.config.app.state.model.agents
 
 
-def test_the_snippet_unregisters_what_it_registered(clean_model, judged_session, tmp_path):
+def test_a_reproducer_unregisters_what_it_registered(clean_model):
     mode = "optional"
     model = clean_model(mode)
-    session = judged_session(mode)
     before = dict(registered_agents(model))
     for check_id in ("BIND-6-bound-valid@register:bound:valid", "ISS-6-single-use@register", "ISS-6-no-store@register"):
-        check = check_by_id(mode, check_id)
-        assert session.judge(check).outcome == PASS
-        path = tmp_path / "reproduce.py"
-        path.write_text(python_snippet(session, check), encoding="utf-8")
-        code, out = finish(start_snippet(path, env_for(model, jwt_secret=False)))
-        assert code == EXIT_NOT_REPRODUCED, out
-        assert "unregister: DELETE /agents/arcp-repro-" in out
+        session = session_for(model)
+        try:
+            outcome, plan = judged_plan(session, check_by_id(mode, check_id))
+        finally:
+            session.close()
+        assert outcome == PASS
+        code, out = run_plan(plan, model, jwt_secret=False)
+        assert code == EXIT_NOT_REPRODUCED, out[-2000:]
+        assert re.search(r"> DELETE http://[^ ]+/agents/arcp-conf-", out)
         assert registered_agents(model) == before
 
 
-def test_missing_settings_exit_2_with_a_clear_message(tmp_path):
+def test_the_transcript_shows_tokens_and_proofs_as_fingerprints_and_decoded_claims(clean_model):
     mode = "required"
-    model = start_model(mode, ["accept-unbound-required"])
+    model = clean_model(mode)
     session = session_for(model)
     try:
-        legacy = check_by_id(mode, "BIND-6-unbound-proof-required@validate:legacy:valid")
-        session.judge(legacy)
-        path = tmp_path / "legacy.py"
-        path.write_text(python_snippet(session, legacy), encoding="utf-8")
-        code, out = finish(start_snippet(path, env_for(model, jwt_secret=False)))
-        assert code == EXIT_MISSING_SETTING and f"set {ENV_JWT_SECRET}" in out, out
-        code, out = finish(start_snippet(path, env_for(model, agent_key=False)))
-        assert code == EXIT_MISSING_SETTING and f"set {ENV_AGENT_KEY}" in out, out
+        _, plan = judged_plan(session, check_by_id(mode, "DPOP-4.3-jwk-private@register:bound:jwk-private"))
     finally:
         session.close()
-        model.close()
-
-
-def test_a_request_without_a_token_needs_no_agent_key(tmp_path):
-    mode = "disabled"
-    model = start_model(mode, ["missing-auth-403"])
-    session = session_for(model)
-    try:
-        check = check_by_id(mode, "TOKEN-6-missing-auth@validate:missing:none")
-        assert session.judge(check).outcome == FAIL
-        path = tmp_path / "missing.py"
-        path.write_text(python_snippet(session, check), encoding="utf-8")
-        env = env_for(model, agent_key=False, jwt_secret=False)
-        env[ENV_AGENT_ENDPOINT_HOST] = "127.0.0.1"
-        code, out = finish(start_snippet(path, env))
-        assert code == EXIT_REPRODUCED, out
-        assert "> Authorization" not in out
-    finally:
-        session.close()
-        model.close()
-
-
-def test_the_judged_request_is_shown_with_fingerprints_only(clean_model, judged_session, tmp_path):
-    mode = "required"
-    model, session = clean_model(mode), judged_session(mode)
-    check = check_by_id(mode, "BIND-6-type@register:bound:ath-wrong")
-    path = tmp_path / "reproduce.py"
-    path.write_text(python_snippet(session, check), encoding="utf-8")
-    code, out = finish(start_snippet(path, env_for(model, jwt_secret=False)))
-    assert code == EXIT_NOT_REPRODUCED, out
-    assert re.search(r"> Authorization: Bearer <token sha256:[0-9a-f]{12}>", out)
-    assert re.search(r"> DPoP: <proof sha256:[0-9a-f]{12}>", out)
-    assert "< 401" in out and "< www-authenticate: DPoP" in out and "application/problem+json" in out
-    assert not re.search(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.", out)  # no whole JWT printed
-    shown = [json.loads(line.split(">     ", 1)[1]) for line in out.splitlines() if line.startswith(">     {")]
-    assert shown and set(shown[-1]["claims"]) == {"jti", "htm", "htu", "iat", "ath"}  # the judged proof, decoded
-    assert shown[-1]["header"]["jwk"]["x"].endswith("...")  # key material shortened
-
-
-@pytest.mark.parametrize("changes", [
-    {"sub": "admin"}, {"role": "Administrator"}, {"roles": ["user", "admin"]}, {"scope": "agents:read admin"},
-    {"scopes": ["root"]}, {"is_admin": True}, {"is_superuser": "yes"}, {"agent_id": "someone-else"},
-])
-def test_a_reproducer_never_forges_an_administrator_or_a_foreign_agent(runtime, changes):
-    import types
-
-    import jwt
-
-    run = types.SimpleNamespace(own_ids={"arcp-repro-a-1"}, secret="s" * 32)
-    runtime["PLAN"]["forge_algorithm"] = "HS256"
-    template = jwt.encode({"sub": "arcp-repro-a-1", "agent_id": "arcp-repro-a-1", "iat": 1, "exp": 301}, "s" * 32, algorithm="HS256")
-    assert runtime["Run"].forge(run, template, sub="arcp-repro-a-1")  # its own agent: allowed
-    with pytest.raises(runtime["Stop"], match="refusing to forge"):
-        runtime["Run"].forge(run, template, **changes)
+    code, out = run_plan(plan, model, jwt_secret=False)
+    assert code == EXIT_NOT_REPRODUCED, out[-2000:]
+    judged = out.split("JUDGED", 1)[1].split("\n--- ", 1)[0]
+    assert re.search(r"> Authorization: Bearer <token sha256:[0-9a-f]{12}>", judged)
+    assert re.search(r"> DPoP: <proof sha256:[0-9a-f]{12}>", judged)
+    header = json.loads(re.search(r">     header (\{.*\})", judged.split("> DPoP:", 1)[1])[1])
+    claims = json.loads(re.search(r">     claims (\{.*\})", judged.split("> DPoP:", 1)[1])[1])
+    assert set(claims) == {"jti", "htm", "htu", "iat", "ath"}
+    assert header["jwk"]["d"] == "<private key member removed>"  # the jwk-private defect, shown without the key
+    assert "< 401" in judged and "application/problem+json" in judged and "www-authenticate: DPoP" in judged
+    assert '"agent_key": "<redacted>"' in out
+    assert not JWT.search(out.replace("<jwt sha256", ""))  # no whole JWT anywhere

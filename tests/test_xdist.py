@@ -91,10 +91,11 @@ def test_the_html_report_and_reproducers(pair):
     cwd, doc = pair[2]["cwd"], pair[2]["doc"]
     html = (cwd / "reports" / "conformance.html").read_text(encoding="utf-8")
     assert 'id="req-DPOP-11.1-replay"' in html and "ARCP target URL" in html
-    files = {c["reproducer"]["python_file"] for c in doc["checks"] if c["reproducer"]["python_file"]}
-    assert files == {c["reproducer"]["python_file"] for c in pair[0]["doc"]["checks"] if c["reproducer"]["python_file"]}
-    for file in files:
-        assert (cwd / "reports" / file).read_text(encoding="utf-8").startswith(("#", '"""', "import", "from")), file
+    files = {c["reproducer"]["plan_file"] for c in doc["checks"] if c["reproducer"]["plan_file"]}
+    assert files == {c["reproducer"]["plan_file"] for c in pair[0]["doc"]["checks"] if c["reproducer"]["plan_file"]}
+    assert bool(files) == (doc["target"]["spec"] == FAULTY)  # a plan for each check that did not pass
+    for file in files:  # the plans a worker wrote, written by the controller
+        assert json.loads((cwd / "reports" / file).read_text(encoding="utf-8"))["format"] == "arcp-conformance/reproducer-v1", file
 
 
 # --- options and exit codes under -n 2 (small runs: --check selects a check or two)

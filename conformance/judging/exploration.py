@@ -13,7 +13,8 @@ from ..wire.exchange import Exchange
 
 
 class ExplorationRun(ABC):
-    name = ""  # "fuzz" | "stateful": the group its checks form (the subject of their ids)
+    name = ""  # "fuzz" | "stateful": the group its checks form (the judge its checks name)
+    settings_type: type = object  # the dataclass of its settings (a reproducer rebuilds them from a plan)
 
     def __init__(self, session, settings):
         self.session = session

@@ -129,6 +129,7 @@ class FuzzRun(ExplorationRun):
     """The example stream against one session, run once; the checks judge what it recorded."""
 
     name = "fuzz"
+    settings_type = FuzzSettings
 
     def __init__(self, session, settings: FuzzSettings):
         super().__init__(session, settings)

@@ -7,10 +7,14 @@ from ..spec.checks import Check, fixed_checks
 from ..spec.vocabulary import Verdict
 from ..wire.records import CaseResult
 from ..wire.session import ConformanceSession
-from .case_judges import judge_case
-from .fuzz import fuzz_checks
-from .issuance_judges import judge_issuance
-from .stateful.run import stateful_checks
+from .case_judges import CASE_JUDGES, judge_case
+from .exploration import ExplorationRun
+from .fuzz import FuzzRun, fuzz_checks
+from .issuance_judges import ISSUANCE_JUDGES, judge_issuance
+from .stateful.run import StatefulRun, stateful_checks
+
+# The searches whose checks judge one run each, by the judge name their checks carry.
+EXPLORATIONS: dict[str, type[ExplorationRun]] = {run.name: run for run in (FuzzRun, StatefulRun)}
 
 
 def judge_check(session: ConformanceSession, check: Check) -> Verdict:
@@ -29,3 +33,11 @@ def known_checks(mode: str) -> list[Check]:
     """Every check a run in `mode` can have: the fixed ones, the fuzz properties and the state
     machine's invariants (whether or not the fuzzers are switched on)."""
     return fixed_checks(mode) + fuzz_checks(mode) + stateful_checks(mode)
+
+
+def what_it_checks(check: Check) -> str:
+    """One line naming what the check's judge looks at (its judge's own summary)."""
+    judge = CASE_JUDGES.get(check.judge) or ISSUANCE_JUDGES.get(check.judge)
+    if judge is not None and judge.__doc__:
+        return judge.__doc__.strip().splitlines()[0]
+    return check.requirement.statement

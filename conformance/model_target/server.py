@@ -10,6 +10,7 @@ import uvicorn
 
 from .app import create_app
 from .config import ModelConfig
+from .spec import parse_spec
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
@@ -73,3 +74,9 @@ class ModelServer:
 def start_model(mode: str, faults=(), **overrides) -> ModelServer:
     """A running model target in DPoP `mode` with the named `faults`; close it when done."""
     return ModelServer(ModelConfig(mode=mode, faults=frozenset(faults), **overrides))
+
+
+
+def start_spec(spec: str) -> ModelServer:
+    """The model a `model:MODE[:FAULT,...]` spec names, started (ValueError for a bad spec)."""
+    return start_model(*parse_spec(spec))

@@ -8,21 +8,31 @@ from pathlib import Path
 import pytest
 
 from ..judging.fuzz import DEFAULT_EXAMPLES, DEFAULT_SECONDS, DEFAULT_SEED, FuzzSettings
-from ..judging.stateful.run import DEFAULT_EXAMPLES as STATEFUL_EXAMPLES, DEFAULT_SECONDS as STATEFUL_SECONDS
-from ..judging.stateful.run import DEFAULT_STEPS as STATEFUL_STEPS, StatefulSettings
-from ..wire.client import DEFAULT_MAX_REQUESTS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_CAP, DEFAULT_RUN_TIMEOUT, PATH_FAILURES_TO_GIVE_UP
+from ..judging.stateful.run import DEFAULT_EXAMPLES as STATEFUL_EXAMPLES
+from ..judging.stateful.run import DEFAULT_SECONDS as STATEFUL_SECONDS
+from ..judging.stateful.run import DEFAULT_STEPS as STATEFUL_STEPS
+from ..judging.stateful.run import StatefulSettings
+from ..model_target.spec import SPEC_SCHEME, parse_spec
+from ..wire.client import (
+    DEFAULT_MAX_REQUESTS,
+    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_RETRY_CAP,
+    DEFAULT_RUN_TIMEOUT,
+    PATH_FAILURES_TO_GIVE_UP,
+)
+from ..wire.session import ENV
 
-MODEL_SCHEME = "model:"
+MODEL_SCHEME = SPEC_SCHEME
 USAGE_ERROR = 2  # pytest itself says 4 for its own option errors; ours are documented as 2
 
 # option name -> (environment variable, help); the ini key is the dest, arcp_<name with _>
 OPTIONS = {
-    "target-url": ("ARCP_CONFORMANCE_TARGET_URL", "The ARCP server under test, e.g. http://127.0.0.1:8001, or model:MODE[:FAULT,...] for the embedded model server."),
-    "agent-key": ("ARCP_CONFORMANCE_AGENT_KEY", "A registration key the target accepts at phase 1 (prefer the environment variable: argv is visible to other users)."),
+    "target-url": (ENV["target_url"], "The ARCP server under test, e.g. http://127.0.0.1:8001, or model:MODE[:FAULT,...] for the embedded model server."),
+    "agent-key": (ENV["agent_key"], "A registration key the target accepts at phase 1 (prefer the environment variable: argv is visible to other users)."),
     "agent-type": ("ARCP_CONFORMANCE_AGENT_TYPE", "Agent type to register (default: the first type the target allows)."),
     "dpop-mode": ("ARCP_CONFORMANCE_DPOP_MODE", "The target's DPoP mode: required, optional, disabled or auto (default auto: detected, heuristic)."),
-    "jwt-secret": ("ARCP_CONFORMANCE_JWT_SECRET", "The target's token signing secret: enables the checks that need forged tokens (prefer the environment variable)."),
-    "agent-endpoint-host": ("ARCP_CONFORMANCE_AGENT_ENDPOINT_HOST", "Address at which the target reaches the suite's agent endpoint (default 127.0.0.1)."),
+    "jwt-secret": (ENV["jwt_secret"], "The target's token signing secret: enables the checks that need forged tokens (prefer the environment variable)."),
+    "agent-endpoint-host": (ENV["agent_endpoint_host"], "Address at which the target reaches the suite's agent endpoint (default 127.0.0.1)."),
     "conformance-strict": ("ARCP_CONFORMANCE_STRICT", "Fail the run on SHOULD violations too (pytest owns --strict)."),
     "conformance-json": ("ARCP_CONFORMANCE_JSON", "Where to write the results as JSON (default reports/conformance.json)."),
     "baseline": ("ARCP_CONFORMANCE_BASELINE", "A baseline file of accepted deviations: listed failures do not fail the run; listed checks that pass, or expired entries, do."),
@@ -91,10 +101,7 @@ def results_path(config: pytest.Config) -> Path:
     return Path(option(config, "conformance-json") or Path("reports") / "conformance.json")
 
 
-def model_spec(spec: str) -> tuple[str, tuple[str, ...]]:
-    """`model:MODE[:FAULT,...]` -> (mode, faults); the mode defaults to required."""
-    mode, _, faults = spec[len(MODEL_SCHEME):].partition(":")
-    return mode or "required", tuple(f for f in faults.split(",") if f)
+model_spec = parse_spec  # `model:MODE[:FAULT,...]` -> (mode, faults)
 
 
 def number(config: pytest.Config, name: str, default, kind):

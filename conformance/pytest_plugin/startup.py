@@ -63,7 +63,7 @@ def configure(config: pytest.Config) -> None:
             session.close()
         return
     run.session = session
-    run.explorations = {"fuzz": FuzzRun(session, fuzz_settings), "stateful": StatefulRun(session, stateful_settings)}
+    run.explorations = {r.name: r for r in (FuzzRun(session, fuzz_settings), StatefulRun(session, stateful_settings))}
     unmatched = unmatched_patterns(config, [session.mode])
     if unmatched:  # unconfigure still closes the session
         message = f"--check {unmatched[0]!r} matches no check in DPoP mode {session.mode} (check ids are listed in reports/conformance.json)"
@@ -105,10 +105,10 @@ def configure_run(config: pytest.Config, mode: str):
 
 def start_model(spec: str):
     """The embedded strict model server on a free loopback port."""
-    from ..model_target import start_model as start
+    from ..model_target import start_spec
 
     try:
-        return start(*options.model_spec(spec))
+        return start_spec(spec)
     except ValueError as exc:
         usage_error(f"--target-url {spec}: {exc}")
 

@@ -206,7 +206,7 @@ def _exchange(ex: dict) -> str:
     return "\n".join(lines)
 
 
-def check_extra(entry: dict, python_href: str | None = None) -> str:
+def check_extra(entry: dict, plan_href: str | None = None) -> str:
     """The exchanges and the reproducer of one check, for its row in the results table."""
     parts = [f'<div class="arcp-section"><p>{_verdict(entry["verdict"])} <b>{_e(entry["id"])}</b> ({_e(entry["level"])}) '
              f'<a href="#req-{_e(entry["requirement"])}">requirement {_e(entry["requirement"])}</a></p>']
@@ -215,10 +215,11 @@ def check_extra(entry: dict, python_href: str | None = None) -> str:
     rep = entry.get("reproducer")
     if rep:
         env = f" (with {', '.join(rep['environment'])} set as for this run)" if rep["environment"] else ""
-        parts.append(f"<p>Re-run this check{_e(env)}:</p><pre class=\"arcp-pre\">{_e(rep['command'])}</pre>")
-        if rep.get("python_file"):
-            link = f'<a href="{_e(python_href)}">{_e(rep["python_file"])}</a>' if python_href else _e(rep["python_file"])
-            parts.append(f"<p>Standalone Python reproducer (rebuilds the request with a fresh iat, jti and ath; "
-                         f"next to the results file): {link}</p>")
+        if rep.get("plan_file"):
+            link = f'<a href="{_e(plan_href)}">{_e(rep["plan_file"])}</a>' if plan_href else _e(rep["plan_file"])
+            parts.append(f"<p>Reproduce it{_e(env)}: re-enacts the situation with fresh proofs and prints every request "
+                         f"and response (its plan, next to the results file: {link}):</p><pre class=\"arcp-pre\">{_e(rep['command'])}</pre>")
+        suite = rep.get("suite_command") or rep["command"]
+        parts.append(f"<p>Re-run this check in the suite{_e(env)}:</p><pre class=\"arcp-pre\">{_e(suite)}</pre>")
     parts.append("</div>")
     return "".join(parts)

@@ -6,7 +6,6 @@ CI) read only this file.
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, timezone
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
@@ -20,7 +19,6 @@ from ..wire.exchange import Exchange
 FORMAT = "arcp-conformance/results-v1"
 BODY_LIMIT = 4096  # characters of a response body kept per exchange
 HEADER_LIMIT = 40  # response header fields kept per exchange
-_SECRET_MEMBER = re.compile(r"key|secret|password|token|credential", re.IGNORECASE)
 
 
 def tool_version() -> str:
@@ -36,15 +34,6 @@ def now_rfc3339() -> str:
 
 def links_of(req: Requirement) -> list[dict]:
     return [{"text": req.source[start:end], "url": url} for start, end, url in source_links(req.source)]
-
-
-def _redact_body(value: object) -> object:
-    """A request body with every member that names a key, secret or token blanked."""
-    if isinstance(value, dict):
-        return {k: "<redacted>" if _SECRET_MEMBER.search(str(k)) else _redact_body(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact_body(v) for v in value]
-    return value
 
 
 def _redact_value(value: object, secrets: list[str]) -> object:
@@ -73,7 +62,7 @@ def exchange_record(ex: Exchange) -> dict:
         "method": ex.method,
         "url": ex.url,
         "request_headers": [[k, redact.redact_header(k, v, secrets)] for k, v in ex.request_headers],
-        "request_body": _redact_body(ex.request_json),
+        "request_body": redact.redact_body(ex.request_json),
         "status": ex.status,
         "response_headers": [[k, redact.redact_text(v[:2000], secrets)[:1000]] for k, v in ex.response_headers[:HEADER_LIMIT]],
         "body": body,

@@ -11,6 +11,7 @@ class CaseResult:
     exchange: Exchange | None = None
     reason: str = ""  # why there is no exchange (inconclusive)
     control_ok: bool = True  # the same endpoint accepted a defect-free request in this run
+    forged: bool = False  # its token was forged with the target's signing secret
 
 
 @dataclass

@@ -92,6 +92,16 @@ def _compact(value: Any) -> str:
     return text if len(text) <= VIEW_LIMIT else text[: VIEW_LIMIT - 1] + "…"
 
 
+def token_parts(token: str) -> tuple[str, dict | None, object]:
+    """(fingerprint, header, claims) of a token, its header and claims fit for display (private
+    JWK members blanked, nested tokens hashed); header None when `token` is not a JWS."""
+    decoded = decode(token)
+    if decoded is None:
+        return fingerprint(token), None, None
+    header, claims = decoded
+    return fingerprint(token), _scrub(header), _scrub(claims) if claims is not None else None
+
+
 @functools.lru_cache(maxsize=512)  # pure; a run shows its few tokens in hundreds of exchanges
 def token_view(token: str, kind: str = "jwt") -> str:
     """`<jwt sha256:… header={…} claims={…}>` for a JWS, `<kind sha256:…>` for anything else."""
@@ -120,6 +130,15 @@ def request_secrets(body: object) -> list[str]:
 
     walk(body)
     return sorted(set(found), key=len, reverse=True)
+
+
+def redact_body(value: object) -> object:
+    """A request body with every member that names a key, secret or token blanked."""
+    if isinstance(value, dict):
+        return {k: "<redacted>" if SECRET_MEMBER.search(str(k)) else redact_body(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_body(v) for v in value]
+    return value
 
 
 def redact_text(text: str, secrets: list[str] | tuple[str, ...] = ()) -> str:

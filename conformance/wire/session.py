@@ -24,6 +24,16 @@ PHASE1_DEFECT = "signature-bad"  # the defect of the defective phase-1 call
 PREFERRED_ALGS = ("EdDSA", "ES256")
 
 
+# The environment variables that hold a run's settings where no option gives them (the plugin's
+# options and the reproducers read the same ones); the secrets among them are never printed.
+ENV = {
+    "target_url": "ARCP_CONFORMANCE_TARGET_URL",
+    "agent_key": "ARCP_CONFORMANCE_AGENT_KEY",
+    "jwt_secret": "ARCP_CONFORMANCE_JWT_SECRET",
+    "agent_endpoint_host": "ARCP_CONFORMANCE_AGENT_ENDPOINT_HOST",
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     target_url: str
@@ -70,6 +80,7 @@ class ConformanceSession:
         self._lock = threading.RLock()
         self._agent_endpoint: AgentEndpoint | None = None
         self._results: dict[str, CaseResult] = {}
+        self._case_token: dict[str, str | None] = {}  # case id -> the token its request presented
         self._issuance: Issuance | None = None
         self.state = FlowState()
         self.discovery = self._discover()
@@ -81,6 +92,7 @@ class ConformanceSession:
         self.flows = Flows(self.client, self.endpoints, settings.agent_key or "", keys=(self.key_a, self.key_b))
         self._own_ids: set[str] = set()
         self.forger = Forger(settings.jwt_secret, self._own_ids) if settings.jwt_secret else None
+        self._forged: set[str] = set()  # the tokens the suite forged (a reproducer then needs the secret too)
         self.mode_source = "given" if settings.dpop_mode != AUTO else "detected"
         self.mode = settings.dpop_mode if settings.dpop_mode != AUTO else None
 
@@ -195,9 +207,11 @@ class ConformanceSession:
         if self.forger is None:
             return None, None, f"{reason_without}; give --jwt-secret to forge one"
         try:
-            return who, make(self.forger), ""
+            token = make(self.forger)
         except ForgeRefused as exc:
             return None, None, str(exc)
+        self._forged.add(token)
+        return who, token, ""
 
     def _bound(self, who: Identity | None, token: str | None, what: str) -> Sourced:
         """`token` if the target bound it to key A, else a bound copy forged from it."""
@@ -299,8 +313,24 @@ class ConformanceSession:
                 self._results[case.id] = self._run_case(case)
             return self._results[case.id]
 
+    def recorded(self, case: Case) -> CaseResult | None:
+        """The result of a situation already sent, without sending anything."""
+        with self._lock:
+            return self._results.get(case.id)
+
+    def bound_temp_forged(self) -> bool:
+        """Is the run's bound temp token (phase 2's, the fuzz run's) forged: did the target issue
+        no temp token bound to key A?"""
+        return self.forger is not None and self.state.temp_a is not None and jkt_of(self.state.temp_a) != self.key_a.thumbprint
+
     def _run_case(self, case: Case) -> CaseResult:
+        result = self._send_case(case)
+        result.forged = self._case_token.get(case.id) in self._forged
+        return result
+
+    def _send_case(self, case: Case) -> CaseResult:
         who, token, why = self._token_for(case)
+        self._case_token[case.id] = token
         if who is None or (token is None and case.token != "missing"):
             return CaseResult(None, why or "no token of this kind")
         proof, scheme = self.proof_for(case)
@@ -317,12 +347,15 @@ class ConformanceSession:
             self.flows.unregister_last(who)
         return CaseResult(ex)
 
+    def control_cases(self, endpoint: str) -> list[Case]:
+        """The defect-free requests that make the positive control of `endpoint`, in the order tried."""
+        kinds = [("unbound", "none")] if self.resolve_mode() == "disabled" else [("bound", "valid"), ("unbound", "valid"), ("unbound", "none")]
+        return [Case(endpoint, token, proof) for token, proof in kinds]
+
     def control_ok(self, endpoint: str) -> bool:
         """Did the endpoint accept some defect-free request in this run (the positive control)?"""
-        mode = self.resolve_mode()
-        controls = [("unbound", "none")] if mode == "disabled" else [("bound", "valid"), ("unbound", "valid"), ("unbound", "none")]
-        for token, proof in controls:
-            ex = self.result(Case(endpoint, token, proof)).exchange
+        for case in self.control_cases(endpoint):
+            ex = self.result(case).exchange
             if ex is not None and ex.ok:
                 return True
         return False

@@ -205,6 +205,7 @@ class StatefulRun(ExplorationRun):
     judge the same run)."""
 
     name = "stateful"
+    settings_type = StatefulSettings
 
     def __init__(self, session, settings: StatefulSettings):
         super().__init__(session, settings)

@@ -1,0 +1,26 @@
+"""The arcp-conformance command: `arcp-conformance reproduce PLAN` (or python -m conformance ...).
+
+The suite itself runs under pytest (`pytest --target-url URL`); the diff of two results files is
+`arcp-conformance-diff`.
+"""
+from __future__ import annotations
+
+import sys
+
+COMMANDS = {"reproduce": "re-enact a check from the plan a run wrote, and print what was sent and answered"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] not in COMMANDS:
+        lines = ["usage: arcp-conformance COMMAND ...", "commands:"] + [f"  {name:10} {what}" for name, what in COMMANDS.items()]
+        wanted = args[:1] in (["-h"], ["--help"])
+        print("\n".join(lines), file=sys.stdout if wanted else sys.stderr)
+        return 0 if wanted else 2
+    from .report import reproduce
+
+    return reproduce.main(args[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

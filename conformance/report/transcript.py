@@ -1,0 +1,61 @@
+"""A readable, redacted transcript of exchanges, for a person at a terminal: every request (method,
+URL, headers, body) and its response (status, headers, body), with each token and proof shown as
+its fingerprint and its decoded header and claims on lines of their own, never whole."""
+from __future__ import annotations
+
+import json
+
+from ..wire import redact
+from ..wire.exchange import Exchange
+
+BODY_LIMIT = 2000  # characters of a body shown
+HEADER_LIMIT = 300  # characters of one header value shown
+HEADERS_SHOWN = 40  # response header fields shown
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + " …(cut)"
+
+
+def _credential(name: str, value: str) -> list[str]:
+    """An Authorization or DPoP header: the scheme and fingerprint, then what the token says."""
+    scheme, token = ("", value.strip()) if name.lower() == "dpop" else (value.partition(" ")[0], value.partition(" ")[2].strip())
+    if not token:
+        return [f"> {name}: {scheme or '<empty>'}"]
+    fingerprint, header, claims = redact.token_parts(token)
+    kind = "proof" if name.lower() == "dpop" else "token"
+    lines = [f"> {name}: {scheme + ' ' if scheme else ''}<{kind} {fingerprint}>"]
+    if header is not None:
+        lines.append(f">     header {_cut(_json(header), 1000)}")
+        lines.append(f">     claims {_cut(_json(claims), 1000) if claims is not None else '(not JSON)'}")
+    return lines
+
+
+def render(ex: Exchange, title: str) -> str:
+    secrets = redact.request_secrets(ex.request_json)
+    lines = [f"--- {title}", f"> {ex.method} {ex.url}"]
+    for name, value in ex.request_headers:
+        if name.lower() in ("authorization", "dpop"):
+            lines += _credential(name, value)
+        else:
+            lines.append(f"> {name}: {_cut(redact.redact_text(value, secrets), HEADER_LIMIT)}")
+    if ex.request_json is not None:
+        lines.append(f"> {_cut(_json(redact.redact_body(ex.request_json)), BODY_LIMIT)}")
+    if ex.error:
+        lines.append(f"< ({'no response' if ex.sent else 'not sent'}: {ex.error})")
+    else:
+        lines.append(f"< {ex.status}")
+        for name, value in ex.response_headers[:HEADERS_SHOWN]:
+            lines.append(f"< {name}: {_cut(redact.redact_text(value[:HEADER_LIMIT * 2], secrets), HEADER_LIMIT)}")
+        body = redact.redact_text(ex.body_text[:BODY_LIMIT * 2], secrets)  # before the cut: a cut token is not recognised
+        if body:
+            lines.append(f"< {_cut(body, BODY_LIMIT)}" + (" …(cut)" if ex.truncated and len(body) <= BODY_LIMIT else ""))
+    return redact.printable("\n".join(lines))
+
+
+def summary_line(ex: Exchange, title: str) -> str:
+    return redact.printable(f"--- {title}: {ex.summary()}")
