@@ -1,4 +1,5 @@
-"""The arcp-conformance command: `arcp-conformance reproduce PLAN` (or python -m conformance ...).
+"""The arcp-conformance command: `arcp-conformance reproduce PLAN` and `arcp-conformance requirements [ID]`
+(or python -m conformance ...).
 
 The suite itself runs under pytest (`pytest --target-url URL`); the diff of two results files is
 `arcp-conformance-diff`.
@@ -7,7 +8,10 @@ from __future__ import annotations
 
 import sys
 
-COMMANDS = {"reproduce": "re-enact a check from the plan a run wrote, and print what was sent and answered"}
+COMMANDS = {
+    "reproduce": "re-enact a check from the plan a run wrote, and print what was sent and answered",
+    "requirements": "print the requirements document, or the entries of the ids (or check ids) given",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,6 +21,10 @@ def main(argv: list[str] | None = None) -> int:
         wanted = args[:1] in (["-h"], ["--help"])
         print("\n".join(lines), file=sys.stdout if wanted else sys.stderr)
         return 0 if wanted else 2
+    if args[0] == "requirements":
+        from .report import requirements_doc
+
+        return requirements_doc.main(args[1:])
     from .report import reproduce
 
     return reproduce.main(args[1:])

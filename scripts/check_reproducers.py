@@ -30,7 +30,7 @@ def kind(check: dict) -> str:
     case = check["case"]
     if case is None:
         return "issuance"
-    return "outcome" if check["requirement"].startswith(("DPOP-", "BIND-", "JWS-")) else "response"
+    return "outcome" if check["requirement"].startswith(("PROOF-", "BIND-", "TOKEN-")) else "response"
 
 
 def pick(doc: dict, limit: int) -> list[dict]:

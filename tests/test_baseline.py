@@ -13,7 +13,7 @@ pytest_plugins = ["pytester"]
 
 SUITE = str(Path(conformance.__file__).parent / "suite")
 TODAY = date(2026, 11, 25)
-REPLAY = "DPOP-11.1-replay@validate:bound:replay"
+REPLAY = "PROOF-replay@validate:bound:replay"
 
 
 @pytest.mark.parametrize(

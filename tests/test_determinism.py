@@ -15,8 +15,8 @@ spec.loader.exec_module(determinism)
 def doc(verdict="fail", digest="sha256:aaaa", steps="sha256:bbbb", message="minimal failing example: defects replay (seed 5449)"):
     return {
         "checks": [
-            {"id": "DPOP-11.1-replay@fuzz:validate", "subject": "fuzz:validate", "verdict": verdict, "message": message},
-            {"id": "ISS-4-aud@temp", "subject": "temp", "verdict": "pass", "message": "took 0.12 s at 127.0.0.1:4711"},
+            {"id": "PROOF-replay@fuzz:validate", "subject": "fuzz:validate", "verdict": verdict, "message": message},
+            {"id": "ISSUE-audience@temp", "subject": "temp", "verdict": "pass", "message": "took 0.12 s at 127.0.0.1:4711"},
         ],
         "fuzz": {"examples_digest": digest},
         "stateful": {"steps_digest": steps},
@@ -59,4 +59,4 @@ def test_the_same_seed_twice_against_the_model_changes_nothing(tmp_path, capsys)
     assert "0 difference(s)" in out
     first = json.loads((tmp_path / "model_required_accept-replay-1.json").read_text(encoding="utf-8"))
     assert first["fuzz"]["examples_run"] > 25 and first["stateful"]["steps"] > 0
-    assert {c["id"]: c["verdict"] for c in first["checks"]}["DPOP-11.1-replay@stateful"] == "fail"
+    assert {c["id"]: c["verdict"] for c in first["checks"]}["PROOF-replay@stateful"] == "fail"

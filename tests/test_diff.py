@@ -13,8 +13,8 @@ from conformance.report import diff
 from conformance.report.diff import FORMAT_V0, FORMAT_V1, SECTIONS, DiffError, clean, compare, load, main, parse, render_json, render_text, slug
 
 PROBLEMS = "https://arcp.0x001.tech/docs/problems/"
-MISMATCH = "BIND-6-mismatch@validate:mismatched:valid"
-REPLAY = "DPOP-11.1-replay@validate:bound:replay"
+MISMATCH = "BIND-mismatch@validate:mismatched:valid"
+REPLAY = "PROOF-replay@validate:bound:replay"
 SECRET = "Bearer eyJhbGciOiJIUzI1NiJ9.SECRET-SENTINEL.sig"
 
 
@@ -105,7 +105,7 @@ def test_the_documents_of_these_tests_are_valid_results_v1():
     jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     doc = results(check(), check(REPLAY, "fail", "replayed", [exchange(202, None), exchange(401, "dpop-replay")]),
-                  check("PROB-7-no-5xx@validate:bound:none", "inconclusive", "no response",
+                  check("PROBLEM-no-5xx@validate:bound:none", "inconclusive", "no response",
                         [exchange(None, None, error="ConnectError: refused")]))
     jsonschema.validate(doc, schema)
 
@@ -283,12 +283,12 @@ def test_changed_responses_problem_body_appears():
 
 
 def test_only_in_old_and_only_in_new():
-    old = results(check(), check("DPOP-4.3-alg@register:bound:alg-none", "fail", "accepted alg none"))
+    old = results(check(), check("PROOF-alg@register:bound:alg-none", "fail", "accepted alg none"))
     new = results(check(), check(REPLAY, "pass"))
     d = run(old, new)
-    assert changed(d) == {"only_in_old": ["DPOP-4.3-alg@register:bound:alg-none"], "only_in_new": [REPLAY]}
+    assert changed(d) == {"only_in_old": ["PROOF-alg@register:bound:alg-none"], "only_in_new": [REPLAY]}
     text = render_text(d)
-    assert "Only in old (1):\n  DPOP-4.3-alg@register:bound:alg-none  fail  accepted alg none" in text
+    assert "Only in old (1):\n  PROOF-alg@register:bound:alg-none  fail  accepted alg none" in text
     assert f"Only in new (1):\n  {REPLAY}  pass" in text
     assert d.fails("new-failures") is False
     assert d.fails("any") is True
@@ -383,7 +383,7 @@ def _inert(text: str) -> None:
 
 
 def test_strings_from_the_files_are_made_inert_and_cut():
-    cid = "BIND-6-mismatch@\x1b[2Jvalidate"
+    cid = "BIND-mismatch@\x1b[2Jvalidate"
     old = results(check(cid, "pass"), version="2.1\x1b[5m.2", url="http://127.0.0.1:8001/\x1b]0;x\x07")
     new = results(check(cid, "fail", HOSTILE + "y" * 5000, exchanges=[exchange(400, "evil\x1b[31m-type", detail=HOSTILE)]),
                   check("Z@\x07" + "z" * 500, "pass", HOSTILE), mode="optional\x1b[1m")

@@ -19,7 +19,7 @@ PROBLEMS = "https://arcp.0x001.tech/docs/problems/"
 HTM = FuzzCase(("htm-wrong",))
 IAT_FUTURE = FuzzCase(("iat-future",))
 REPLAYED = FuzzCase((REPLAY,))
-RANDOM_TYP = FuzzCase((), (Perturbation("typ-random", DEFECTIVE, ("typ",), "typ", "jwt", "DPOP-4.3-typ"),))
+RANDOM_TYP = FuzzCase((), (Perturbation("typ-random", DEFECTIVE, ("typ",), "typ", "jwt", "PROOF-typ"),))
 
 
 def answer(status, slug=None, content_type=PROBLEM_MEDIA_TYPE, **members):
@@ -37,9 +37,9 @@ def verdicts(case, twin, ex):
 
 
 def test_a_conformant_refusal_passes_every_property():
-    assert verdicts(HTM, OK, DPOP_INVALID) == {req: "pass" for req in PROPERTIES if req != "DPOP-11.1-replay"}
+    assert verdicts(HTM, OK, DPOP_INVALID) == {req: "pass" for req in PROPERTIES if req != "PROOF-replay"}
     assert verdicts(RANDOM_TYP, OK, DPOP_INVALID)[REFUSE] == "pass"
-    assert verdicts(REPLAYED, OK, DPOP_INVALID)["DPOP-11.1-replay"] == "pass"
+    assert verdicts(REPLAYED, OK, DPOP_INVALID)["PROOF-replay"] == "pass"
 
 
 def test_accepting_a_must_defect_fails_and_a_should_defect_warns():
@@ -50,29 +50,29 @@ def test_accepting_a_must_defect_fails_and_a_should_defect_warns():
 
 
 def test_accepting_a_replay_fails():
-    assert verdicts(REPLAYED, OK, OK)["DPOP-11.1-replay"] == "fail"
-    assert verdicts(REPLAYED, OK, answer(500, "internal-error"))["DPOP-11.1-replay"] == "fail"
+    assert verdicts(REPLAYED, OK, OK)["PROOF-replay"] == "fail"
+    assert verdicts(REPLAYED, OK, answer(500, "internal-error"))["PROOF-replay"] == "fail"
 
 
 def test_a_5xx_fails_even_on_the_twin():
-    assert verdicts(HTM, OK, answer(500, "internal-error"))["PROB-7-no-5xx"] == "fail"
+    assert verdicts(HTM, OK, answer(500, "internal-error"))["PROBLEM-no-5xx"] == "fail"
     result = judge_example(HTM, answer(500, "internal-error"), None)
-    assert result.outcome == "inconclusive" and result.verdicts["PROB-7-no-5xx"].outcome == "fail"
-    assert verdicts(HTM, OK, answer(502, "endpoint-unreachable"))["PROB-7-no-5xx"] == "pass"  # a gateway problem
+    assert result.outcome == "inconclusive" and result.verdicts["PROBLEM-no-5xx"].outcome == "fail"
+    assert verdicts(HTM, OK, answer(502, "endpoint-unreachable"))["PROBLEM-no-5xx"] == "pass"  # a gateway problem
 
 
 def test_problem_details_of_a_refusal_are_judged():
-    assert verdicts(HTM, OK, answer(401, "dpop-invalid", content_type="application/json"))["PROB-7-content-type"] == "fail"
+    assert verdicts(HTM, OK, answer(401, "dpop-invalid", content_type="application/json"))["PROBLEM-content-type"] == "fail"
     bad = Exchange("POST", URL, [], status=401, response_headers=[("content-type", PROBLEM_MEDIA_TYPE)], body_text='{"type": 1}')
-    assert verdicts(HTM, OK, bad)["PROB-7-members"] == "fail"
-    assert verdicts(HTM, OK, answer(401, "token-invalid"))["BIND-6-type"] == "fail"
-    assert verdicts(REPLAYED, OK, answer(401, "authentication-failed"))["BIND-6-type"] == "fail"
-    assert "BIND-6-type" not in verdicts(IAT_FUTURE, OK, answer(401, "token-invalid"))  # SHOULD-level only: not under BIND-6-type
+    assert verdicts(HTM, OK, bad)["PROBLEM-members"] == "fail"
+    assert verdicts(HTM, OK, answer(401, "token-invalid"))["BIND-problem-type"] == "fail"
+    assert verdicts(REPLAYED, OK, answer(401, "authentication-failed"))["BIND-problem-type"] == "fail"
+    assert "BIND-problem-type" not in verdicts(IAT_FUTURE, OK, answer(401, "token-invalid"))  # SHOULD-level only: not under BIND-problem-type
 
 
 def test_a_refused_twin_makes_the_example_inconclusive():
     result = judge_example(HTM, DPOP_INVALID, None)
-    assert result.outcome == "inconclusive" and set(result.verdicts) == {"PROB-7-no-5xx"}
+    assert result.outcome == "inconclusive" and set(result.verdicts) == {"PROBLEM-no-5xx"}
     assert judge_example(HTM, answer(429, "rate-limit-exceeded"), None).outcome == "inconclusive"
 
 
@@ -107,8 +107,8 @@ def test_the_fault_free_model_has_no_fuzz_failure(tmp_path, target):
 @pytest.mark.parametrize(("fault", "check"), [
     ("skip-typ", f"{REFUSE}@fuzz:validate"),
     ("skip-signature", f"{REFUSE}@fuzz:validate"),
-    ("accept-replay", "DPOP-11.1-replay@fuzz:validate"),
-    ("plain-json-errors", "PROB-7-content-type@fuzz:validate"),
+    ("accept-replay", "PROOF-replay@fuzz:validate"),
+    ("plain-json-errors", "PROBLEM-content-type@fuzz:validate"),
 ])
 def test_a_fault_fails_its_fuzz_check_with_a_one_defect_example(tmp_path, fault, check):
     proc, doc = run_fuzz(tmp_path, f"model:required:{fault}")
@@ -127,8 +127,8 @@ def test_a_500_on_a_wrong_claim_type_is_found_only_by_the_fuzzer(tmp_path):
     # no fixed situation sends an iat that is not a number: the corpus' iat-string example does
     proc, doc = run_fuzz(tmp_path, "model:required:500-on-iat-type")
     assert proc.returncode == 1
-    assert sorted(c["id"] for c in doc["checks"] if c["verdict"] == "fail") == ["BIND-6-type@fuzz:validate", "PROB-7-no-5xx@fuzz:validate"]
-    example = doc["fuzz"]["properties"]["PROB-7-no-5xx@fuzz:validate"]["minimal_example"]
+    assert sorted(c["id"] for c in doc["checks"] if c["verdict"] == "fail") == ["BIND-problem-type@fuzz:validate", "PROBLEM-no-5xx@fuzz:validate"]
+    example = doc["fuzz"]["properties"]["PROBLEM-no-5xx@fuzz:validate"]["minimal_example"]
     assert example["defects"] == [] and len(example["perturbations"]) == 1 and example["perturbations"][0].startswith("iat-string")
     assert "the example was answered POST /auth/agent/validate_compliance -> 500" in example["message"]
 
@@ -156,9 +156,9 @@ def test_the_same_seed_sends_the_same_examples_and_another_seed_others(tmp_path)
 
 
 def test_zero_examples_disables_fuzzing(tmp_path):
-    proc, doc = run_fuzz(tmp_path, "model:required", "--fuzz-examples", "0", "--check", "ISS-4-aud@temp")
+    proc, doc = run_fuzz(tmp_path, "model:required", "--fuzz-examples", "0", "--check", "ISSUE-audience@temp")
     assert proc.returncode == 0 and doc["fuzz"] is None
-    assert [c["id"] for c in doc["checks"]] == ["ISS-4-aud@temp"]
+    assert [c["id"] for c in doc["checks"]] == ["ISSUE-audience@temp"]
     assert "1 passed" in proc.stdout and "skipped" not in proc.stdout  # no empty, skipped fuzz item
 
 

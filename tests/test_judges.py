@@ -184,75 +184,75 @@ PROBLEM_CASE = "validate:bound:none"  # a 401 dpop-required refusal with the who
 
 ROWS: list[Row] = [
     # outcome (§6): acceptance expected
-    *outcome_rows("BIND-6-bound-valid", "validate:bound:valid", "required", accept=True),
-    *outcome_rows("BIND-7.1-dpop-scheme", "register:bound:dpop-scheme", "required", accept=True),
-    *outcome_rows("DPOP-4.3-htu-query", "validate:bound:htu-with-query", "optional", accept=True),
-    *outcome_rows("DPOP-4.3-htu-normalize", "register:bound:htu-unnormalized", "required", accept=True),
-    *outcome_rows("JWS-7515-unknown-header", "register:bound:unknown-header", "required", accept=True),
-    *outcome_rows("BIND-6-unbound-proof-optional", "validate:unbound:valid", "optional", accept=True),  # SHOULD
-    *outcome_rows("BIND-6-unbound-noproof-optional", "register:legacy:none", "optional", accept=True),
-    *outcome_rows("BIND-6-disabled-ignored", "validate:legacy:htm-wrong", "disabled", accept=True),
+    *outcome_rows("BIND-bound-valid", "validate:bound:valid", "required", accept=True),
+    *outcome_rows("BIND-dpop-scheme", "register:bound:dpop-scheme", "required", accept=True),
+    *outcome_rows("PROOF-htu-query-ignored", "validate:bound:htu-with-query", "optional", accept=True),
+    *outcome_rows("PROOF-htu-normalized", "register:bound:htu-unnormalized", "required", accept=True),
+    *outcome_rows("PROOF-unknown-header-ignored", "register:bound:unknown-header", "required", accept=True),
+    *outcome_rows("BIND-unbound-proof-optional", "validate:unbound:valid", "optional", accept=True),  # SHOULD
+    *outcome_rows("BIND-unbound-noproof-optional", "register:legacy:none", "optional", accept=True),
+    *outcome_rows("BIND-disabled-ignored", "validate:legacy:htm-wrong", "disabled", accept=True),
     # outcome (§5, §6): refusal expected
-    *outcome_rows("BIND-6-bound-noproof", "validate:bound:none", "required", accept=False),
-    *outcome_rows("BIND-6-mismatch", "register:mismatched:valid", "optional", accept=False),
-    *outcome_rows("BIND-6-unbound-proof-required", "validate:unbound:valid", "required", accept=False),
-    *outcome_rows("BIND-6-unbound-noproof-required", "register:legacy:none", "required", accept=False),
-    *outcome_rows("BIND-6-unbound-defect-required", "validate:unbound:htm-wrong", "required", accept=False),
-    *outcome_rows("BIND-6-unbound-defect-optional", "validate:legacy:htm-wrong", "optional", accept=False),
-    *outcome_rows("DPOP-11.1-replay", "validate:bound:replay", "required", accept=False),
-    *outcome_rows("DPOP-4.3-single-header", "validate:bound:two-headers", "required", accept=False),
-    *outcome_rows("DPOP-4.3-claims", "validate:bound:jti-missing", "required", accept=False),
-    *outcome_rows("DPOP-4.3-typ", "register:bound:typ-wrong", "optional", accept=False),
-    *outcome_rows("DPOP-4.3-alg", "validate:bound:alg-hs256", "required", accept=False),
-    *outcome_rows("DPOP-4.3-signature", "validate:bound:signature-other-key", "required", accept=False),
-    *outcome_rows("DPOP-4.3-jwk-private", "validate:bound:jwk-private", "required", accept=False),
-    *outcome_rows("DPOP-4.3-htm", "validate:bound:htm-wrong", "required", accept=False),
-    *outcome_rows("DPOP-4.3-htu", "validate:bound:htu-port", "required", accept=False),
-    *outcome_rows("DPOP-4.3-iat-old", "validate:bound:iat-old", "required", accept=False),
-    *outcome_rows("DPOP-4.3-iat-future", "validate:bound:iat-future", "required", accept=False),  # SHOULD
-    *outcome_rows("DPOP-4.3-ath", "register:bound:ath-wrong", "required", accept=False),
-    *outcome_rows("DPOP-4.3-ath-missing", "register:bound:ath-missing", "required", accept=False),  # SHOULD
-    *outcome_rows("JWS-7515-crit", "validate:bound:crit-unknown", "optional", accept=False),
-    *outcome_rows("TOKEN-6-invalid", "validate:expired:valid", "required", accept=False),
-    *outcome_rows("TOKEN-6-missing-auth", "register:missing:none", "disabled", accept=False),
-    *outcome_rows("TOKEN-6-wrong-phase", "validate:wrong-phase:valid", "optional", accept=False),
-    *case_rows("TOKEN-6-wrong-phase", "ensure_outcome", "validate:wrong-phase:valid", "optional",
+    *outcome_rows("BIND-bound-noproof", "validate:bound:none", "required", accept=False),
+    *outcome_rows("BIND-mismatch", "register:mismatched:valid", "optional", accept=False),
+    *outcome_rows("BIND-unbound-proof-required", "validate:unbound:valid", "required", accept=False),
+    *outcome_rows("BIND-unbound-noproof-required", "register:legacy:none", "required", accept=False),
+    *outcome_rows("BIND-unbound-defect-required", "validate:unbound:htm-wrong", "required", accept=False),
+    *outcome_rows("BIND-unbound-defect-optional", "validate:legacy:htm-wrong", "optional", accept=False),
+    *outcome_rows("PROOF-replay", "validate:bound:replay", "required", accept=False),
+    *outcome_rows("PROOF-single-header", "validate:bound:two-headers", "required", accept=False),
+    *outcome_rows("PROOF-claims-missing", "validate:bound:jti-missing", "required", accept=False),
+    *outcome_rows("PROOF-typ", "register:bound:typ-wrong", "optional", accept=False),
+    *outcome_rows("PROOF-alg", "validate:bound:alg-hs256", "required", accept=False),
+    *outcome_rows("PROOF-signature", "validate:bound:signature-other-key", "required", accept=False),
+    *outcome_rows("PROOF-jwk-private", "validate:bound:jwk-private", "required", accept=False),
+    *outcome_rows("PROOF-htm-mismatch", "validate:bound:htm-wrong", "required", accept=False),
+    *outcome_rows("PROOF-htu-mismatch", "validate:bound:htu-port", "required", accept=False),
+    *outcome_rows("PROOF-iat-old", "validate:bound:iat-old", "required", accept=False),
+    *outcome_rows("PROOF-iat-future", "validate:bound:iat-future", "required", accept=False),  # SHOULD
+    *outcome_rows("PROOF-ath-wrong", "register:bound:ath-wrong", "required", accept=False),
+    *outcome_rows("PROOF-ath-missing", "register:bound:ath-missing", "required", accept=False),  # SHOULD
+    *outcome_rows("PROOF-crit-unknown", "validate:bound:crit-unknown", "optional", accept=False),
+    *outcome_rows("TOKEN-invalid", "validate:expired:valid", "required", accept=False),
+    *outcome_rows("TOKEN-missing-auth", "register:missing:none", "disabled", accept=False),
+    *outcome_rows("TOKEN-wrong-phase-refused", "validate:wrong-phase:valid", "optional", accept=False),
+    *case_rows("TOKEN-wrong-phase-refused", "ensure_outcome", "validate:wrong-phase:valid", "optional",
                {"401": refusal("token-invalid", challenge=DPOP_TOKEN_ERROR)}, {}),
-    *case_rows("TOKEN-6-invalid", "ensure_outcome", "validate:expired:valid", "required",
+    *case_rows("TOKEN-invalid", "ensure_outcome", "validate:expired:valid", "required",
                {"401-authentication-failed": refusal("authentication-failed")}, {}),
     # problem_type
-    *case_rows("BIND-6-type", "ensure_problem_type", "validate:bound:jti-missing", "required",
+    *case_rows("BIND-problem-type", "ensure_problem_type", "validate:bound:jti-missing", "required",
                {"dpop-invalid": refusal("dpop-invalid")},
                {"dpop-required": refusal("dpop-required"), "not-a-problem": exchange(401, "Unauthorized"),
                 "no-type": refusal("dpop-invalid", type=ABSENT)}),
-    *case_rows("BIND-6-type", "ensure_problem_type", "validate:unbound:none", "required",
+    *case_rows("BIND-problem-type", "ensure_problem_type", "validate:unbound:none", "required",
                {"dpop-required": refusal("dpop-required"), "token-not-dpop-bound": refusal("token-not-dpop-bound")},
                {"token-invalid": refusal("token-invalid")}),
-    *case_rows("BIND-6-type", "ensure_problem_type", "register:expired:valid", "disabled",
+    *case_rows("BIND-problem-type", "ensure_problem_type", "register:expired:valid", "disabled",
                {"token-invalid": refusal("token-invalid"), "authentication-failed": refusal("authentication-failed")},
                {"dpop-invalid": refusal("dpop-invalid")}),
-    *case_rows("BIND-6-type-advisory", "ensure_problem_type", "validate:bound:iat-future", "required",
+    *case_rows("BIND-advisory-type", "ensure_problem_type", "validate:bound:iat-future", "required",
                {"dpop-invalid": refusal("dpop-invalid")}, {"token-invalid": refusal("token-invalid")}),
-    *case_rows("BIND-6-type-advisory", "ensure_problem_type", "validate:bound:none", "optional",
+    *case_rows("BIND-advisory-type", "ensure_problem_type", "validate:bound:none", "optional",
                {"dpop-required": refusal("dpop-required")}, {"dpop-invalid": refusal("dpop-invalid")}),
     # wrong_phase_401
-    *case_rows("TOKEN-6-wrong-phase-401", "ensure_wrong_phase_is_401", "register:wrong-phase:valid", "required",
+    *case_rows("TOKEN-wrong-phase-401", "ensure_wrong_phase_is_401", "register:wrong-phase:valid", "required",
                {"401-token-invalid": refusal("token-invalid", challenge=DPOP_TOKEN_ERROR)},
                {"403-token-invalid": refusal("token-invalid", 403, challenge=None),
                 "401-authentication-failed": refusal("authentication-failed")}),
     # problem details (§7)
-    *case_rows("PROB-7-no-5xx", "ensure_no_5xx", PROBLEM_CASE, "required",
+    *case_rows("PROBLEM-no-5xx", "ensure_no_5xx", PROBLEM_CASE, "required",
                {"401": refusal("dpop-required")},
                {"500": refusal("internal-error", challenge=None), "500-configuration": refusal("configuration-error", challenge=None),
                 "502-uncatalogued": exchange(502, "Bad Gateway", [("Content-Type", "text/html")])}),
-    *case_rows("PROB-7-content-type", "ensure_problem_content_type", PROBLEM_CASE, "required",
+    *case_rows("PROBLEM-content-type", "ensure_problem_content_type", PROBLEM_CASE, "required",
                {"problem+json": refusal("dpop-required"),
                 "with-charset": refusal("dpop-required", content_type="application/problem+json; charset=utf-8"),
                 "upper-case": refusal("dpop-required", content_type="Application/Problem+JSON")},
                {"json": refusal("dpop-required", content_type="application/json"),
                 "text": refusal("dpop-required", content_type="text/plain"),
                 "none": exchange(401, problem("dpop-required"), [("WWW-Authenticate", DPOP_NO_ERROR)])}),
-    *case_rows("PROB-7-members", "ensure_problem_members", PROBLEM_CASE, "required",
+    *case_rows("PROBLEM-members", "ensure_problem_members", PROBLEM_CASE, "required",
                {"full": refusal("dpop-required"), "only-required": refusal("dpop-required", instance=ABSENT, timestamp=ABSENT, request_id=ABSENT)},
                {"no-detail": refusal("dpop-required", detail=ABSENT), "no-type": refusal("dpop-required", type=ABSENT),
                 "relative-type": refusal("dpop-required", type="dpop-required"),
@@ -260,79 +260,79 @@ ROWS: list[Row] = [
                 "empty-title": refusal("dpop-required", title=""),
                 "not-json": exchange(401, "Unauthorized", [("Content-Type", "application/problem+json")]),
                 "json-array": exchange(401, [problem("dpop-required")], [("Content-Type", "application/problem+json")])}),
-    *case_rows("PROB-7-status-match", "ensure_problem_status_matches", PROBLEM_CASE, "required",
+    *case_rows("PROBLEM-status-match", "ensure_problem_status_matches", PROBLEM_CASE, "required",
                {"401": refusal("dpop-required")},
                {"400-in-body": refusal("dpop-required", body_status=400), "string": refusal("dpop-required", body_status="401"),
                 "missing": refusal("dpop-required", body_status=ABSENT)}),
-    *case_rows("PROB-7-recommended", "ensure_recommended_members", PROBLEM_CASE, "required",
+    *case_rows("PROBLEM-recommended", "ensure_recommended_members", PROBLEM_CASE, "required",
                {"all": refusal("dpop-required"), "instance-full-url": refusal("dpop-required", instance=BASE + PATHS["validate"])},
                {"no-request-id": refusal("dpop-required", request_id=ABSENT),
                 "bad-timestamp": refusal("dpop-required", timestamp="15/01/2024"),
                 "no-instance": refusal("dpop-required", instance=ABSENT),
                 "other-instance": refusal("dpop-required", instance="/agents/register")}),
-    *case_rows("PROB-7-title", "ensure_catalogue_title", PROBLEM_CASE, "required",
+    *case_rows("PROBLEM-title", "ensure_catalogue_title", PROBLEM_CASE, "required",
                {"catalogue-title": refusal("dpop-required")},
                {"heading-not-title": refusal("dpop-required", title="DPoP Required"), "missing": refusal("dpop-required", title=ABSENT)}),
     # WWW-Authenticate (§7)
-    *case_rows("AUTH-9110-www-authenticate", "ensure_challenge_present", PROBLEM_CASE, "required",
+    *case_rows("CHALLENGE-present", "ensure_challenge_present", PROBLEM_CASE, "required",
                {"dpop": refusal("dpop-required", challenge=DPOP_NO_ERROR), "bearer": refusal("dpop-required", challenge='Bearer realm="arcp"')},
                {"absent": refusal("dpop-required", challenge=None), "empty": refusal("dpop-required", challenge="")}),
-    *case_rows("AUTH-9449-dpop-challenge", "ensure_dpop_challenge", PROBLEM_CASE, "required",
+    *case_rows("CHALLENGE-dpop-scheme", "ensure_dpop_challenge", PROBLEM_CASE, "required",
                {"dpop": refusal("dpop-required", challenge=DPOP_NO_ERROR),
                 "dpop-second": refusal("dpop-required", challenge='Bearer realm="arcp", dpop algs="ES256"')},
                {"bearer-only": refusal("dpop-required", challenge='Bearer realm="arcp"'), "absent": refusal("dpop-required", challenge=None)}),
-    *case_rows("AUTH-9449-algs", "ensure_algs_listed", PROBLEM_CASE, "required",
+    *case_rows("CHALLENGE-algs", "ensure_algs_listed", PROBLEM_CASE, "required",
                {"algs": refusal("dpop-required", challenge=DPOP_NO_ERROR)},
                {"no-algs": refusal("dpop-required", challenge='DPoP error="invalid_token"'),
                 "empty-algs": refusal("dpop-required", challenge='DPoP algs=""')}),
-    *case_rows("AUTH-9449-challenge-error", "ensure_challenge_error", PROBLEM_CASE, "required",
+    *case_rows("CHALLENGE-error", "ensure_challenge_error", PROBLEM_CASE, "required",
                {"invalid_token": refusal("dpop-required", challenge=DPOP_TOKEN_ERROR),
                 "invalid_dpop_proof": refusal("dpop-required", challenge=DPOP_PROOF_ERROR),
                 "on-bearer": refusal("dpop-required", challenge='DPoP algs="ES256", Bearer error="invalid_token"')},
                {"absent": refusal("dpop-required", challenge=DPOP_NO_ERROR),
                 "other": refusal("dpop-required", challenge='DPoP algs="ES256", error="insufficient_scope"')}),
-    *case_rows("AUTH-9449-challenge-error", "ensure_challenge_error", "validate:bound:htm-wrong", "required",
+    *case_rows("CHALLENGE-error", "ensure_challenge_error", "validate:bound:htm-wrong", "required",
                {"invalid_dpop_proof": refusal("dpop-invalid", challenge=DPOP_PROOF_ERROR)},
                {"invalid_token": refusal("dpop-invalid", challenge=DPOP_TOKEN_ERROR)}),
-    *case_rows("AUTH-9449-challenge-error", "ensure_challenge_error", "validate:missing:none", "disabled",
+    *case_rows("CHALLENGE-error", "ensure_challenge_error", "validate:missing:none", "disabled",
                {"no-error": refusal("authentication-failed", challenge='Bearer realm="arcp"')},
                {"error-without-credentials": refusal("authentication-failed", challenge='Bearer error="invalid_token"')}),
     # issuance (§4, §6)
-    *issuance_rows("ISS-6-cnf-jkt", "phase1", "required", {"bound-to-a": flow()},
+    *issuance_rows("ISSUE-cnf-jkt", "phase1", "required", {"bound-to-a": flow()},
                    {"bound-to-b": flow(**token_in("temp", cnf={"jkt": JKT_B})), "unbound": flow(**token_in("temp", cnf=ABSENT))}),
-    *issuance_rows("ISS-5-token-type-dpop", "phase1", "optional",
+    *issuance_rows("ISSUE-token-type-dpop", "phase1", "optional",
                    {"DPoP": flow(), "lower-case": flow(phase1=token_response("temp", token_type="dpop"))},
                    {"Bearer": flow(phase1=token_response("temp", token_type="Bearer")),
                     "absent": flow(phase1=token_response("temp", token_type=ABSENT))},
                    skip={"unbound": flow(phase1=token_response("temp", claims={"cnf": ABSENT}, token_type="Bearer"))}),
-    *issuance_rows("ISS-6-defective-proof", "phase1", "required",
+    *issuance_rows("ISSUE-defective-proof", "phase1", "required",
                    {"401-dpop-invalid": flow(),
                     "400-oauth": flow(phase1_defective=exchange(400, {"error": "invalid_dpop_proof"}, where="phase1"))},
                    {"issued": flow(phase1_defective=token_response("temp")),
                     "issued-unbound": flow(phase1_defective=token_response("temp", claims={"cnf": ABSENT})),
                     "401-token-invalid": flow(phase1_defective=refusal("token-invalid", where="phase1")),
                     "400-other-error": flow(phase1_defective=exchange(400, {"error": "invalid_request"}, where="phase1"))}),
-    *issuance_rows("ISS-6-noproof-required", "phase1", "required", {"401-dpop-required": flow()},
+    *issuance_rows("ISSUE-noproof-required", "phase1", "required", {"401-dpop-required": flow()},
                    {"issued": flow(phase1_noproof=token_response("temp", claims={"cnf": ABSENT})),
                     "401-dpop-invalid": flow(phase1_noproof=refusal("dpop-invalid", where="phase1"))}),
     *[row for subject in ("validated", "access") for row in issuance_rows(
-        "ISS-6-binding-kept", subject, "required", {"bound-to-a": flow()},
+        "ISSUE-binding-kept", subject, "required", {"bound-to-a": flow()},
         {"bound-to-b": flow(**token_in(subject, cnf={"jkt": JKT_B})), "unbound": flow(**token_in(subject, cnf=ABSENT))})],
     *[row for subject in ("temp", "validated", "access") for row in issuance_rows(
-        "ISS-4-aud", subject, "disabled",
+        "ISSUE-audience", subject, "disabled",
         {"aud": flow(), "aud-list": flow(**token_in(subject, aud=["other", AUDIENCES[subject]]))},
         {"other-phase": flow(**token_in(subject, aud="arcp:other")), "absent": flow(**token_in(subject, aud=ABSENT))})],
     *[row for subject in ("temp", "validated", "access") for row in issuance_rows(
-        "ISS-4-token-type", subject, "optional", {"token-type": flow()},
+        "ISSUE-token-type-claim", subject, "optional", {"token-type": flow()},
         {"other-phase": flow(**token_in(subject, token_type="refresh")), "absent": flow(**token_in(subject, token_type=ABSENT))})],
     *[row for subject in ("temp", "validated", "access") for row in issuance_rows(
-        "ISS-6-lifetime", subject, "required",
+        "ISSUE-lifetime", subject, "required",
         {"agrees": flow(), "within-tolerance": flow(**{EXCHANGE_OF[subject]: token_response(subject, expires_in=304)})},
         {"off-by-60s": flow(**{EXCHANGE_OF[subject]: token_response(subject, expires_in=360)}),
          "no-exp": flow(**token_in(subject, exp=ABSENT))},
         skip={"no-expires-in": flow(**{EXCHANGE_OF[subject]: token_response(subject, expires_in=ABSENT)})})],
     *[row for subject in ("phase1", "poll", "register") for row in issuance_rows(
-        "ISS-6-no-store", subject, "optional",
+        "ISSUE-no-store", subject, "optional",
         {"both": flow(),
          "among-directives": flow(**{subject: token_response({"phase1": "temp", "poll": "validated", "register": "access"}[subject],
                                                              headers=(("Cache-Control", "private, No-Store"), ("Pragma", "no-cache")))})},
@@ -340,7 +340,7 @@ ROWS: list[Row] = [
                                                       headers=(("Cache-Control", "no-store"),))}),
          "no-cache-only": flow(**{subject: token_response({"phase1": "temp", "poll": "validated", "register": "access"}[subject],
                                                           headers=(("Cache-Control", "no-cache"), ("Pragma", "no-cache")))})})],
-    *issuance_rows("ISS-6-single-use", "register", "required", {"second-refused": flow()},
+    *issuance_rows("ISSUE-single-use", "register", "required", {"second-refused": flow()},
                    {"second-accepted": flow(reregister=token_response("access"))}),
 ]
 
@@ -409,7 +409,7 @@ def test_every_control_must_be_accepted(proof):
 # --- preconditions: verdicts that say nothing about the server
 
 DEFECT_CASE = Case("validate", "bound", "htm-wrong")
-DEFECT_CHECK = Check("DPOP-4.3-htm", DEFECT_CASE.id, "ensure_outcome", DEFECT_CASE)
+DEFECT_CHECK = Check("PROOF-htm-mismatch", DEFECT_CASE.id, "ensure_outcome", DEFECT_CASE)
 
 
 def judge_defect(result: CaseResult, check: Check = DEFECT_CHECK) -> Verdict:
@@ -441,7 +441,7 @@ def test_other_409_is_judged():
     assert judge_defect(CaseResult(refusal("duplicate-agent", 409, challenge=None, type="https://example.test/conflict"))).outcome == FAIL
 
 
-@pytest.mark.parametrize("judge, requirement", [("ensure_outcome", "DPOP-4.3-htm"), ("ensure_problem_type", "BIND-6-type")])
+@pytest.mark.parametrize("judge, requirement", [("ensure_outcome", "PROOF-htm-mismatch"), ("ensure_problem_type", "BIND-problem-type")])
 def test_refusal_when_the_positive_control_failed_is_inconclusive(judge, requirement):
     check = Check(requirement, DEFECT_CASE.id, judge, DEFECT_CASE)
     assert judge_defect(CaseResult(refusal("dpop-invalid"), control_ok=False), check).outcome == INCONCLUSIVE
@@ -452,8 +452,8 @@ def test_acceptance_when_the_positive_control_failed_is_still_a_failure():
 
 
 @pytest.mark.parametrize("judge, requirement", [
-    ("ensure_problem_type", "BIND-6-type"), ("ensure_problem_content_type", "PROB-7-content-type"), ("ensure_problem_members", "PROB-7-members"),
-    ("ensure_problem_status_matches", "PROB-7-status-match"), ("ensure_recommended_members", "PROB-7-recommended"), ("ensure_catalogue_title", "PROB-7-title"),
+    ("ensure_problem_type", "BIND-problem-type"), ("ensure_problem_content_type", "PROBLEM-content-type"), ("ensure_problem_members", "PROBLEM-members"),
+    ("ensure_problem_status_matches", "PROBLEM-status-match"), ("ensure_recommended_members", "PROBLEM-recommended"), ("ensure_catalogue_title", "PROBLEM-title"),
 ])
 def test_error_judges_skip_an_acceptance(judge, requirement):
     check = Check(requirement, DEFECT_CASE.id, judge, DEFECT_CASE)
@@ -461,8 +461,8 @@ def test_error_judges_skip_an_acceptance(judge, requirement):
 
 
 @pytest.mark.parametrize("judge, requirement", [
-    ("ensure_challenge_present", "AUTH-9110-www-authenticate"), ("ensure_dpop_challenge", "AUTH-9449-dpop-challenge"),
-    ("ensure_algs_listed", "AUTH-9449-algs"), ("ensure_challenge_error", "AUTH-9449-challenge-error"),
+    ("ensure_challenge_present", "CHALLENGE-present"), ("ensure_dpop_challenge", "CHALLENGE-dpop-scheme"),
+    ("ensure_algs_listed", "CHALLENGE-algs"), ("ensure_challenge_error", "CHALLENGE-error"),
 ])
 def test_challenge_judges_skip_a_non_401(judge, requirement):
     check = Check(requirement, DEFECT_CASE.id, judge, DEFECT_CASE)
@@ -470,21 +470,21 @@ def test_challenge_judges_skip_a_non_401(judge, requirement):
 
 
 def test_title_skips_a_type_outside_the_catalogue():
-    check = Check("PROB-7-title", DEFECT_CASE.id, "ensure_catalogue_title", DEFECT_CASE)
+    check = Check("PROBLEM-title", DEFECT_CASE.id, "ensure_catalogue_title", DEFECT_CASE)
     ex = refusal("dpop-invalid", type="https://example.test/other", title="Other")
     assert judge_defect(CaseResult(ex), check).outcome == SKIP
 
 
 def test_algs_and_challenge_error_skip_when_their_prerequisite_is_missing():
-    algs = Check("AUTH-9449-algs", DEFECT_CASE.id, "ensure_algs_listed", DEFECT_CASE)
-    error = Check("AUTH-9449-challenge-error", DEFECT_CASE.id, "ensure_challenge_error", DEFECT_CASE)
+    algs = Check("CHALLENGE-algs", DEFECT_CASE.id, "ensure_algs_listed", DEFECT_CASE)
+    error = Check("CHALLENGE-error", DEFECT_CASE.id, "ensure_challenge_error", DEFECT_CASE)
     assert judge_defect(CaseResult(refusal("dpop-invalid", challenge='Bearer error="invalid_token"')), algs).outcome == SKIP
     assert judge_defect(CaseResult(refusal("dpop-invalid", challenge=None)), error).outcome == SKIP
 
 
 def test_wrong_phase_401_skips_an_acceptance():
     case = Case("validate", "wrong-phase", "valid")
-    check = Check("TOKEN-6-wrong-phase-401", case.id, "ensure_wrong_phase_is_401", case)
+    check = Check("TOKEN-wrong-phase-401", case.id, "ensure_wrong_phase_is_401", case)
     assert judge_case(check, expect(case, "required"), CaseResult(accepted())).outcome == SKIP
 
 
@@ -499,7 +499,7 @@ def test_issuance_without_exchanges_is_inconclusive(requirement, subject):
     assert judge_issuance(Check(requirement, subject, ISSUANCE_JUDGE[requirement]), iss).outcome == INCONCLUSIVE
 
 
-@pytest.mark.parametrize("requirement, subject", [("ISS-6-cnf-jkt", "phase1"), ("ISS-4-aud", "temp"), ("ISS-6-no-store", "phase1")])
+@pytest.mark.parametrize("requirement, subject", [("ISSUE-cnf-jkt", "phase1"), ("ISSUE-audience", "temp"), ("ISSUE-no-store", "phase1")])
 def test_issuance_refused_phase1_is_inconclusive(requirement, subject):
     iss = flow(phase1=refusal("authentication-failed", where="phase1", challenge='Bearer realm="arcp"'))
     verdict = judge_issuance(Check(requirement, subject, ISSUANCE_JUDGE[requirement]), iss)
@@ -508,11 +508,11 @@ def test_issuance_refused_phase1_is_inconclusive(requirement, subject):
 
 def test_issuance_rate_limited_is_inconclusive():
     iss = flow(phase1=refusal("rate-limit-exceeded", where="phase1", challenge=None))
-    assert judge_issuance(Check("ISS-6-cnf-jkt", "phase1", ISSUANCE_JUDGE["ISS-6-cnf-jkt"]), iss).outcome == INCONCLUSIVE
+    assert judge_issuance(Check("ISSUE-cnf-jkt", "phase1", ISSUANCE_JUDGE["ISSUE-cnf-jkt"]), iss).outcome == INCONCLUSIVE
 
 
 def test_single_use_is_inconclusive_without_unregistering():
-    check = Check("ISS-6-single-use", "register", ISSUANCE_JUDGE["ISS-6-single-use"])
+    check = Check("ISSUE-single-use", "register", ISSUANCE_JUDGE["ISSUE-single-use"])
     assert judge_issuance(check, flow(unregistered=False, reregister=None)).outcome == INCONCLUSIVE
     assert judge_issuance(check, flow(register=refusal("token-invalid", where="register"))).outcome == INCONCLUSIVE
 
@@ -536,7 +536,7 @@ class FakeSession:
     forger = None
 
 
-SHOULD_CHECK = Check("DPOP-4.3-iat-future", "validate:bound:iat-future", "ensure_outcome", Case("validate", "bound", "iat-future"))
+SHOULD_CHECK = Check("PROOF-iat-future", "validate:bound:iat-future", "ensure_outcome", Case("validate", "bound", "iat-future"))
 MUST_CHECK = DEFECT_CHECK
 
 
@@ -556,7 +556,7 @@ class FakeItem:
 
 def test_plugin_maps_should_failures_to_warnings(monkeypatch):
     monkeypatch.delenv("ARCP_CONFORMANCE_STRICT", raising=False)
-    with pytest.warns(outcomes.ConformanceWarning, match="DPOP-4.3-iat-future"):
+    with pytest.warns(outcomes.ConformanceWarning, match="PROOF-iat-future"):
         results, recorded = run(SHOULD_CHECK, Verdict(FAIL, "accepted a proof from the future"))
     assert results[0]["verdict"] == recorded["verdict"] == "warn"
 
@@ -571,7 +571,7 @@ def test_plugin_fails_a_must_failure(monkeypatch):
     monkeypatch.delenv("ARCP_CONFORMANCE_STRICT", raising=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        with pytest.raises(pytest.fail.Exception, match=r"\[MUST\] DPOP-4.3-htm@validate:bound:htm-wrong"):
+        with pytest.raises(pytest.fail.Exception, match=r"\[MUST\] PROOF-htm-mismatch@validate:bound:htm-wrong"):
             run(MUST_CHECK, Verdict(FAIL, "accepted"))
 
 
@@ -603,7 +603,7 @@ def test_optional_mode_bound_token_without_proof_refused_with_403_is_no_must_fai
 
 def test_required_mode_bound_token_without_proof_must_be_a_401():
     case = Case("validate", "bound", "none")
-    check = Check("BIND-6-bound-noproof", case.id, "ensure_outcome", case)
+    check = Check("BIND-bound-noproof", case.id, "ensure_outcome", case)
     ex = refusal("dpop-required", 403, challenge=None)
     assert judge_case(check, expect(case, "required"), CaseResult(ex)).outcome == FAIL
 
@@ -615,7 +615,7 @@ def test_required_mode_bound_token_without_proof_must_be_a_401():
 @pytest.mark.parametrize("slug", ["endpoint-unreachable", "connection-timeout", "operation-timeout"])
 def test_no_5xx_exempts_catalogued_agent_endpoint_gateway_problems(slug):
     case = Case("register", "bound", "htm-wrong")
-    check = Check("PROB-7-no-5xx", case.id, "ensure_no_5xx", case)
+    check = Check("PROBLEM-no-5xx", case.id, "ensure_no_5xx", case)
     assert check in fixed_checks("required")
     ex = refusal(slug, challenge=None, where="register")
     assert judge_case(check, expect(case, "required"), CaseResult(ex)).outcome != FAIL

@@ -157,7 +157,7 @@ def test_a_run_with_only_inconclusive_checks_exits_3(pytester, health_only_targe
 def test_model_target_with_a_fault_fails_the_run_on_that_rule(pytester):
     result = run(pytester, "--target-url", "model:required:accept-replay", "-k", "replay", timeout=120)
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["*FAILED*DPOP-11.1-replay@validate:bound:replay*"])
+    result.stdout.fnmatch_lines(["*FAILED*PROOF-replay@validate:bound:replay*"])
 
 
 def test_model_target_with_an_unknown_fault_is_a_usage_error(pytester):

@@ -103,7 +103,7 @@ def test_recommended_members(body):
 
 @pytest.mark.parametrize("member", ["instance", "timestamp", "request_id"])
 def test_recommended_members_are_not_required_by_arcp_problem(member):
-    # a SHOULD (profile §7): their absence is judged by PROB-7-recommended, not PROB-7-members
+    # a SHOULD (profile §7): their absence is judged by PROBLEM-recommended, not PROBLEM-members
     assert schema_errors("arcp-problem", without(FULL, member)) == []
     assert schema_errors("arcp-problem-recommended", without(FULL, member))
 
@@ -121,7 +121,7 @@ def test_type_errors_rejects_another_catalogue_type():
 
 
 def test_type_errors_judge_the_type_member_alone():
-    # a missing detail is PROB-7-members' finding; BIND-6-type must not report it twice
+    # a missing detail is PROBLEM-members' finding; BIND-problem-type must not report it twice
     body = without(changed(FULL, type=problem_uri("dpop-invalid")), "detail")
     assert type_errors(("dpop-invalid",), body) == []
     assert schema_errors("arcp-problem", body)

@@ -21,10 +21,10 @@ from conformance.pytest_plugin.options import OPTIONS, USAGE_ERROR
 from conformance.report.reproduce import plan_name as reproducer_name
 from conformance.report.results import FORMAT, schema_errors
 
-FAULTY = "model:required:accept-replay"  # breaks exactly DPOP-11.1-replay
-FAILED_CHECK = "DPOP-11.1-replay@validate:bound:replay"
-FUZZ_REPLAY = "DPOP-11.1-replay@fuzz:validate"
-STATEFUL_REPLAY = "DPOP-11.1-replay@stateful"
+FAULTY = "model:required:accept-replay"  # breaks exactly PROOF-replay
+FAILED_CHECK = "PROOF-replay@validate:bound:replay"
+FUZZ_REPLAY = "PROOF-replay@fuzz:validate"
+STATEFUL_REPLAY = "PROOF-replay@stateful"
 JUNIT_XSD = Path(__file__).parent / "data" / "junit-10.xsd"
 
 
@@ -134,7 +134,7 @@ def test_the_html_report_has_the_matrix_per_endpoint(full_run):
 def test_the_failure_shows_its_reproducer_in_console_json_and_html(full_run):
     check = next(c for c in full_run["doc"]["checks"] if c["id"] == FAILED_CHECK)
     rep = check["reproducer"]
-    assert rep["plan_file"] == "reproducers/DPOP-11.1-replay_validate_bound_replay.json"
+    assert rep["plan_file"] == "reproducers/PROOF-replay_validate_bound_replay.json"
     assert rep["command"] == f"arcp-conformance reproduce reports/{rep['plan_file']}"
     assert rep["suite_command"] == f"pytest --target-url {FAULTY} --dpop-mode required --check {FAILED_CHECK}"
     assert f"Reproduce: {rep['command']}" in full_run["proc"].stdout
@@ -157,12 +157,12 @@ def test_the_same_reproducer_passes_once_the_server_is_fixed(tmp_path):
 
 
 def test_check_patterns_select_a_subset(tmp_path):
-    proc = run_suite(tmp_path, "--target-url", "model:optional", "--check", "DPOP-4.3-htm@*,ISS-4-aud@*", timeout=60)
+    proc = run_suite(tmp_path, "--target-url", "model:optional", "--check", "PROOF-htm-mismatch@*,ISSUE-audience@*", timeout=60)
     assert proc.returncode == 0, proc.stdout[-2000:]
     doc = json.loads((tmp_path / "reports" / "conformance.json").read_text(encoding="utf-8"))
     ids = [c["id"] for c in doc["checks"]]
-    assert ids and all(i.startswith(("DPOP-4.3-htm@", "ISS-4-aud@")) for i in ids)
-    assert doc["options"]["checks"] == ["DPOP-4.3-htm@*", "ISS-4-aud@*"]
+    assert ids and all(i.startswith(("PROOF-htm-mismatch@", "ISSUE-audience@")) for i in ids)
+    assert doc["options"]["checks"] == ["PROOF-htm-mismatch@*", "ISSUE-audience@*"]
 
 
 def test_a_check_pattern_matching_nothing_is_a_usage_error(tmp_path):

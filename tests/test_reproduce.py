@@ -86,46 +86,46 @@ def run_plan(plan: dict, model, **environ_options) -> tuple[int, str]:
 REPRODUCIBLE = [
     # ensure_outcome: proof defects and controls, token kinds (mismatched, forged bound, forged legacy,
     # target-issued unbound, expired, wrong phase), replay and the DPoP scheme
-    ("required", "DPOP-4.3-htm@validate:bound:htm-wrong", ("skip-htm",)),
-    ("required", "DPOP-4.3-htu@register:bound:htu-path", ("ignore-htu-path",)),
-    ("required", "DPOP-4.3-alg@register:bound:alg-none", ("accept-alg-none",)),
-    ("optional", "JWS-7515-unknown-header@validate:bound:unknown-header", ("reject-unknown-header",)),
-    ("required", "BIND-6-mismatch@validate:mismatched:valid", ("skip-binding-compare",)),
-    ("required", "DPOP-4.3-single-header@validate:bound:two-headers", ("temp-no-cnf", "accept-two-headers")),
-    ("required", "BIND-6-unbound-proof-required@register:legacy:valid", ("accept-unbound-required",)),
-    ("optional", "BIND-6-unbound-proof-optional@validate:unbound:valid", ("refuse-unbound-optional",)),
-    ("optional", "TOKEN-6-invalid@validate:expired:valid", ("accept-expired",)),
-    ("required", "TOKEN-6-wrong-phase@validate:wrong-phase:valid", ("accept-wrong-phase",)),
-    ("disabled", "BIND-6-disabled-ignored@validate:unbound:htm-wrong", ("disabled-checks-proofs",)),
-    ("required", "DPOP-11.1-replay@validate:bound:replay", ("accept-replay",)),
-    ("optional", "BIND-7.1-dpop-scheme@register:bound:dpop-scheme", ("refuse-dpop-scheme",)),
+    ("required", "PROOF-htm-mismatch@validate:bound:htm-wrong", ("skip-htm",)),
+    ("required", "PROOF-htu-mismatch@register:bound:htu-path", ("ignore-htu-path",)),
+    ("required", "PROOF-alg@register:bound:alg-none", ("accept-alg-none",)),
+    ("optional", "PROOF-unknown-header-ignored@validate:bound:unknown-header", ("reject-unknown-header",)),
+    ("required", "BIND-mismatch@validate:mismatched:valid", ("skip-binding-compare",)),
+    ("required", "PROOF-single-header@validate:bound:two-headers", ("temp-no-cnf", "accept-two-headers")),
+    ("required", "BIND-unbound-proof-required@register:legacy:valid", ("accept-unbound-required",)),
+    ("optional", "BIND-unbound-proof-optional@validate:unbound:valid", ("refuse-unbound-optional",)),
+    ("optional", "TOKEN-invalid@validate:expired:valid", ("accept-expired",)),
+    ("required", "TOKEN-wrong-phase-refused@validate:wrong-phase:valid", ("accept-wrong-phase",)),
+    ("disabled", "BIND-disabled-ignored@validate:unbound:htm-wrong", ("disabled-checks-proofs",)),
+    ("required", "PROOF-replay@validate:bound:replay", ("accept-replay",)),
+    ("optional", "BIND-dpop-scheme@register:bound:dpop-scheme", ("refuse-dpop-scheme",)),
     # the other case judges
-    ("required", "BIND-6-type@register:bad-signature:valid", ("wrong-problem-type",)),
-    ("required", "TOKEN-6-wrong-phase-401@validate:wrong-phase:valid", ("wrong-phase-403",)),
-    ("disabled", "PROB-7-no-5xx@register:malformed:valid", ("500-on-garbage-token",)),
-    ("required", "PROB-7-content-type@validate:expired:valid", ("plain-json-errors",)),
-    ("required", "PROB-7-members@validate:bound:htm-wrong", ("problem-no-detail",)),
-    ("optional", "PROB-7-status-match@register:bound:none", ("problem-status-mismatch",)),
-    ("optional", "PROB-7-recommended@validate:missing:none", ("problem-no-request-id",)),
-    ("optional", "PROB-7-title@register:bound:htm-wrong", ("problem-wrong-title",)),
-    ("disabled", "AUTH-9110-www-authenticate@validate:expired:valid", ("no-www-authenticate",)),
-    ("required", "AUTH-9449-dpop-challenge@register:bound:typ-wrong", ("bearer-challenge",)),
-    ("optional", "AUTH-9449-algs@register:bound:none", ("challenge-no-algs",)),
-    ("required", "AUTH-9449-challenge-error@validate:bound:htm-wrong", ("challenge-wrong-error",)),
+    ("required", "BIND-problem-type@register:bad-signature:valid", ("wrong-problem-type",)),
+    ("required", "TOKEN-wrong-phase-401@validate:wrong-phase:valid", ("wrong-phase-403",)),
+    ("disabled", "PROBLEM-no-5xx@register:malformed:valid", ("500-on-garbage-token",)),
+    ("required", "PROBLEM-content-type@validate:expired:valid", ("plain-json-errors",)),
+    ("required", "PROBLEM-members@validate:bound:htm-wrong", ("problem-no-detail",)),
+    ("optional", "PROBLEM-status-match@register:bound:none", ("problem-status-mismatch",)),
+    ("optional", "PROBLEM-recommended@validate:missing:none", ("problem-no-request-id",)),
+    ("optional", "PROBLEM-title@register:bound:htm-wrong", ("problem-wrong-title",)),
+    ("disabled", "CHALLENGE-present@validate:expired:valid", ("no-www-authenticate",)),
+    ("required", "CHALLENGE-dpop-scheme@register:bound:typ-wrong", ("bearer-challenge",)),
+    ("optional", "CHALLENGE-algs@register:bound:none", ("challenge-no-algs",)),
+    ("required", "CHALLENGE-error@validate:bound:htm-wrong", ("challenge-wrong-error",)),
     # the issuance judges
-    ("required", "ISS-6-cnf-jkt@phase1", ("temp-no-cnf",)),
-    ("optional", "ISS-5-token-type-dpop@phase1", ("token-type-bearer",)),
-    ("optional", "ISS-6-defective-proof@phase1", ("phase1-accepts-bad-proof",)),
-    ("required", "ISS-6-noproof-required@phase1", ("phase1-noproof-issued",)),
-    ("optional", "ISS-6-binding-kept@validated", ("validated-no-cnf",)),
-    ("required", "ISS-4-aud@access", ("access-no-aud",)),
-    ("disabled", "ISS-4-token-type@access", ("access-no-token-type",)),
-    ("required", "ISS-6-lifetime@temp", ("expires-in-wrong",)),
-    ("disabled", "ISS-6-no-store@poll", ("no-cache-headers",)),
-    ("optional", "ISS-6-single-use@register", ("validated-reusable",)),
+    ("required", "ISSUE-cnf-jkt@phase1", ("temp-no-cnf",)),
+    ("optional", "ISSUE-token-type-dpop@phase1", ("token-type-bearer",)),
+    ("optional", "ISSUE-defective-proof@phase1", ("phase1-accepts-bad-proof",)),
+    ("required", "ISSUE-noproof-required@phase1", ("phase1-noproof-issued",)),
+    ("optional", "ISSUE-binding-kept@validated", ("validated-no-cnf",)),
+    ("required", "ISSUE-audience@access", ("access-no-aud",)),
+    ("disabled", "ISSUE-token-type-claim@access", ("access-no-token-type",)),
+    ("required", "ISSUE-lifetime@temp", ("expires-in-wrong",)),
+    ("disabled", "ISSUE-no-store@poll", ("no-cache-headers",)),
+    ("optional", "ISSUE-single-use@register", ("validated-reusable",)),
     # the searches: re-run with the same seed and budget
-    ("required", "DPOP-11.1-replay@fuzz:validate", ("accept-replay",)),
-    ("optional", "ISS-6-single-use@stateful", ("validated-reusable",)),
+    ("required", "PROOF-replay@fuzz:validate", ("accept-replay",)),
+    ("optional", "ISSUE-single-use@stateful", ("validated-reusable",)),
 ]
 
 
@@ -205,7 +205,7 @@ def test_missing_settings_exit_2_before_anything_is_sent(clean_model):
     with start_model(mode, ["accept-unbound-required"]) as model:
         session = session_for(model)
         try:
-            _, plan = judged_plan(session, check_by_id(mode, "BIND-6-unbound-proof-required@validate:legacy:valid"))
+            _, plan = judged_plan(session, check_by_id(mode, "BIND-unbound-proof-required@validate:legacy:valid"))
         finally:
             session.close()
         assert plan["needs"]["jwt_secret"]
@@ -220,7 +220,7 @@ def test_a_plan_of_another_version_is_refused_with_exit_2(clean_model):
     model = clean_model("optional")
     session = session_for(model)
     try:
-        _, plan = judged_plan(session, check_by_id("optional", "ISS-4-aud@temp"))
+        _, plan = judged_plan(session, check_by_id("optional", "ISSUE-audience@temp"))
     finally:
         session.close()
     plan["check"] = "NO-SUCH-REQUIREMENT@temp"
@@ -236,7 +236,7 @@ def test_a_reproducer_unregisters_what_it_registered(clean_model):
     mode = "optional"
     model = clean_model(mode)
     before = dict(registered_agents(model))
-    for check_id in ("BIND-6-bound-valid@register:bound:valid", "ISS-6-single-use@register", "ISS-6-no-store@register"):
+    for check_id in ("BIND-bound-valid@register:bound:valid", "ISSUE-single-use@register", "ISSUE-no-store@register"):
         session = session_for(model)
         try:
             outcome, plan = judged_plan(session, check_by_id(mode, check_id))
@@ -254,7 +254,7 @@ def test_the_transcript_shows_tokens_and_proofs_as_fingerprints_and_decoded_clai
     model = clean_model(mode)
     session = session_for(model)
     try:
-        _, plan = judged_plan(session, check_by_id(mode, "DPOP-4.3-jwk-private@register:bound:jwk-private"))
+        _, plan = judged_plan(session, check_by_id(mode, "PROOF-jwk-private@register:bound:jwk-private"))
     finally:
         session.close()
     code, out = run_plan(plan, model, jwt_secret=False)

@@ -147,7 +147,7 @@ def test_a_path_that_hangs_is_given_up_and_its_checks_are_inconclusive(tmp_path)
     target = FaultyTarget("required", [Fault("hang", "^/agents/register$", ("POST",))])
     try:
         run = suite(tmp_path, target.url, "--dpop-mode", "required", "--request-timeout", "0.5",
-                    "--check", "ISS-*,*@register:bound:*,*@validate:bound:valid",
+                    "--check", "ISSUE-*,*@register:bound:*,*@validate:bound:valid",
                     "--fuzz-examples", "0", "--stateful-examples", "0", env=target.env())
         registers = [r for r in target.requests if r.path == "/agents/register"]
     finally:
@@ -197,7 +197,7 @@ def test_growing_retry_after_is_honoured_then_a_lockout_makes_everything_inconcl
     assert len(phase1) > 3 and phase1[-1] - phase1[0] >= 1.9
     assert run.elapsed < 30
     assert "rate limited: " in run.out and "after honouring Retry-After up to 30 s (--retry-after-cap)" in run.out
-    iss = next(c for c in run.doc["checks"] if c["id"] == "ISS-6-cnf-jkt@phase1")
+    iss = next(c for c in run.doc["checks"] if c["id"] == "ISSUE-cnf-jkt@phase1")
     assert iss["verdict"] == "inconclusive" and "429" in iss["message"]
 
 
@@ -262,7 +262,7 @@ def test_intermittent_throttling_fails_no_fuzz_or_stateful_check(intermittent_ru
 def test_the_request_budget_stops_the_run_cleanly(tmp_path):
     target = FaultyTarget("required")
     try:
-        run = suite(tmp_path, target.url, "--max-requests", "40", "--check", "ISS-*,*@validate:*,*@fuzz:*,*@stateful",
+        run = suite(tmp_path, target.url, "--max-requests", "40", "--check", "ISSUE-*,*@validate:*,*@fuzz:*,*@stateful",
                     "--fuzz-examples", "5", "--stateful-examples", "2", env=target.env())
         seen = list(target.requests)
     finally:
@@ -302,7 +302,7 @@ def test_requests_go_only_to_the_target_origin(tmp_path):
         Fault("redirect", "^/public/agent_types$", location=f"{trap.url}/public/agent_types"),
     ])
     try:
-        run = suite(tmp_path, target.url, "--check", "ISS-*,*@validate:bound:*,*@register:bound:valid",
+        run = suite(tmp_path, target.url, "--check", "ISSUE-*,*@validate:bound:*,*@register:bound:valid",
                     "--fuzz-examples", "3", "--stateful-examples", "2", env=target.env())
         hosts = {r.host for r in target.requests}
     finally:

@@ -89,7 +89,7 @@ def test_the_scanner_finds_each_kind_of_planted_secret(model_run):
 
 def test_tokens_are_shown_as_decoded_header_and_claims_with_a_hash(model_run):
     doc = json.loads((model_run.reports / "conformance.json").read_text(encoding="utf-8"))
-    check = next(c for c in doc["checks"] if c["id"] == "ISS-4-aud@access")
+    check = next(c for c in doc["checks"] if c["id"] == "ISSUE-audience@access")
     auth = dict(check["exchanges"][0]["request_headers"])
     assert re.fullmatch(r'Bearer <token sha256:[0-9a-f]{12} header=\{"alg":"HS256".*\} claims=\{.*"aud":"arcp:register".*\}>', auth["Authorization"])
     assert re.match(r'<proof sha256:[0-9a-f]{12} header=\{.*"typ":"dpop\+jwt".*\} claims=\{.*"htm":"POST"', auth["DPoP"])

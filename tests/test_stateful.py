@@ -87,13 +87,13 @@ def test_fault_free_model_breaks_no_invariant(mode):
 
 FLOW_FAULTS = [
     # (mode, fault, requirement, longest acceptable minimal sequence)
-    ("required", "accept-replay", "DPOP-11.1-replay", 2),
-    ("required", "validated-reusable", "ISS-6-single-use", 4),
-    ("optional", "skip-binding-compare", "BIND-6-mismatch", 1),
-    ("required", "accept-wrong-phase", "TOKEN-6-wrong-phase", 1),
-    ("required", "access-no-cnf", "ISS-6-binding-kept", 2),
-    ("required", "bound-noproof-accepted", "BIND-6-bound-noproof", 1),
-    ("required", "plain-json-errors", "PROB-7-content-type", 1),
+    ("required", "accept-replay", "PROOF-replay", 2),
+    ("required", "validated-reusable", "ISSUE-single-use", 4),
+    ("optional", "skip-binding-compare", "BIND-mismatch", 1),
+    ("required", "accept-wrong-phase", "TOKEN-wrong-phase-refused", 1),
+    ("required", "access-no-cnf", "ISSUE-binding-kept", 2),
+    ("required", "bound-noproof-accepted", "BIND-bound-noproof", 1),
+    ("required", "plain-json-errors", "PROBLEM-content-type", 1),
 ]
 
 
@@ -119,7 +119,7 @@ def test_same_seed_same_steps_and_verdicts():
     assert first.seed == again.seed == 7
     assert (first.examples, first.steps) == (again.examples, again.steps)
     assert key(first) == key(again)
-    assert first.verdict("ISS-6-binding-kept").outcome == FAIL
+    assert first.verdict("ISSUE-binding-kept").outcome == FAIL
 
 
 def test_the_step_budget_cuts_a_seed_at_the_same_step_every_time():
@@ -131,7 +131,7 @@ def test_the_step_budget_cuts_a_seed_at_the_same_step_every_time():
     first, agents, _, _ = run("required", ["accept-replay"], seed=0, examples=2, steps=4)
     again, _, _, _ = run("required", ["accept-replay"], seed=0, examples=2, steps=4)
     assert first.budget_exhausted and first.budget_spent == "steps" and first.steps == 2 * (4 + 3) * 4
-    assert first.verdict("DPOP-11.1-replay").outcome == FAIL  # found before the budget ran out
+    assert first.verdict("PROOF-replay").outcome == FAIL  # found before the budget ran out
     assert key(first) == key(again) and agents == {}
 
 
@@ -205,7 +205,7 @@ def test_the_fault_free_model_has_no_stateful_failure_and_the_results_validate(t
 def test_a_flow_fault_fails_its_stateful_check_with_the_sequence_and_seed(tmp_path):
     from conformance.report.results import schema_errors
 
-    check = "ISS-6-single-use@stateful"
+    check = "ISSUE-single-use@stateful"
     proc, doc = run_stateful(tmp_path, "model:required:validated-reusable", "--check", "*@stateful")
     assert proc.returncode == 1, proc.stdout[-3000:]
     assert schema_errors(doc) == []

@@ -54,13 +54,13 @@ def test_defective_items_name_a_must_requirement(item):
     assert requirements()[item.requirement].level == "MUST"
     if item.kind == "typ-random":
         assert item.value.strip().lower() not in ("dpop+jwt", "application/dpop+jwt")
-        assert item.requirement == "DPOP-4.3-typ"
+        assert item.requirement == "PROOF-typ"
     if item.kind == "htm-random":
-        assert item.value.upper() != "POST" and item.requirement == "DPOP-4.3-htm"
+        assert item.value.upper() != "POST" and item.requirement == "PROOF-htm-mismatch"
     if item.kind in ("iat-string", "claim-type"):
-        assert item.requirement == "DPOP-4.3-claims"
+        assert item.requirement == "PROOF-claims-missing"
     if item.kind == "crit-random":
-        assert item.requirement == "JWS-7515-crit"
+        assert item.requirement == "PROOF-crit-unknown"
 
 
 @FAST
@@ -96,9 +96,9 @@ def test_the_twin_is_a_valid_proof_with_the_same_benign_items(case):
 
 
 def test_defective_items_land_in_the_proof():
-    typ = S.Perturbation("typ-random", S.DEFECTIVE, ("typ",), "typ", "JWT", "DPOP-4.3-typ")
-    iat = S.Perturbation("iat-string", S.DEFECTIVE, ("iat",), "iat", "<now as a string>", "DPOP-4.3-claims")
-    crit = S.Perturbation("crit-random", S.DEFECTIVE, ("crit",), "x-fz-a", True, "JWS-7515-crit")
+    typ = S.Perturbation("typ-random", S.DEFECTIVE, ("typ",), "typ", "JWT", "PROOF-typ")
+    iat = S.Perturbation("iat-string", S.DEFECTIVE, ("iat",), "iat", "<now as a string>", "PROOF-claims-missing")
+    crit = S.Perturbation("crit-random", S.DEFECTIVE, ("crit",), "x-fz-a", True, "PROOF-crit-unknown")
     (value,) = S.proof_values(S.FuzzCase((), (typ, iat, crit)), KEY, URL, access_token=TOKEN)
     header, claims = decode_unverified(value)
     assert header["typ"] == "JWT" and header["crit"] == ["x-fz-a"] and header["x-fz-a"] is True

@@ -18,7 +18,7 @@ pytest.importorskip("xdist")
 JUNIT_XSD = Path(__file__).parent / "data" / "junit-10.xsd"
 # smaller fuzz and state-machine runs than the defaults: the file stays well under 90 s
 SMALL = ["--fuzz-examples", "10", "--stateful-examples", "5"]
-FAULTY = "model:required:accept-replay"  # breaks exactly DPOP-11.1-replay
+FAULTY = "model:required:accept-replay"  # breaks exactly PROOF-replay
 
 
 def run_suite(cwd: Path, *args: str, timeout: float = 120) -> dict:
@@ -53,7 +53,7 @@ def test_the_same_checks_verdicts_and_exit_code(pair):
         assert n0["proc"].returncode == 1
         # (the small state machine run does not reach a replay: its check is inconclusive both ways)
         assert {i for i, v in verdicts(n2["doc"]).items() if v == "fail"} == {
-            "DPOP-11.1-replay@fuzz:validate", "DPOP-11.1-replay@validate:bound:replay"}
+            "PROOF-replay@fuzz:validate", "PROOF-replay@validate:bound:replay"}
     else:
         assert n0["proc"].returncode == 0
         assert not {v for v in verdicts(n2["doc"]).values()} & {"fail", "warn"}
@@ -90,7 +90,7 @@ def test_the_junit_file_validates_with_the_run_properties(pair):
 def test_the_html_report_and_reproducers(pair):
     cwd, doc = pair[2]["cwd"], pair[2]["doc"]
     html = (cwd / "reports" / "conformance.html").read_text(encoding="utf-8")
-    assert 'id="req-DPOP-11.1-replay"' in html and "ARCP target URL" in html
+    assert 'id="req-PROOF-replay"' in html and "ARCP target URL" in html
     files = {c["reproducer"]["plan_file"] for c in doc["checks"] if c["reproducer"]["plan_file"]}
     assert files == {c["reproducer"]["plan_file"] for c in pair[0]["doc"]["checks"] if c["reproducer"]["plan_file"]}
     assert bool(files) == (doc["target"]["spec"] == FAULTY)  # a plan for each check that did not pass
@@ -121,18 +121,18 @@ def test_an_unreachable_target_exits_3(tmp_path):
 
 
 def test_baselines_and_strict_mode_as_without_xdist(tmp_path):
-    known, replay = tmp_path / "known.json", "DPOP-11.1-replay@validate:*"
+    known, replay = tmp_path / "known.json", "PROOF-replay@validate:*"
     first = run_suite(tmp_path / "write", "--target-url", FAULTY, "--check", replay, "-n", "2", "--write-baseline", str(known))
     assert first["proc"].returncode == 1 and known.exists()
-    assert [e["id"] for e in json.loads(known.read_text(encoding="utf-8"))["entries"]] == ["DPOP-11.1-replay@validate:bound:replay"]
+    assert [e["id"] for e in json.loads(known.read_text(encoding="utf-8"))["entries"]] == ["PROOF-replay@validate:bound:replay"]
     again = run_suite(tmp_path / "again", "--target-url", FAULTY, "--check", replay, "-n", "2", "--baseline", str(known))
     assert again["proc"].returncode == 0, again["proc"].stdout[-2000:]
     assert set(verdicts(again["doc"]).values()) == {"baselined"}
     fixed = run_suite(tmp_path / "fixed", "--target-url", "model:required", "--check", replay, "-n", "2", "--baseline", str(known))
     assert fixed["proc"].returncode == 1 and set(verdicts(fixed["doc"]).values()) == {"stale"}  # the deviation is gone
     # a SHOULD broken: a pass without --conformance-strict, a failure with it
-    lax = run_suite(tmp_path / "lax", "--target-url", "model:required:skip-iat-future", "--check", "DPOP-4.3-iat-future@*", "-n", "2")
-    strict = run_suite(tmp_path / "strict", "--target-url", "model:required:skip-iat-future", "--check", "DPOP-4.3-iat-future@*",
+    lax = run_suite(tmp_path / "lax", "--target-url", "model:required:skip-iat-future", "--check", "PROOF-iat-future@*", "-n", "2")
+    strict = run_suite(tmp_path / "strict", "--target-url", "model:required:skip-iat-future", "--check", "PROOF-iat-future@*",
                        "-n", "2", "--conformance-strict")
     assert (lax["proc"].returncode, strict["proc"].returncode) == (0, 1)
     assert "warn" in set(verdicts(strict["doc"]).values())

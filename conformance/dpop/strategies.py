@@ -171,18 +171,18 @@ def _not_dpop_typ(value: str) -> bool:
 
 def random_typs() -> st.SearchStrategy[Perturbation]:
     values = st.one_of(st.sampled_from(["JWT", "jwt", "at+jwt", "dpop", "dpop+jws", ""]), _TEXT).filter(_not_dpop_typ)
-    return values.map(lambda v: Perturbation("typ-random", DEFECTIVE, ("typ",), "typ", v, "DPOP-4.3-typ"))
+    return values.map(lambda v: Perturbation("typ-random", DEFECTIVE, ("typ",), "typ", v, "PROOF-typ"))
 
 
 def random_htms() -> st.SearchStrategy[Perturbation]:
     values = st.one_of(st.sampled_from(["GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", ""]), st.text(max_size=10))
     values = values.filter(lambda v: v.upper() != METHOD)  # no case variants: methods are case-sensitive, but why argue
-    return values.map(lambda v: Perturbation("htm-random", DEFECTIVE, ("htm",), "htm", v, "DPOP-4.3-htm"))
+    return values.map(lambda v: Perturbation("htm-random", DEFECTIVE, ("htm",), "htm", v, "PROOF-htm-mismatch"))
 
 
 def iat_strings() -> st.SearchStrategy[Perturbation]:
     """iat as a JSON string of the right time ("1700000000"): a NumericDate is a number (RFC 7519 §2)."""
-    return st.just(Perturbation("iat-string", DEFECTIVE, ("iat",), "iat", "<now as a string>", "DPOP-4.3-claims"))
+    return st.just(Perturbation("iat-string", DEFECTIVE, ("iat",), "iat", "<now as a string>", "PROOF-claims-missing"))
 
 
 _WRONG_TYPES = {
@@ -195,13 +195,13 @@ def claim_types() -> st.SearchStrategy[Perturbation]:
     """One of jti, htm, htu, iat with a value of the wrong JSON type (RFC 9449 §4.2)."""
     def for_claim(name):
         wrong = _WRONG_TYPES["number" if name == "iat" else "string"]
-        return wrong.map(lambda v: Perturbation("claim-type", DEFECTIVE, (name,), name, v, "DPOP-4.3-claims"))
+        return wrong.map(lambda v: Perturbation("claim-type", DEFECTIVE, (name,), name, v, "PROOF-claims-missing"))
     return st.sampled_from(PROOF_CLAIMS).flatmap(for_claim)
 
 
 def random_crits() -> st.SearchStrategy[Perturbation]:
     """crit lists an unknown parameter (present in the header): the proof is invalid (RFC 7515 §4.1.11)."""
-    return _names(HEADER_PREFIX).map(lambda n: Perturbation("crit-random", DEFECTIVE, ("crit",), n, True, "JWS-7515-crit"))
+    return _names(HEADER_PREFIX).map(lambda n: Perturbation("crit-random", DEFECTIVE, ("crit",), n, True, "PROOF-crit-unknown"))
 
 
 def defective() -> st.SearchStrategy[Perturbation]:
@@ -284,7 +284,7 @@ def corpus(*, endpoint: str = "validate", token: str = "bound") -> list[FuzzCase
     short budget misses single defects (a 30-example run draws each of 22 names rarely); the
     corpus makes every run cover them, so the budget goes to combinations and perturbations."""
     def bad(kind, name, value):  # the defective perturbations no named defect stands for: wrong JSON types
-        return FuzzCase((), (Perturbation(kind, DEFECTIVE, (name,), name, value, "DPOP-4.3-claims"),), endpoint, token)
+        return FuzzCase((), (Perturbation(kind, DEFECTIVE, (name,), name, value, "PROOF-claims-missing"),), endpoint, token)
 
     named = [FuzzCase((name,), (), endpoint, token) for name in defect_names(with_token=token != "missing")]
     return [*named, bad("iat-string", "iat", "<now as a string>"), bad("claim-type", "jti", 1), FuzzCase((REPLAY,), (), endpoint, token)]

@@ -80,7 +80,7 @@ def ensure_problem_type(ex: Exchange, exp: Expectation, result: CaseResult) -> V
 def ensure_wrong_phase_is_401(ex: Exchange, exp: Expectation, result: CaseResult) -> Verdict:
     """A token outside its phase is refused with 401 token-invalid, not 403."""
     if ex.ok:
-        return Verdict(SKIP, "not refused: TOKEN-6-wrong-phase reports it")
+        return Verdict(SKIP, "not refused: TOKEN-wrong-phase-refused reports it")
     if ex.status != 401 or slug_of(ex.json_member("type")) != "token-invalid":
         return Verdict(FAIL, f"expected 401 token-invalid, got {ex.summary()}")
     return Verdict(PASS)
@@ -191,7 +191,7 @@ def ensure_algs_listed(ex: Exchange, exp: Expectation) -> Verdict:
     """The DPoP challenge lists the accepted algorithms (algs)."""
     dpop = [c for c in challenges_of(ex.response_headers) if c.scheme.lower() == "dpop"]
     if not dpop:
-        return Verdict(SKIP, "no DPoP challenge: AUTH-9449-dpop-challenge reports it")
+        return Verdict(SKIP, "no DPoP challenge: CHALLENGE-dpop-scheme reports it")
     return Verdict(PASS) if dpop[0].params.get("algs", "").strip() else Verdict(FAIL, "DPoP challenge without algs")
 
 
@@ -201,7 +201,7 @@ def ensure_challenge_error(ex: Exchange, exp: Expectation) -> Verdict:
     """The challenge's error parameter names the failure, and is absent when no credentials were sent."""
     challenges = challenges_of(ex.response_headers)
     if not challenges:
-        return Verdict(SKIP, "no challenge: AUTH-9110-www-authenticate reports it")
+        return Verdict(SKIP, "no challenge: CHALLENGE-present reports it")
     errors = [c.params["error"] for c in challenges if "error" in c.params]
     if exp.challenge_errors == ():
         return Verdict(PASS) if not errors else Verdict(FAIL, f"error={errors[0]!r} although no credentials were sent")

@@ -5,12 +5,12 @@ with the session's bound temp token, records each example's exchanges and judges
 pure `judge_example`. Per example the defect-free twin goes first: if it is not accepted the
 example says nothing (inconclusive). Properties, each a check `REQ@fuzz:validate`:
 
-- FUZZ-5-refuse-defective: an example with a MUST-level defect is not accepted (a SHOULD-level
+- PROOF-defect-combinations: an example with a MUST-level defect is not accepted (a SHOULD-level
   defect alone accepted is a warning);
-- PROB-7-content-type, PROB-7-members: every refusal is problem+json with the ARCP members;
-- BIND-6-type: a refusal of a MUST-level defect, or of a replay, has type dpop-invalid (profile §6);
-- PROB-7-no-5xx: no exchange (twin included) is answered with a 5xx;
-- DPOP-11.1-replay: a valid proof sent twice is refused the second time.
+- PROBLEM-content-type, PROBLEM-members: every refusal is problem+json with the ARCP members;
+- BIND-problem-type: a refusal of a MUST-level defect, or of a replay, has type dpop-invalid (profile §6);
+- PROBLEM-no-5xx: no exchange (twin included) is answered with a 5xx;
+- PROOF-replay: a valid proof sent twice is refused the second time.
 
 A failing example is raised to Hypothesis (one exception type per property), which shrinks it;
 the minimal failing example per property is the smallest one recorded (Hypothesis' own result
@@ -39,10 +39,10 @@ DEFAULT_EXAMPLES = 30
 DEFAULT_SECONDS = 60.0
 DEFAULT_SEED = 5449  # fixed: without --hypothesis-seed every run sends the same examples
 REQUESTS_PER_EXAMPLE = 3  # the budget: (corpus + examples) × 3 requests, shrinking included
-REFUSE = "FUZZ-5-refuse-defective"
+REFUSE = "PROOF-defect-combinations"
 # In the order an example's failure is raised to Hypothesis (the first failing one).
-PROPERTIES = ("DPOP-11.1-replay", REFUSE, "PROB-7-no-5xx", "PROB-7-content-type", "PROB-7-members", "BIND-6-type")
-_PROBLEM = Expectation(REFUSE, False, (), ("dpop-invalid",), "BIND-6-type")
+PROPERTIES = ("PROOF-replay", REFUSE, "PROBLEM-no-5xx", "PROBLEM-content-type", "PROBLEM-members", "BIND-problem-type")
+_PROBLEM = Expectation(REFUSE, False, (), ("dpop-invalid",), "BIND-problem-type")
 
 
 def fuzz_checks(mode: str) -> list[Check]:
@@ -84,20 +84,20 @@ def judge_example(case: FuzzCase, twin: Exchange | None, ex: Exchange | None) ->
     fives = [e for e in sent if CASE_JUDGES["ensure_no_5xx"](e, _PROBLEM, CaseResult(e)).outcome == FAIL]
     if fives:
         which = "the defect-free twin" if fives[0] is twin else "the example"
-        v["PROB-7-no-5xx"] = Verdict(FAIL, f"{which} was answered {fives[0].summary()}: {str(fives[0].json_member('detail'))[:200]}")
+        v["PROBLEM-no-5xx"] = Verdict(FAIL, f"{which} was answered {fives[0].summary()}: {str(fives[0].json_member('detail'))[:200]}")
     elif sent:
-        v["PROB-7-no-5xx"] = Verdict(PASS)
+        v["PROBLEM-no-5xx"] = Verdict(PASS)
     if precondition(CaseResult(twin)) or not twin.ok or ex is None or precondition(CaseResult(ex)):
         return result  # the twin was not accepted (or the example not answered): says nothing
     result.outcome = "accepted" if ex.ok else "refused"
     must, should = defect_levels(case)
     if case.replay:
         if ex.ok:
-            v["DPOP-11.1-replay"] = Verdict(FAIL, f"the second use of a proof was accepted: {ex.summary()}")
+            v["PROOF-replay"] = Verdict(FAIL, f"the second use of a proof was accepted: {ex.summary()}")
         elif not 400 <= ex.status < 500:  # as validate:bound:replay: a refusal is a 4xx (a 5xx is no refusal)
-            v["DPOP-11.1-replay"] = Verdict(FAIL, f"the second use of a proof was not refused with a 4xx: {ex.summary()}")
+            v["PROOF-replay"] = Verdict(FAIL, f"the second use of a proof was not refused with a 4xx: {ex.summary()}")
         else:
-            v["DPOP-11.1-replay"] = Verdict(PASS)
+            v["PROOF-replay"] = Verdict(PASS)
     elif ex.ok and must:
         v[REFUSE] = Verdict(FAIL, f"accepted a proof breaking {', '.join(must)}: {ex.summary()}")
     elif ex.ok and should:
@@ -105,10 +105,10 @@ def judge_example(case: FuzzCase, twin: Exchange | None, ex: Exchange | None) ->
     elif must or should:
         v[REFUSE] = Verdict(PASS)
     if ex.is_error:
-        for req, judge in (("PROB-7-content-type", "ensure_problem_content_type"), ("PROB-7-members", "ensure_problem_members")):
+        for req, judge in (("PROBLEM-content-type", "ensure_problem_content_type"), ("PROBLEM-members", "ensure_problem_members")):
             v[req] = CASE_JUDGES[judge](ex, _PROBLEM, CaseResult(ex))
         if case.replay or must:
-            v["BIND-6-type"] = CASE_JUDGES["ensure_problem_type"](ex, _PROBLEM, CaseResult(ex))
+            v["BIND-problem-type"] = CASE_JUDGES["ensure_problem_type"](ex, _PROBLEM, CaseResult(ex))
     return result
 
 

@@ -56,7 +56,7 @@ def ensure_token_type_dpop(subject: str, iss: Issuance) -> Verdict:
     if early:
         return early
     if jkt_of(token) is None:
-        return Verdict(SKIP, "the temp token is not bound: ISS-6-cnf-jkt reports it")
+        return Verdict(SKIP, "the temp token is not bound: ISSUE-cnf-jkt reports it")
     got = iss.phase1.json_member("token_type")
     return Verdict(PASS) if str(got).lower() == "dpop" else Verdict(FAIL, f"token_type {got!r} for a DPoP-bound token; RFC 9449 §5 says DPoP")
 

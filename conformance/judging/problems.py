@@ -48,7 +48,7 @@ def type_validator(slugs: tuple[str, ...]):
     import jsonschema
 
     types = problem_types()
-    # The type member alone: the other members are PROB-7-members' business.
+    # The type member alone: the other members are PROBLEM-members' business.
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "type": "object",

@@ -37,7 +37,7 @@ OPTIONS = {
     "conformance-json": ("ARCP_CONFORMANCE_JSON", "Where to write the results as JSON (default reports/conformance.json)."),
     "baseline": ("ARCP_CONFORMANCE_BASELINE", "A baseline file of accepted deviations: listed failures do not fail the run; listed checks that pass, or expired entries, do."),
     "write-baseline": ("ARCP_CONFORMANCE_WRITE_BASELINE", "Write a baseline of this run's failed and warned checks to this file."),
-    "check": ("ARCP_CONFORMANCE_CHECK", "Run only the checks whose id matches this pattern (fnmatch, e.g. 'DPOP-4.3-*@validate:*'); repeat the option or separate patterns with commas."),
+    "check": ("ARCP_CONFORMANCE_CHECK", "Run only the checks whose id matches this pattern (fnmatch, e.g. 'PROOF-*@validate:*'); repeat the option or separate patterns with commas."),
     "fuzz-examples": ("ARCP_CONFORMANCE_FUZZ_EXAMPLES", "Hypothesis examples of the DPoP proof fuzzing at phase 2 (default 30; 0 disables it), after a fixed corpus of 25 (each named defect alone, wrong claim types, a replay). At most 3 requests each; --hypothesis-seed picks the examples (default seed 5449)."),
     "fuzz-seconds": ("ARCP_CONFORMANCE_FUZZ_SECONDS", "Wall-clock budget of the fuzzing in seconds (default 60): when spent, no more examples are sent."),
     "stateful-examples": ("ARCP_CONFORMANCE_STATEFUL_EXAMPLES", "Examples (step sequences) of the registration-flow state machine (default 20; 0 disables it). It runs once, after the other checks; --hypothesis-seed picks the sequences (default seed 5449)."),

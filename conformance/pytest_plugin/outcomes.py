@@ -11,6 +11,7 @@ import pytest
 
 from ..judging.judge_check import judge_check
 from ..report import baseline, reproduce, results
+from ..report.requirements_doc import NAME as REQUIREMENTS_DOC
 from ..spec.checks import Check
 from ..spec.vocabulary import BASELINED, FAIL, INCONCLUSIVE, INFO, PASS, SKIP, STALE, WARN, Verdict, graded
 from ..wire.exchange import Exchange, redact_tokens
@@ -57,11 +58,16 @@ def report_verdict(config: pytest.Config, session: ConformanceSession, check: Ch
     if outcome == STALE:
         pytest.fail(f"stale baseline entry {check.id}: {note}{detail}", pytrace=False)
     if outcome == FAIL or (outcome == WARN and strict(config)):
-        pytest.fail(f"[{req.level}] {check.id}: {req.statement}\n{message}{detail}", pytrace=False)
+        pytest.fail(f"[{req.level}] {check.id}: {req.statement}\n{message}{detail}\n{requirement_pointer(req.id)}", pytrace=False)
     if outcome in (WARN, INFO):
         warnings.warn(ConformanceWarning(f"[{req.level}] {check.id}: {message}"))
     if outcome in (INCONCLUSIVE, SKIP):
         pytest.skip(f"{outcome}: {message}")
+
+
+def requirement_pointer(req_id: str) -> str:
+    """Where a reader finds the requirement: the project's own document, not the profile it was written from."""
+    return f"Requirement {req_id}: {REQUIREMENTS_DOC} (arcp-conformance requirements {req_id})"
 
 
 def suite_command(config: pytest.Config, session: ConformanceSession, check: Check) -> str:

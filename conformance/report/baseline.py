@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from ..spec.catalogue import current_check_id
 from ..spec.vocabulary import BASELINED, FAIL, PASS, STALE, WARN
 
 FORMAT = "arcp-conformance/baseline-v1"
@@ -44,7 +45,8 @@ def load(path: Path) -> dict[str, Entry]:
             expires = date.fromisoformat(expires) if expires is not None else None
         except (TypeError, ValueError):
             raise BaselineError(f"baseline {path}: entry {raw['id']}: expires must be YYYY-MM-DD, got {expires!r}") from None
-        entries[raw["id"]] = Entry(raw["id"], raw["reason"], expires)
+        check_id = current_check_id(raw["id"])  # a baseline written before the ids were renamed still applies
+        entries[check_id] = Entry(check_id, raw["reason"], expires)
     return entries
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..spec.catalogue import current_check_id
 from ..spec.vocabulary import BASELINED, FAIL, INCONCLUSIVE, PASS, SKIP, STALE, WARN
 
 PROG = "arcp-conformance-diff"
@@ -238,7 +239,7 @@ def _parse(doc: Any, source: str) -> Results:
     for i, raw in enumerate(checks_raw):
         if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not isinstance(raw.get("verdict"), str):
             raise DiffError(f"{source}: check {i} needs a string id and a string verdict")
-        cid = raw["id"]
+        cid = current_check_id(raw["id"])  # a file written before the ids were renamed compares too
         if cid in checks:
             raise DiffError(f"{source}: check id {clean(cid, 120)} appears twice")
         message = raw.get("message")

@@ -10,6 +10,7 @@ from html import escape
 
 from ..dpop.proofs import CONTROLS, DEFECTS
 from ..spec.cases import ENDPOINTS, Case, expect
+from .requirements_doc import NAME as DOC_NAME
 
 TOKEN_ORDER = ("bound", "mismatched", "unbound", "legacy", "expired", "bad-signature", "malformed", "wrong-phase", "missing")
 PROOF_ORDER = ("valid", "none", *DEFECTS, *CONTROLS, "dpop-scheme", "replay")
@@ -75,7 +76,9 @@ def requirements_section(doc: dict) -> str:
         )
     return (
         '<div class="arcp-section" id="arcp-requirements"><h2>Requirements</h2>'
-        f'<p>{len(doc["requirements"])} requirements judged by {len(doc["checks"])} checks: {_counts(doc["counts"])}.</p>'
+        f'<p>{len(doc["requirements"])} requirements judged by {len(doc["checks"])} checks: {_counts(doc["counts"])}. '
+        f'Each requirement, with the checks and judges that decide it and its sources, is explained in the '
+        f'arcp-conformance requirements document ({_e(DOC_NAME)}; <code>arcp-conformance requirements ID</code> prints one).</p>'
         '<table><tr><th>verdict</th><th>requirement</th><th>level</th><th>statement, source and checks</th></tr>'
         + "".join(rows) + "</table></div>"
     )

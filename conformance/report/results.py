@@ -110,7 +110,7 @@ def requirement_records(checks: list[dict], catalogue: dict[str, Requirement]) -
         out.append({
             "id": req.id,
             "level": req.level,
-            "section": req.section,
+            "section": req.profile,
             "statement": req.statement,
             "source": req.source,
             "links": links_of(req),

@@ -5,13 +5,12 @@ gives the Expectation for a mode. Nothing here sends a request.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import lru_cache
 
 from ..dpop.proofs import CONTROLS, DEFECTS
-from .catalogue import VECTORS, requirement
+from .catalogue import requirement
 from .vocabulary import MODES
+
 ENDPOINTS = ("validate", "register")  # phase 2 with a temp token, phase 3 with a validated token
 
 DPOP_ERROR = "invalid_dpop_proof"
@@ -20,10 +19,42 @@ EITHER_ERROR = (DPOP_ERROR, TOKEN_ERROR)
 NO_ERROR = ()  # no credentials were sent: the challenge carries no error
 
 
-@lru_cache(maxsize=None)
+# Which requirement each named proof defect breaks when a target accepts it (dpop.proofs.DEFECTS),
+# and which requirement says each positive control (an odd but valid proof, dpop.proofs.CONTROLS) is accepted.
+DEFECT_REQUIREMENTS = {
+    "two-headers": "PROOF-single-header",
+    "jti-missing": "PROOF-claims-missing",
+    "htm-missing": "PROOF-claims-missing",
+    "htu-missing": "PROOF-claims-missing",
+    "iat-missing": "PROOF-claims-missing",
+    "typ-missing": "PROOF-typ",
+    "typ-wrong": "PROOF-typ",
+    "alg-none": "PROOF-alg",
+    "alg-hs256": "PROOF-alg",
+    "signature-bad": "PROOF-signature",
+    "signature-other-key": "PROOF-signature",
+    "jwk-private": "PROOF-jwk-private",
+    "htm-wrong": "PROOF-htm-mismatch",
+    "htu-path": "PROOF-htu-mismatch",
+    "htu-host": "PROOF-htu-mismatch",
+    "htu-scheme": "PROOF-htu-mismatch",
+    "htu-port": "PROOF-htu-mismatch",
+    "iat-old": "PROOF-iat-old",
+    "iat-future": "PROOF-iat-future",
+    "ath-wrong": "PROOF-ath-wrong",
+    "ath-missing": "PROOF-ath-missing",
+    "crit-unknown": "PROOF-crit-unknown",
+}
+CONTROL_REQUIREMENTS = {
+    "htu-with-query": "PROOF-htu-query-ignored",
+    "unknown-header": "PROOF-unknown-header-ignored",
+    "htu-unnormalized": "PROOF-htu-normalized",
+}
+
+
 def defect_requirements() -> dict[str, str]:
-    data = json.loads((VECTORS / "defect-requirements.json").read_text(encoding="utf-8"))
-    return {**data["defects"], **data["controls"]}
+    """Defect or control name -> its requirement."""
+    return {**DEFECT_REQUIREMENTS, **CONTROL_REQUIREMENTS}
 
 
 @dataclass(frozen=True)
@@ -70,36 +101,36 @@ def expect(case: Case, mode: str) -> Expectation:
     token, proof = case.token, case.proof
     if token in ("expired", "bad-signature", "malformed"):
         types = ("token-invalid", "authentication-failed") if token == "expired" else ("token-invalid",)
-        return Expectation("TOKEN-6-invalid", False, (401,), types, "BIND-6-type", (TOKEN_ERROR,))
+        return Expectation("TOKEN-invalid", False, (401,), types, "BIND-problem-type", (TOKEN_ERROR,))
     if token == "missing":
-        return Expectation("TOKEN-6-missing-auth", False, (401,), ("authentication-failed",), "BIND-6-type", NO_ERROR)
+        return Expectation("TOKEN-missing-auth", False, (401,), ("authentication-failed",), "BIND-problem-type", NO_ERROR)
     if token == "wrong-phase":
-        return Expectation("TOKEN-6-wrong-phase", False, (), ("token-invalid",), None, None)
+        return Expectation("TOKEN-wrong-phase-refused", False, (), ("token-invalid",), None, None)
     if mode == "disabled":
-        return Expectation("BIND-6-disabled-ignored", True)
+        return Expectation("BIND-disabled-ignored", True)
     if token in ("unbound", "legacy"):
         return _unbound(proof, mode)
     if token == "mismatched":
-        return Expectation("BIND-6-mismatch", False, (401,), ("dpop-binding-mismatch",), "BIND-6-type", (TOKEN_ERROR,), True)
+        return Expectation("BIND-mismatch", False, (401,), ("dpop-binding-mismatch",), "BIND-problem-type", (TOKEN_ERROR,), True)
     return _bound(proof, mode)
 
 
 def _bound(proof: str, mode: str) -> Expectation:
     if proof == "valid":
-        return Expectation("BIND-6-bound-valid", True)
+        return Expectation("BIND-bound-valid", True)
     if proof == "dpop-scheme":
-        return Expectation("BIND-7.1-dpop-scheme", True)
+        return Expectation("BIND-dpop-scheme", True)
     if proof == "none":
         if mode == "required":
-            return Expectation("BIND-6-bound-noproof", False, (401,), ("dpop-required",), "BIND-6-type", EITHER_ERROR, True)
+            return Expectation("BIND-bound-noproof", False, (401,), ("dpop-required",), "BIND-problem-type", EITHER_ERROR, True)
         # optional mode: the refusal is a MUST (RFC 9449 §7.2), its 401 dpop-required a SHOULD
-        return Expectation("BIND-6-bound-noproof", False, (), ("dpop-required",), "BIND-6-type-advisory", EITHER_ERROR, True)
+        return Expectation("BIND-bound-noproof", False, (), ("dpop-required",), "BIND-advisory-type", EITHER_ERROR, True)
     if proof == "replay":
-        return Expectation("DPOP-11.1-replay", False, (401,), ("dpop-invalid",), "BIND-6-type", (DPOP_ERROR,), True)
+        return Expectation("PROOF-replay", False, (401,), ("dpop-invalid",), "BIND-problem-type", (DPOP_ERROR,), True)
     req = defect_requirements()[proof]
     if proof in CONTROLS:
         return Expectation(req, True)
-    type_req = "BIND-6-type" if requirement(req).level == "MUST" else "BIND-6-type-advisory"
+    type_req = "BIND-problem-type" if requirement(req).level == "MUST" else "BIND-advisory-type"
     return Expectation(req, False, (401,), ("dpop-invalid",), type_req, (DPOP_ERROR,), True)
 
 
@@ -107,12 +138,12 @@ def _unbound(proof: str, mode: str) -> Expectation:
     required = mode == "required"
     if proof == "valid":
         if required:
-            return Expectation("BIND-6-unbound-proof-required", False, (401,), ("token-not-dpop-bound",), "BIND-6-type", (TOKEN_ERROR,), True)
-        return Expectation("BIND-6-unbound-proof-optional", True)
+            return Expectation("BIND-unbound-proof-required", False, (401,), ("token-not-dpop-bound",), "BIND-problem-type", (TOKEN_ERROR,), True)
+        return Expectation("BIND-unbound-proof-optional", True)
     if proof == "none":
         if required:
-            return Expectation("BIND-6-unbound-noproof-required", False, (401,), ("dpop-required", "token-not-dpop-bound"), "BIND-6-type", EITHER_ERROR, True)
-        return Expectation("BIND-6-unbound-noproof-optional", True)
+            return Expectation("BIND-unbound-noproof-required", False, (401,), ("dpop-required", "token-not-dpop-bound"), "BIND-problem-type", EITHER_ERROR, True)
+        return Expectation("BIND-unbound-noproof-optional", True)
     if required:
-        return Expectation("BIND-6-unbound-defect-required", False, (401,), ("dpop-invalid", "token-not-dpop-bound"), "BIND-6-type", EITHER_ERROR, True)
-    return Expectation("BIND-6-unbound-defect-optional", False, (401,), ("dpop-invalid",), "BIND-6-type-advisory", (DPOP_ERROR,), True)
+        return Expectation("BIND-unbound-defect-required", False, (401,), ("dpop-invalid", "token-not-dpop-bound"), "BIND-problem-type", EITHER_ERROR, True)
+    return Expectation("BIND-unbound-defect-optional", False, (401,), ("dpop-invalid",), "BIND-advisory-type", (DPOP_ERROR,), True)

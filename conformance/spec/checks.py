@@ -27,12 +27,12 @@ class Check:
 
 # Every refusal gets these: (requirement, judge).
 PROBLEM_JUDGES = (
-    ("PROB-7-no-5xx", "ensure_no_5xx"),
-    ("PROB-7-content-type", "ensure_problem_content_type"),
-    ("PROB-7-members", "ensure_problem_members"),
-    ("PROB-7-status-match", "ensure_problem_status_matches"),
-    ("PROB-7-recommended", "ensure_recommended_members"),
-    ("PROB-7-title", "ensure_catalogue_title"),
+    ("PROBLEM-no-5xx", "ensure_no_5xx"),
+    ("PROBLEM-content-type", "ensure_problem_content_type"),
+    ("PROBLEM-members", "ensure_problem_members"),
+    ("PROBLEM-status-match", "ensure_problem_status_matches"),
+    ("PROBLEM-recommended", "ensure_recommended_members"),
+    ("PROBLEM-title", "ensure_catalogue_title"),
 )
 
 
@@ -43,15 +43,15 @@ def case_checks(case: Case, exp: Expectation) -> list[Check]:
     if exp.type_requirement:
         out.append(Check(exp.type_requirement, case.id, "ensure_problem_type", case))
     if case.token == "wrong-phase":
-        out.append(Check("TOKEN-6-wrong-phase-401", case.id, "ensure_wrong_phase_is_401", case))
+        out.append(Check("TOKEN-wrong-phase-401", case.id, "ensure_wrong_phase_is_401", case))
     out += [Check(req, case.id, judge, case) for req, judge in PROBLEM_JUDGES]
     if 401 in exp.statuses or not exp.statuses:
-        out.append(Check("AUTH-9110-www-authenticate", case.id, "ensure_challenge_present", case))
+        out.append(Check("CHALLENGE-present", case.id, "ensure_challenge_present", case))
     if exp.dpop_failure:
-        out.append(Check("AUTH-9449-dpop-challenge", case.id, "ensure_dpop_challenge", case))
-        out.append(Check("AUTH-9449-algs", case.id, "ensure_algs_listed", case))
+        out.append(Check("CHALLENGE-dpop-scheme", case.id, "ensure_dpop_challenge", case))
+        out.append(Check("CHALLENGE-algs", case.id, "ensure_algs_listed", case))
     if exp.challenge_errors is not None:
-        out.append(Check("AUTH-9449-challenge-error", case.id, "ensure_challenge_error", case))
+        out.append(Check("CHALLENGE-error", case.id, "ensure_challenge_error", case))
     return out
 
 
@@ -60,19 +60,19 @@ def issuance_checks(mode: str) -> list[Check]:
         raise ValueError(f"unknown DPoP mode {mode!r}")
     dpop = mode != "disabled"
     items = [  # (requirement, subject: the token or response judged, judge, whether the mode has it)
-        ("ISS-6-cnf-jkt", "phase1", "ensure_temp_token_bound", dpop),
-        ("ISS-5-token-type-dpop", "phase1", "ensure_token_type_dpop", dpop),
-        ("ISS-6-defective-proof", "phase1", "ensure_defective_proof_refused", dpop),
-        ("ISS-6-noproof-required", "phase1", "ensure_proofless_phase1_refused", mode == "required"),
-        ("ISS-6-binding-kept", "validated", "ensure_binding_kept", dpop),
-        ("ISS-6-binding-kept", "access", "ensure_binding_kept", dpop),
+        ("ISSUE-cnf-jkt", "phase1", "ensure_temp_token_bound", dpop),
+        ("ISSUE-token-type-dpop", "phase1", "ensure_token_type_dpop", dpop),
+        ("ISSUE-defective-proof", "phase1", "ensure_defective_proof_refused", dpop),
+        ("ISSUE-noproof-required", "phase1", "ensure_proofless_phase1_refused", mode == "required"),
+        ("ISSUE-binding-kept", "validated", "ensure_binding_kept", dpop),
+        ("ISSUE-binding-kept", "access", "ensure_binding_kept", dpop),
         *[(req, subject, judge, True)
-          for req, judge in (("ISS-4-aud", "ensure_audience"), ("ISS-4-token-type", "ensure_token_type_claim"), ("ISS-6-lifetime", "ensure_lifetime"))
+          for req, judge in (("ISSUE-audience", "ensure_audience"), ("ISSUE-token-type-claim", "ensure_token_type_claim"), ("ISSUE-lifetime", "ensure_lifetime"))
           for subject in ("temp", "validated", "access")],
-        ("ISS-6-no-store", "phase1", "ensure_no_store", True),
-        ("ISS-6-no-store", "poll", "ensure_no_store", True),
-        ("ISS-6-no-store", "register", "ensure_no_store", True),
-        ("ISS-6-single-use", "register", "ensure_single_use", True),
+        ("ISSUE-no-store", "phase1", "ensure_no_store", True),
+        ("ISSUE-no-store", "poll", "ensure_no_store", True),
+        ("ISSUE-no-store", "register", "ensure_no_store", True),
+        ("ISSUE-single-use", "register", "ensure_single_use", True),
     ]
     return [Check(req, subject, judge) for req, subject, judge, wanted in items if wanted]
 

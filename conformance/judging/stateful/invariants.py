@@ -4,18 +4,18 @@ verdict at the end. No I/O here; conformance.judging.stateful.machine sends the 
 
 Invariants (requirement ids of vectors/requirements.json):
 
-- ``no-5xx`` PROB-7-no-5xx: no response is a 5xx (catalogued gateway problems exempt)
-- ``problem-json`` PROB-7-content-type: every 4xx/5xx is application/problem+json
-- ``single-use`` ISS-6-single-use: a validated token that registered once is refused again
+- ``no-5xx`` PROBLEM-no-5xx: no response is a 5xx (catalogued gateway problems exempt)
+- ``problem-json`` PROBLEM-content-type: every 4xx/5xx is application/problem+json
+- ``single-use`` ISSUE-single-use: a validated token that registered once is refused again
   (judged only when its agent is unregistered, so that 409 duplicate-agent cannot hide it)
-- ``replay`` DPOP-11.1-replay: an accepted request replayed with the same proof is refused
+- ``replay`` PROOF-replay: an accepted request replayed with the same proof is refused
   (any token presented with a proof, bound or not: the proof is checked either way; heartbeats
   only in required mode)
-- ``mismatch`` BIND-6-mismatch: a bound token with a valid proof by the other key gets 401
-- ``bound-noproof`` BIND-6-bound-noproof: a bound token without a proof is refused (401 in
+- ``mismatch`` BIND-mismatch: a bound token with a valid proof by the other key gets 401
+- ``bound-noproof`` BIND-bound-noproof: a bound token without a proof is refused (401 in
   required mode, any 4xx in optional mode)
-- ``wrong-phase`` TOKEN-6-wrong-phase: a token outside its phase is refused
-- ``binding-kept`` ISS-6-binding-kept: the validated and access tokens of a flow bound to a key
+- ``wrong-phase`` TOKEN-wrong-phase-refused: a token outside its phase is refused
+- ``binding-kept`` ISSUE-binding-kept: the validated and access tokens of a flow bound to a key
   carry that key's cnf.jkt
 - ``unregistered-refused`` (no catalogue requirement yet: ``requirement_id`` None,
   ``catalogued`` False): a heartbeat with the access token of an unregistered agent is refused
@@ -48,14 +48,14 @@ class Invariant:
 
 
 INVARIANTS: tuple[Invariant, ...] = (
-    Invariant("no-5xx", "PROB-7-no-5xx", "No step is answered with a 5xx."),
-    Invariant("problem-json", "PROB-7-content-type", "Every error response is application/problem+json."),
-    Invariant("single-use", "ISS-6-single-use", "A validated token that registered an agent is refused at phase 3 afterwards."),
-    Invariant("replay", "DPOP-11.1-replay", "A request replayed with an already accepted proof is refused.", DPOP_MODES),
-    Invariant("mismatch", "BIND-6-mismatch", "A bound token with a valid proof by another key is refused with 401.", DPOP_MODES, True),
-    Invariant("bound-noproof", "BIND-6-bound-noproof", "A bound token without a proof is refused.", DPOP_MODES, True),
-    Invariant("wrong-phase", "TOKEN-6-wrong-phase", "A token presented outside its phase is refused.", MODES, True),
-    Invariant("binding-kept", "ISS-6-binding-kept", "Validated and access tokens of a flow bound to a key carry its cnf.jkt.", DPOP_MODES),
+    Invariant("no-5xx", "PROBLEM-no-5xx", "No step is answered with a 5xx."),
+    Invariant("problem-json", "PROBLEM-content-type", "Every error response is application/problem+json."),
+    Invariant("single-use", "ISSUE-single-use", "A validated token that registered an agent is refused at phase 3 afterwards."),
+    Invariant("replay", "PROOF-replay", "A request replayed with an already accepted proof is refused.", DPOP_MODES),
+    Invariant("mismatch", "BIND-mismatch", "A bound token with a valid proof by another key is refused with 401.", DPOP_MODES, True),
+    Invariant("bound-noproof", "BIND-bound-noproof", "A bound token without a proof is refused.", DPOP_MODES, True),
+    Invariant("wrong-phase", "TOKEN-wrong-phase-refused", "A token presented outside its phase is refused.", MODES, True),
+    Invariant("binding-kept", "ISSUE-binding-kept", "Validated and access tokens of a flow bound to a key carry its cnf.jkt.", DPOP_MODES),
     Invariant(
         "unregistered-refused", None, "A heartbeat with the access token of an unregistered agent is refused.",
         catalogued=False,
@@ -64,7 +64,7 @@ INVARIANTS: tuple[Invariant, ...] = (
 INVARIANT_BY_NAME = {inv.name: inv for inv in INVARIANTS}
 # What every step's responses are held to: (invariant, the judge of conformance.judging.case_judges).
 RESPONSE_JUDGES = (("no-5xx", "ensure_no_5xx"), ("problem-json", "ensure_problem_content_type"))
-_ANY_REFUSAL = Expectation("PROB-7-no-5xx", False, ())
+_ANY_REFUSAL = Expectation("PROBLEM-no-5xx", False, ())
 
 
 class InvariantViolation(AssertionError):

@@ -400,7 +400,7 @@ class RegistrationMachine(RuleBasedStateMachine):
             return
         ex = self.run.flows.phase3(v.who, v.value, proof)
         if _answered(ex):
-            # as the fixed check ISS-6-single-use: only a second registration breaks it (a 5xx is no-5xx's)
+            # as the fixed check ISSUE-single-use: only a second registration breaks it (a 5xx is no-5xx's)
             self._judge("single-use", not _accepted(ex), f"{v.label} registered a second time: {ex.summary()}", ex)
         if _accepted(ex):
             self._registered_by(ex, v.who)
