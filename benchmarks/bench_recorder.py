@@ -1,7 +1,7 @@
 """pytest plugin for benchmarks/bench.py: records every request the suite sends to the target.
 
 Loaded with `-p bench_recorder` (benchmarks/ on PYTHONPATH) when ARCP_BENCH_RECORD names a file.
-It wraps conformance.target.TargetClient._send_once (the one place the suite's requests leave)
+It wraps conformance.wire.client.TargetClient._send_once (the one place the suite's requests leave)
 without editing the package, and at the end of the run writes a JSON list of
 {method, url, headers, body, status, t (epoch at send), elapsed} to that file, in the order they were sent,
 and to FILE.end the time at which pytest had finished (unconfigure).

@@ -290,8 +290,8 @@ def proof_parts(
     extra_claims: dict | None = None,
 ) -> ProofParts:
     """What `build_proof` signs, before signing: the header and claims with the defects
-    applied, the signing key, and how to finish (break_signature, copies). Pure; for tools
-    that must describe a proof rather than send it (conformance.reproduce)."""
+    applied, the signing key, and how to finish (break_signature, copies). Pure; the fuzz
+    strategies start from it to encode proofs their own way (encode_raw)."""
     names = list(dict.fromkeys([defects] if isinstance(defects, str) else defects))  # no repeats
     if names:
         _check(names, access_token, other_key)

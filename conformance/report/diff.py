@@ -1,6 +1,6 @@
 """Compare two results files (two runs, or two servers): new failures, fixed checks, changed problem types.
 
-    python -m conformance.diff OLD.json NEW.json [--format text|json] [--fail-on new-failures|any|never]
+    python -m conformance.report.diff OLD.json NEW.json [--format text|json] [--fail-on new-failures|any|never]
 
 Checks are matched by id. The volatile members of a problem (instance, timestamp, request_id, at any
 depth) never make a difference; neither do the bodies of success responses, request details, the run's

@@ -10,6 +10,7 @@ from html import escape
 
 from ..dpop.proofs import CONTROLS, DEFECTS
 from ..spec.cases import ENDPOINTS, Case, expect
+from ..spec.vocabulary import FAIL, STALE, WARN
 from .requirements_doc import NAME as DOC_NAME
 
 TOKEN_ORDER = ("bound", "mismatched", "unbound", "legacy", "expired", "bad-signature", "malformed", "wrong-phase", "missing")
@@ -66,7 +67,7 @@ def requirements_section(doc: dict) -> str:
             f'<tr><td>{_verdict(c["verdict"])}</td><td id="check-{_e(c["id"])}">{_e(c["id"])}</td><td>{_e(c["message"][:500])}</td></tr>'
             for c in mine
         )
-        open_attr = " open" if req["verdict"] in ("fail", "stale") else ""
+        open_attr = " open" if req["verdict"] in (FAIL, STALE) else ""
         rows.append(
             f'<tr class="v-row-{_e(req["verdict"])}"><td class="v-{_e(req["verdict"])}">{_e(req["verdict"])}</td>'
             f'<td id="req-{_e(req["id"])}"><b>{_e(req["id"])}</b></td><td>{_e(req["level"])}</td>'
@@ -99,7 +100,7 @@ def matrix(doc: dict, endpoint: str) -> tuple[list[str], list[str], dict[tuple[s
     for (proof, token), checks in by_case.items():
         outcome_req = expect(Case(endpoint, token, proof), mode).requirement
         main = next((c for c in checks if c["requirement"] == outcome_req), checks[0])
-        others = [c for c in checks if c is not main and c["verdict"] in ("fail", "warn", "stale")]
+        others = [c for c in checks if c is not main and c["verdict"] in (FAIL, WARN, STALE)]
         status = next((x["status"] for x in main["exchanges"] if x["status"] is not None), None)
         cells[(proof, token)] = {"check": main, "status": status, "others": others}
     return proofs, tokens, cells

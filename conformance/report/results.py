@@ -134,8 +134,8 @@ def document(*, target: dict, options: dict, started_at: str, exit_status: int, 
         "counts": count(checks),
         "requirements": requirement_records(checks, catalogue),
         "checks": checks,
-        "fuzz": fuzz,  # the fuzz run (conformance.fuzz.FuzzRun.summary), null when none ran
-        "stateful": stateful,  # the state machine (conformance.stateful.StatefulRun.summary), null when none ran
+        "fuzz": fuzz,  # the fuzz run (conformance.judging.fuzz.FuzzRun.summary), null when none ran
+        "stateful": stateful,  # the state machine (conformance.judging.stateful.run.StatefulRun.summary), null when none ran
     }
 
 

@@ -1,5 +1,5 @@
 """Profile §5–§7 under property fuzzing at phase 2: one item per property, all judged on the
-session's single Hypothesis run (conformance.fuzz.FuzzRun), so the requests are sent once."""
+session's single Hypothesis run (conformance.judging.fuzz.FuzzRun), so the requests are sent once."""
 import pytest
 
 from conformance.pytest_plugin.collection import checks_for

@@ -1,5 +1,5 @@
 """Profile §3 and §6 along registration flows: one item per invariant of the state machine
-(conformance.stateful), all judged on the session's single run, sent after every other check."""
+(conformance.judging.stateful), all judged on the session's single run, sent after every other check."""
 import pytest
 
 from conformance.pytest_plugin.collection import checks_for
