@@ -20,6 +20,7 @@ from .client import DEFAULT_MAX_REQUESTS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY
 from .exchange import Exchange
 from .flows import NO_PROOF, Endpoints, Flows, Identity, Proof
 from .records import CaseResult, Issuance
+
 PHASE1_DEFECT = "signature-bad"  # the defect of the defective phase-1 call
 PREFERRED_ALGS = ("EdDSA", "ES256")
 
