@@ -233,6 +233,7 @@ def reproduce(plan: dict, *, target_url: str | None = None, environ: dict | None
     _write_transcript(write, session.client.exchanges, judged, labels)
     outcome = graded(verdict.outcome, check.requirement.level)
     write()
+    write(f"expected: {plan['expected']}")
     write(f"look at: {plan['look_at']}")
     if outcome in (FAIL, WARN, INFO):
         write(f"REPRODUCED: {check_id}: {outcome}: {verdict.message}")
