@@ -19,9 +19,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conformance.report.diff import OWN_AGENT_ID
+
 # volatile parts of a message: a run's own port, clock seconds, token hashes, and the agent ids
-# each run makes up (conformance.flows.Flows.identity: arcp-conf-<label>-<random hex>)
-_VOLATILE = re.compile(r"127\.0\.0\.1:\d+|\b\d+(\.\d+)? s\b|sha256:[0-9a-f]{12}|arcp-(conf|repro)-[A-Za-z0-9]+-[0-9a-f]{6,}")
+# each run makes up (the diff command's pattern of them)
+_VOLATILE = re.compile(rf"127\.0\.0\.1:\d+|\b\d+(\.\d+)? s\b|sha256:[0-9a-f]{{12}}|{OWN_AGENT_ID.pattern}")
 
 
 def run_once(target: str, out: Path, extra: list[str]) -> dict | None:

@@ -4,7 +4,8 @@
 
 Checks are matched by id. The volatile members of a problem (instance, timestamp, request_id, at any
 depth) never make a difference; neither do the bodies of success responses, request details, the run's
-own target origin and URL ports in a problem's text (each run listens on its own port), nor integers
+own target origin and URL ports in a problem's text (each run listens on its own port), the agent ids
+the run made up for itself, nor integers
 in that text that differ by one (the clock ticked between proof and check: "599 s" / "600 s"). Every string taken from the files came, directly or not, from the
 server under test: it is stripped of control characters and ANSI escapes and cut before it is printed.
 Request headers are never printed.
@@ -133,6 +134,8 @@ def strip_volatile(value: Any) -> Any:
 
 
 _URL_PORT = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:'\"<>@]+):\d{1,5}(?!\d)")
+# the agent ids a run makes up for itself (wire.flows.Identity.create): a new one each run
+OWN_AGENT_ID = re.compile(r"\barcp-conf-([a-z0-9]+)-[0-9a-f]{10}\b")
 _NUMBER = re.compile(r"(\d+)")
 
 
@@ -143,8 +146,9 @@ def _target_pattern(url: str | None) -> re.Pattern | None:
 
 
 def normalize(value: Any, target: re.Pattern | None = None) -> Any:
-    """`value` without its volatile members, and in its strings the run's own target origin as <target>
-    and any other URL's port as <port> (the suite's targets listen on a new port each run)."""
+    """`value` without its volatile members, and in its strings the run's own target origin as <target>,
+    any other URL's port as <port> (the suite's targets listen on a new port each run) and the
+    agent ids the run made up as arcp-conf-LABEL-<id>."""
     value = strip_volatile(value)
 
     def walk(v: Any) -> Any:
@@ -155,7 +159,7 @@ def normalize(value: Any, target: re.Pattern | None = None) -> Any:
         if isinstance(v, str):
             if target is not None:
                 v = target.sub("<target>", v)
-            return _URL_PORT.sub(r"\1:<port>", v)
+            return OWN_AGENT_ID.sub(r"arcp-conf-\1-<id>", _URL_PORT.sub(r"\1:<port>", v))
         return v
 
     return walk(value)
