@@ -20,12 +20,12 @@ from conformance.judging.stateful.run import stateful_checks
 from conformance.pytest_plugin.options import OPTIONS, USAGE_ERROR
 from conformance.report.reproduce import plan_name as reproducer_name
 from conformance.report.results import FORMAT, schema_errors
+from support import JUNIT_XSD
 
 FAULTY = "model:required:accept-replay"  # breaks exactly PROOF-replay
 FAILED_CHECK = "PROOF-replay@validate:bound:replay"
 FUZZ_REPLAY = "PROOF-replay@fuzz:validate"
 STATEFUL_REPLAY = "PROOF-replay@stateful"
-JUNIT_XSD = Path(__file__).parent / "data" / "junit-10.xsd"
 
 
 def clean_env() -> dict:

@@ -1,7 +1,7 @@
 """Robustness and safety against real-world targets (issue 6, items 1, 2, 3 and 6).
 
 The suite runs as users run it (`python -m pytest --target-url ...` in a fresh folder) against the
-faulty targets of tests/faulty_target.py; a few transport properties are shown on TargetClient
+faulty targets of tests/support/faulty_target.py; a few transport properties are shown on TargetClient
 directly, where a subprocess would only add seconds.
 """
 from __future__ import annotations
@@ -22,8 +22,7 @@ from conformance.pytest_plugin.options import OPTIONS, USAGE_ERROR
 from conformance.wire.client import TargetClient, TargetError
 from conformance.dpop.tokens import ForgeRefused, Forger, claims_of
 
-sys.path.insert(0, str(Path(__file__).parent))
-from faulty_target import Fault, FaultyTarget, RawTarget, Recorder, closed_port  # noqa: E402
+from support.faulty_target import Fault, FaultyTarget, RawTarget, Recorder, closed_port
 
 pytest_plugins = ["pytester"]
 

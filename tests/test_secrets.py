@@ -16,7 +16,7 @@ import pytest
 from conformance.report import results
 from conformance.wire import redact
 from conformance.wire.exchange import Exchange
-from hostile_target import _is_jws, run_suite, shared_hostile_run
+from support.hostile_target import _is_jws, run_suite, shared_hostile_run
 
 FAULTS = "model:required:accept-replay,skip-htm"  # failures, so console details and reproducers are written too
 _JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")

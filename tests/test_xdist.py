@@ -12,10 +12,10 @@ import xmlschema
 
 from conformance.pytest_plugin.options import OPTIONS, USAGE_ERROR
 from conformance.report.results import schema_errors
+from support import JUNIT_XSD
 
 pytest.importorskip("xdist")
 
-JUNIT_XSD = Path(__file__).parent / "data" / "junit-10.xsd"
 # smaller fuzz and state-machine runs than the defaults: the file stays well under 90 s
 SMALL = ["--fuzz-examples", "10", "--stateful-examples", "5"]
 FAULTY = "model:required:accept-replay"  # breaks exactly PROOF-replay

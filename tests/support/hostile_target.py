@@ -11,7 +11,7 @@ megabytes; and the request's agent key echoed back in a problem (as FastAPI's 42
 input). With `hostile=False` it only records. Either way it records, server side, every token it
 issued and every credential (Authorization token, DPoP proof) it received.
 
-Loaded into a suite run with `-p hostile_target` (tests/ on PYTHONPATH) and ARCP_TEST_PROBE=FILE,
+Loaded into a suite run with `-p hostile_target` (tests/support on PYTHONPATH) and ARCP_TEST_PROBE=FILE,
 this module is also a pytest plugin that writes to FILE, at the end of the run, every private key
 the suite created (conformance.keys.KeyPair) and, for `--target-url model:...`, the model's agent
 key and signing secret and what its recorder saw.
