@@ -2,17 +2,14 @@
 server per property), then end to end against the embedded model: silent when fault-free,
 a one-defect minimal example for a fault, the same examples for the same seed."""
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from conformance.judging.fuzz import PROPERTIES, REFUSE, fuzz_checks, judge_example
-from conformance.pytest_plugin.options import OPTIONS
 from conformance.judging.problems import PROBLEM_MEDIA_TYPE
 from conformance.dpop.strategies import DEFECTIVE, REPLAY, FuzzCase, Perturbation, corpus
 from conformance.wire.exchange import Exchange
+from support.suite_run import run_suite
 
 URL = "http://127.0.0.1:8001/auth/agent/validate_compliance"
 PROBLEMS = "https://arcp.0x001.tech/docs/problems/"
@@ -84,13 +81,9 @@ def test_no_fuzz_checks_in_disabled_mode():
 # --- end to end against the embedded model
 
 def run_fuzz(tmp_path, target, *args):
-    env = {k: v for k, v in os.environ.items() if k not in {e for e, _ in OPTIONS.values()}}
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--target-url", target, "--check", "*@fuzz:*", *args],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-    )
-    doc = json.loads((tmp_path / "reports" / "conformance.json").read_text(encoding="utf-8"))
-    return proc, doc
+    run = run_suite(tmp_path, "--target-url", target, "--check", "*@fuzz:*", *args, timeout=120)
+    assert run.doc is not None, run.stdout[-3000:] + run.stderr[-2000:]
+    return run, run.doc
 
 
 @pytest.mark.parametrize("target", ["model:required", "model:optional"])
@@ -163,6 +156,5 @@ def test_zero_examples_disables_fuzzing(tmp_path):
 
 
 def test_a_bad_fuzz_option_is_a_usage_error(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--target-url", "model:required", "--fuzz-examples", "many"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    proc = run_suite(tmp_path, "--target-url", "model:required", "--fuzz-examples", "many", timeout=60)
     assert proc.returncode == 2 and "--fuzz-examples must be a non-negative number" in proc.stdout + proc.stderr

@@ -14,6 +14,7 @@ from conformance.judging.stateful.invariants import INVARIANTS
 from conformance.judging.stateful.run import run_state_machine
 from conformance.spec.vocabulary import FAIL, INCONCLUSIVE, PASS
 from conformance.spec.catalogue import requirements
+from support.suite_run import run_suite
 
 EXAMPLES, STEPS, SECONDS = 10, 8, 30.0
 
@@ -161,21 +162,8 @@ def test_one_check_per_catalogued_invariant_that_applies_in_the_mode():
 
 
 def run_stateful(tmp_path, target, *args):
-    import json
-    import os
-    import subprocess
-    import sys
-
-    from conformance.pytest_plugin.options import OPTIONS
-
-    env = {k: v for k, v in os.environ.items() if k not in {e for e, _ in OPTIONS.values()}}
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:warnings", "--target-url", target, *args],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-    )
-    path = tmp_path / "reports" / "conformance.json"
-    doc = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
-    return proc, doc
+    run = run_suite(tmp_path, "-p", "no:warnings", "--target-url", target, *args, timeout=120)
+    return run, run.doc
 
 
 def test_the_fault_free_model_has_no_stateful_failure_and_the_results_validate(tmp_path):
