@@ -7,9 +7,8 @@ import pytest
 
 import conformance
 from conformance.report.baseline import BASELINED, FORMAT, STALE, BaselineError, Entry, classify, load
-from conformance.pytest_plugin.options import OPTIONS, USAGE_ERROR
-
-pytest_plugins = ["pytester"]
+from conformance.pytest_plugin.options import USAGE_ERROR
+from support.suite_run import run_suite
 
 SUITE = str(Path(conformance.__file__).parent / "suite")
 TODAY = date(2026, 11, 25)
@@ -56,48 +55,43 @@ def test_bad_baselines_are_refused_with_the_file_name(tmp_path, content):
         load(path)
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch):
-    for env, _help in OPTIONS.values():
-        monkeypatch.delenv(env, raising=False)
+def run(cwd, target, *args):
+    """The suite's replay checks in `cwd`, without the developer's ARCP_CONFORMANCE_* variables."""
+    return run_suite(cwd, SUITE, "--target-url", target, "-k", "replay", "--fuzz-examples", "0", "--stateful-examples", "0", *args, timeout=120)
 
 
-def run(pytester, target, *args):
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", SUITE, "--target-url", target, "-k", "replay", "--fuzz-examples", "0", "--stateful-examples", "0", *args, timeout=120)
-
-
-def test_a_written_baseline_accepts_the_deviation_and_goes_stale_when_it_is_fixed(pytester):
-    baseline = pytester.path / "baseline.json"
-    first = run(pytester, "model:required:accept-replay", "--write-baseline", str(baseline))
-    assert first.ret == 1
+def test_a_written_baseline_accepts_the_deviation_and_goes_stale_when_it_is_fixed(tmp_path):
+    baseline = tmp_path / "baseline.json"
+    first = run(tmp_path, "model:required:accept-replay", "--write-baseline", str(baseline))
+    assert first.returncode == 1
     assert [e["id"] for e in json.loads(baseline.read_text())["entries"]] == [REPLAY]
 
-    accepted = run(pytester, "model:required:accept-replay", "--baseline", str(baseline))
-    assert accepted.ret == 0
-    accepted.stdout.fnmatch_lines(["*1 xfailed*"])
+    accepted = run(tmp_path, "model:required:accept-replay", "--baseline", str(baseline))
+    assert accepted.returncode == 0
+    accepted.stdout_lines.fnmatch_lines(["*1 xfailed*"])
 
-    fixed = run(pytester, "model:required", "--baseline", str(baseline))  # the server no longer has the defect
-    assert fixed.ret == 1
-    fixed.stdout.fnmatch_lines([f"*{REPLAY}*now passes*"])
+    fixed = run(tmp_path, "model:required", "--baseline", str(baseline))  # the server no longer has the defect
+    assert fixed.returncode == 1
+    fixed.stdout_lines.fnmatch_lines([f"*{REPLAY}*now passes*"])
 
 
-def test_an_expired_entry_fails_the_run(pytester):
-    baseline = pytester.path / "baseline.json"
+def test_an_expired_entry_fails_the_run(tmp_path):
+    baseline = tmp_path / "baseline.json"
     baseline.write_text(json.dumps({"format": FORMAT, "entries": [{"id": REPLAY, "reason": "known", "expires": "2020-01-01"}]}))
-    result = run(pytester, "model:required:accept-replay", "--baseline", str(baseline))
-    assert result.ret == 1
-    result.stdout.fnmatch_lines(["*expired on 2020-01-01*"])
+    result = run(tmp_path, "model:required:accept-replay", "--baseline", str(baseline))
+    assert result.returncode == 1
+    result.stdout_lines.fnmatch_lines(["*expired on 2020-01-01*"])
 
 
-def test_an_entry_naming_no_check_is_stale(pytester):
-    baseline = pytester.path / "baseline.json"
+def test_an_entry_naming_no_check_is_stale(tmp_path):
+    baseline = tmp_path / "baseline.json"
     baseline.write_text(json.dumps({"format": FORMAT, "entries": [{"id": "NO-SUCH@check", "reason": "typo"}]}))
-    result = run(pytester, "model:required", "--baseline", str(baseline))
-    assert result.ret == 1
-    result.stdout.fnmatch_lines(["*stale baseline entries*NO-SUCH@check*"])
+    result = run(tmp_path, "model:required", "--baseline", str(baseline))
+    assert result.returncode == 1
+    result.stdout_lines.fnmatch_lines(["*stale baseline entries*NO-SUCH@check*"])
 
 
-def test_an_unusable_baseline_is_a_usage_error(pytester):
-    result = run(pytester, "model:required", "--baseline", str(pytester.path / "missing.json"))
-    assert result.ret == USAGE_ERROR
-    result.stderr.fnmatch_lines(["*missing.json*no such file*"])
+def test_an_unusable_baseline_is_a_usage_error(tmp_path):
+    result = run(tmp_path, "model:required", "--baseline", str(tmp_path / "missing.json"))
+    assert result.returncode == USAGE_ERROR
+    result.stderr_lines.fnmatch_lines(["*missing.json*no such file*"])
