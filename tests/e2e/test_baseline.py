@@ -1,58 +1,15 @@
-"""Baselines (--baseline, --write-baseline): accepted deviations do not fail the run, stale ones do."""
+"""Baselines (--baseline, --write-baseline) end to end: accepted deviations do not fail the run,
+stale ones do. (Classifying and loading on their own: tests/unit/test_baseline_classify.py.)"""
 import json
-from datetime import date
 from pathlib import Path
 
-import pytest
-
 import conformance
-from conformance.report.baseline import BASELINED, FORMAT, STALE, BaselineError, Entry, classify, load
+from conformance.report.baseline import FORMAT
 from conformance.pytest_plugin.options import USAGE_ERROR
 from support.suite_run import run_suite
 
 SUITE = str(Path(conformance.__file__).parent / "suite")
-TODAY = date(2026, 11, 25)
 REPLAY = "PROOF-replay@validate:bound:replay"
-
-
-@pytest.mark.parametrize(
-    ("entry", "outcome", "want"),
-    [
-        (None, "fail", "fail"),
-        (Entry(REPLAY, "known"), "fail", BASELINED),
-        (Entry(REPLAY, "known"), "warn", BASELINED),
-        (Entry(REPLAY, "known", date(2026, 12, 1)), "fail", BASELINED),
-        (Entry(REPLAY, "known", date(2026, 11, 1)), "fail", STALE),
-        (Entry(REPLAY, "known"), "pass", STALE),
-        (Entry(REPLAY, "known"), "inconclusive", "inconclusive"),
-    ],
-    ids=["unlisted", "listed-fail", "listed-warn", "not-yet-expired", "expired", "now-passes", "inconclusive"],
-)
-def test_classify(entry, outcome, want):
-    assert classify(entry, outcome, TODAY)[0] == want
-
-
-@pytest.mark.parametrize(
-    ("entry", "outcome", "want"),
-    [(Entry(REPLAY, "known"), "pass", BASELINED), (Entry(REPLAY, "known"), "fail", BASELINED),
-     (Entry(REPLAY, "known", date(2026, 11, 1)), "pass", STALE), (None, "fail", "fail")],
-    ids=["not-re-found", "re-found", "expired", "unlisted"],
-)
-def test_an_exploratory_check_that_misses_a_listed_deviation_is_not_stale(entry, outcome, want):
-    assert classify(entry, outcome, TODAY, exploratory=True)[0] == want
-
-
-@pytest.mark.parametrize(
-    "content",
-    ["not json", json.dumps({"entries": []}), json.dumps({"format": FORMAT, "entries": [{"id": REPLAY}]}),
-     json.dumps({"format": FORMAT, "entries": [{"id": REPLAY, "reason": "x", "expires": "next week"}]})],
-    ids=["not-json", "no-format", "no-reason", "bad-date"],
-)
-def test_bad_baselines_are_refused_with_the_file_name(tmp_path, content):
-    path = tmp_path / "b.json"
-    path.write_text(content)
-    with pytest.raises(BaselineError, match="b.json"):
-        load(path)
 
 
 def run(cwd, target, *args):

@@ -2,7 +2,8 @@
 
 The suite runs as users run it (`python -m pytest --target-url ...` in a fresh folder) against the
 faulty targets of tests/support/faulty_target.py; a few transport properties are shown on TargetClient
-directly, where a subprocess would only add seconds.
+directly, where a subprocess would only add seconds. (The forging guard of item 6 on its own:
+tests/unit/test_forge_guard.py.)
 """
 from __future__ import annotations
 
@@ -10,13 +11,11 @@ import json
 import time
 from pathlib import Path
 
-import jwt
 import pytest
 
 from conformance.report import results
 from conformance.pytest_plugin.options import OPTIONS, USAGE_ERROR
 from conformance.wire.client import TargetClient, TargetError
-from conformance.dpop.tokens import ForgeRefused, Forger, claims_of
 
 from support.faulty_target import Fault, FaultyTarget, RawTarget, Recorder, closed_port
 from support.suite_run import SuiteRun, run_suite
@@ -329,46 +328,6 @@ def test_the_client_budget_counts_retries_and_allows_only_the_clean_up():
     assert not refused.sent and "request budget is spent (3 requests, --max-requests)" in refused.error
     assert cleanup.status == 200 and not after.sent
     assert len(target.requests) == 4 == client.requests
-
-
-OWN = "arcp-conf-a-0123456789"
-SECRET = "test-secret-for-forging-0123456789"
-
-
-def _issued(**claims) -> str:
-    now = int(time.time())
-    base = {"sub": OWN, "agent_id": OWN, "role": "agent", "aud": "arcp:validate", "token_type": "temp", "iat": now, "exp": now + 900}
-    return jwt.encode({**base, **claims}, SECRET, algorithm="HS256")
-
-
-@pytest.mark.parametrize("claims", [
-    {"role": "admin"},
-    {"roles": ["agent", "Administrator"]},
-    {"scopes": ["admin", "agent_management"]},
-    {"scope": "agents:read root"},
-    {"is_admin": True},
-    {"sub": "admin"},
-    {"agent_id": "superuser-1", "sub": "superuser-1"},
-])
-def test_no_token_naming_an_administrator_is_forged(claims):
-    forger = Forger(SECRET, {OWN, "superuser-1"})
-    template = _issued()
-    with pytest.raises(ForgeRefused, match="administrator"):
-        forger.forge(template, **claims)
-    with pytest.raises(ForgeRefused, match="administrator"):
-        forger.legacy(_issued(**claims))  # nor from a template that names one
-
-
-@pytest.mark.parametrize("claims", [{"agent_id": "someone-else", "sub": "someone-else"}, {"sub": "alice"}])
-def test_no_token_is_forged_for_an_identity_the_suite_did_not_create(claims):
-    with pytest.raises(ForgeRefused, match="did not create|not the suite's own agent"):
-        Forger(SECRET, {OWN}).forge(_issued(**claims))
-
-
-def test_tokens_are_forged_for_the_suites_own_agents():
-    forger = Forger(SECRET, {OWN})
-    forged = forger.expired(_issued(sub=f"temp_{OWN}"))
-    assert claims_of(forged)["agent_id"] == OWN and claims_of(forged)["exp"] < time.time()
 
 
 # --- the options ---------------------------------------------------------------------------------

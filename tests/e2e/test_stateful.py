@@ -1,7 +1,8 @@
 """The registration state machine (conformance.stateful) against the model target: nothing fails
 on the fault-free model; each flow fault breaks its invariant with a short minimal sequence; a
 seed fixes the steps and the verdicts; every agent it registers is gone afterwards; it makes no
-phase-1 call of its own and writes no token into its results."""
+phase-1 call of its own and writes no token into its results. (The invariants' requirements and
+checks on their own: tests/unit/test_stateful_invariants.py.)"""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -10,10 +11,8 @@ import pytest
 
 from conformance.model_target import start_model
 from conformance.wire.session import ConformanceSession, Settings
-from conformance.judging.stateful.invariants import INVARIANTS
 from conformance.judging.stateful.run import run_state_machine
 from conformance.spec.vocabulary import FAIL, INCONCLUSIVE, PASS
-from conformance.spec.catalogue import requirements
 from support.suite_run import run_suite
 
 EXAMPLES, STEPS, SECONDS = 10, 8, 30.0
@@ -61,12 +60,6 @@ def assert_secret_free(result, secrets):
     for text in texts:
         for secret in secrets:
             assert secret not in text
-
-
-def test_invariants_name_catalogued_requirements():
-    catalogue = requirements()
-    for inv in INVARIANTS:
-        assert (inv.requirement_id in catalogue) == inv.catalogued, inv.name
 
 
 @pytest.mark.parametrize("mode", ["required", "optional", "disabled"])
@@ -143,23 +136,7 @@ def test_exhausted_budget_sends_nothing_and_judges_nothing():
     assert agents == {} and phase1 == 0
 
 
-def test_bad_arguments_are_refused():
-    with pytest.raises(ValueError):
-        run_state_machine(object(), examples=0, steps=8, seconds=1.0, seed=0)
-
-
-# --- wired into the plugin: one check per catalogued invariant, end to end against the model
-
-def test_one_check_per_catalogued_invariant_that_applies_in_the_mode():
-    from conformance.judging.stateful.run import stateful_checks
-
-    ids = [c.id for c in stateful_checks("required")]
-    assert ids == [f"{inv.requirement_id}@stateful" for inv in INVARIANTS if inv.catalogued]
-    assert all(inv.requirement_id in requirements() for inv in INVARIANTS if inv.catalogued)
-    assert "unregistered-refused" not in {inv.name for inv in INVARIANTS if inv.catalogued}  # no requirement to source it
-    assert {c.requirement_id for c in stateful_checks("disabled")} == {
-        inv.requirement_id for inv in INVARIANTS if inv.catalogued and "disabled" in inv.modes}
-
+# --- wired into the plugin, end to end against the model
 
 def run_stateful(tmp_path, target, *args):
     run = run_suite(tmp_path, "-p", "no:warnings", "--target-url", target, *args, timeout=120)
