@@ -38,10 +38,13 @@ def test_a_fault_fails_its_fuzz_check_with_a_one_defect_example(tmp_path, fault,
     example = doc["fuzz"]["properties"][check]["minimal_example"]
     assert len(example["defects"]) == 1 and example["perturbations"] == []
     assert doc["fuzz"]["requests"] <= 3 * (doc["fuzz"]["examples_requested"] + doc["fuzz"]["corpus_examples"])
-    # the failure message: the minimal example, the seed and a command that re-sends the same examples
+    # the failure message: the minimal example, the seed and a command that re-sends the same
+    # examples (the reproducer plan's, on the console; the suite's, in the results)
     assert f"minimal failing example: defects {example['defects'][0]}; no perturbation" in proc.stdout
     assert "seed 5449" in proc.stdout
-    assert f"--check {check} --hypothesis-seed 5449 --fuzz-examples 30 --fuzz-seconds 60" in proc.stdout
+    reproducer = next(c for c in doc["checks"] if c["id"] == check)["reproducer"]
+    assert f"Reproduce: {reproducer['command']}" in proc.stdout
+    assert f"--check {check} --hypothesis-seed 5449 --fuzz-examples 30 --fuzz-seconds 60" in reproducer["suite_command"]
 
 
 def test_a_500_on_a_wrong_claim_type_is_found_only_by_the_fuzzer(tmp_path):

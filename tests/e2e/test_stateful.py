@@ -178,8 +178,10 @@ def test_a_flow_fault_fails_its_stateful_check_with_the_sequence_and_seed(tmp_pa
     record = next(c for c in doc["checks"] if c["id"] == check)
     assert "minimal failing sequence" in record["message"] and "1. validate T0 proof=A" in record["message"]
     assert "seed 5449" in record["message"] and record["exchanges"]
-    command = record["reproducer"]["command"]
-    assert f"--check {check}" in command and "--hypothesis-seed 5449 --stateful-examples 20 --stateful-steps 8" in command
+    # the suite command that re-runs the search with the same seed and budget (since reproducers
+    # became plans, `command` is `arcp-conformance reproduce PLAN` and this is `suite_command`)
+    suite_command, command = record["reproducer"]["suite_command"], record["reproducer"]["command"]
+    assert f"--check {check}" in suite_command and "--hypothesis-seed 5449 --stateful-examples 20 --stateful-steps 8" in suite_command
     inv = next(i for i in doc["stateful"]["invariants"] if i["check_id"] == check)
     assert inv["outcome"] == "fail" and inv["minimal_steps"][-1].startswith("register again with the used V")
     assert len(inv["minimal_steps"]) <= 5
