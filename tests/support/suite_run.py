@@ -32,8 +32,7 @@ from . import SUPPORT
 SETTINGS_PREFIX = "ARCP_CONFORMANCE_"
 
 
-# what the outer pytest run's environment must not pass on (as pytester drops them): extra options
-# for every pytest run, and colours in the console the tests read
+# the outer pytest run's extra options must not reach the run under test (pytester drops them too)
 OUTER_PYTEST = ("PYTEST_ADDOPTS",)
 
 
