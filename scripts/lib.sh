@@ -150,7 +150,7 @@ suite_against_upstream() {
   with_upstream "$name" "$mode" "$redis" "$ROOT/.venv/bin/pytest" --dpop-mode "$mode" "$@"
 }
 
-# The project's own tests render a report in headless Chromium (tests/test_hostile.py).
+# The project's own tests render a report in headless Chromium (tests/e2e/test_hostile.py).
 ensure_chromium_installed() {
   command -v chromium >/dev/null 2>&1 && return 0
   log "installing chromium"

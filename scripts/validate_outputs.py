@@ -1,5 +1,5 @@
 """Validate the suite's machine-readable outputs: results JSON files against the published
-schemas/results.schema.json, JUnit XML files against the JUnit schema (tests/data/junit-10.xsd).
+schemas/results.schema.json, JUnit XML files against the JUnit schema (tests/support/data/junit-10.xsd).
 
     python scripts/validate_outputs.py FILE...    # *.json and *.xml; exit 1 if one is invalid
 """
@@ -13,7 +13,7 @@ import xmlschema
 
 from conformance.report.results import schema_errors
 
-JUNIT_XSD = Path(__file__).resolve().parent.parent / "tests" / "data" / "junit-10.xsd"
+JUNIT_XSD = Path(__file__).resolve().parent.parent / "tests" / "support" / "data" / "junit-10.xsd"
 
 
 def main(argv: list[str]) -> int:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("determinism", ROOT / "scripts" / "determinism.py")
 determinism = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(determinism)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conformance.report import diff
+from conformance.spec.catalogue import ROOT
 from conformance.report.diff import FORMAT_V0, FORMAT_V1, SECTIONS, DiffError, clean, compare, load, main, parse, render_json, render_text, slug
 
 PROBLEMS = "https://arcp.0x001.tech/docs/problems/"
@@ -96,7 +97,7 @@ def write(tmp_path, name, doc):
     return str(path)
 
 
-SCHEMA = Path(diff.__file__).resolve().parent.parent / "schemas" / "results.schema.json"
+SCHEMA = ROOT / "schemas" / "results.schema.json"
 
 
 @pytest.mark.skipif(not SCHEMA.exists(), reason="no results schema")
@@ -530,7 +531,7 @@ def _module(*args, cwd):
 
 
 def test_python_m_conformance_diff_end_to_end(tmp_path):
-    repo = Path(diff.__file__).resolve().parent.parent
+    repo = ROOT
     old = write(tmp_path, "old.json", results(check(verdict="pass"), check(REPLAY, "fail", "replay accepted")))
     new = write(tmp_path, "new.json", results(
         check(verdict="fail", message="\x1b[31mproof accepted\x1b[0m", exchanges=[exchange(400, "invalid-dpop-proof")]),

@@ -3,20 +3,19 @@ and every whole token the target issued or the suite sent never appear in any ou
 HTML, JSON, JUnit, reproducers), against the model target and against the hostile target (which
 also echoes the agent key back). Tokens are shown as their decoded header and claims plus a hash.
 The secrets are learnt independently of the suite's own bookkeeping: the server side records the
-tokens, a probe plugin in the suite's process records every key pair created."""
+tokens, a probe plugin in the suite's process records every key pair created. (conformance.wire.redact
+on its own: tests/unit/test_redact.py.)"""
 from __future__ import annotations
 
-import base64
 import json
 import re
 
-import jwt
 import pytest
 
 from conformance.report import results
 from conformance.wire import redact
 from conformance.wire.exchange import Exchange
-from hostile_target import _is_jws, run_suite, shared_hostile_run
+from support.hostile_target import _is_jws, read_probe, run_probed, shared_hostile_run
 
 FAULTS = "model:required:accept-replay,skip-htm"  # failures, so console details and reproducers are written too
 _JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
@@ -48,13 +47,13 @@ def leaks(outputs: dict[str, str], secrets: dict[str, str]) -> list[tuple[str, s
 
 @pytest.fixture(scope="module")
 def model_run(tmp_path_factory):
-    run = run_suite(tmp_path_factory.mktemp("model-run"), "--target-url", FAULTS, "--fuzz-examples", "5", "--stateful-examples", "2")
+    run = run_probed(tmp_path_factory.mktemp("model-run"), "--target-url", FAULTS, "--fuzz-examples", "5", "--stateful-examples", "2")
     assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-2000:]
     return run
 
 
 def test_no_secret_in_any_output_of_a_model_run(model_run):
-    probe = model_run.probe
+    probe = read_probe(model_run)
     assert probe["agent_key"] and probe["jwt_secret"] and len(probe["private_keys"]) >= 2 and probe["issued"]
     secrets = secrets_of(probe, probe["agent_key"], probe["jwt_secret"], probe["issued"] + probe["received"])
     outputs = model_run.outputs()
@@ -65,8 +64,8 @@ def test_no_secret_in_any_output_of_a_model_run(model_run):
 def test_no_secret_in_any_output_of_a_hostile_run(tmp_path_factory):
     _, target, run = shared_hostile_run(tmp_path_factory)
     rec = target.recorder
-    assert rec.issued and rec.received and run.probe["private_keys"]
-    secrets = secrets_of(run.probe, target.config.agent_key, target.config.jwt_secret, rec.issued | rec.received)
+    assert rec.issued and rec.received and read_probe(run)["private_keys"]
+    secrets = secrets_of(read_probe(run), target.config.agent_key, target.config.jwt_secret, rec.issued | rec.received)
     assert leaks(run.outputs(), secrets) == []
     doc = json.loads((run.reports / "conformance.json").read_text(encoding="utf-8"))
     # its re-signed tokens are shown decoded, hostile claim included (the HTML escapes it)
@@ -75,7 +74,7 @@ def test_no_secret_in_any_output_of_a_hostile_run(tmp_path_factory):
 
 
 def test_the_scanner_finds_each_kind_of_planted_secret(model_run):
-    probe = model_run.probe
+    probe = read_probe(model_run)
     secrets = secrets_of(probe, probe["agent_key"], probe["jwt_secret"], probe["issued"])
     token = probe["issued"][0]
     pem = "-----BEGIN PRIVATE KEY-----\n" + probe["private_keys"][0]["pem"] + "\n-----END PRIVATE KEY-----"
@@ -102,7 +101,7 @@ def test_tokens_are_shown_as_decoded_header_and_claims_with_a_hash(model_run):
 
 def test_a_record_with_redaction_switched_off_leaks_and_the_scan_says_so(model_run, monkeypatch):
     """The deliberately leaking variant: the same record built with redaction off is caught."""
-    probe = model_run.probe
+    probe = read_probe(model_run)
     token = probe["issued"][0]
     ex = Exchange("POST", "http://127.0.0.1:1/agents/register", [("Authorization", f"Bearer {token}")],
                   {"agent_key": probe["agent_key"]}, 400, [], json.dumps({"detail": f"bad key {probe['agent_key']}", "t": token}))
@@ -112,34 +111,3 @@ def test_a_record_with_redaction_switched_off_leaks_and_the_scan_says_so(model_r
     monkeypatch.setattr(redact, "token_view", lambda token, kind="jwt": token)
     leaked = {what for _, what in leaks({"json": json.dumps(results.exchange_record(ex))}, secrets)}
     assert {"agent key", f"token {redact.fingerprint(token)}"} <= leaked
-
-
-# --- conformance.redact on its own
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def test_a_token_is_found_whatever_its_header_starts_with():
-    whole = jwt.encode({"sub": "x"}, "k" * 32, algorithm="HS256")
-    _, payload, sig = whole.split(".")
-    header = _b64(b'{ "alg": "HS256", "kid": 5}')
-    odd = f"{header}.{payload}.{sig}"  # does not start with eyJ; PyJWT itself refuses a kid that is not a string
-    for token in (whole, odd):
-        text = redact.redact_text(f"x host.example.{token}.tail {token}")
-        assert token not in text and text.count(f"<jwt {redact.fingerprint(token)} header=") == 2
-
-
-def test_a_token_nested_in_a_claim_is_only_hashed_and_views_are_cut():
-    inner = jwt.encode({"a": 1}, "k" * 32, algorithm="HS256")
-    outer = jwt.encode({"inner": inner, "big": "z" * 5000}, "k" * 32, algorithm="HS256")
-    view = redact.token_view(outer)
-    assert inner not in view and f"<jwt {redact.fingerprint(inner)}>" in view
-    assert len(view) < 2 * redact.VIEW_LIMIT + 100
-
-
-def test_a_request_secret_echoed_in_a_response_is_blanked_even_json_escaped():
-    key = 'key-with-"quote"-and-\\-0123'
-    assert redact.request_secrets({"agent_key": key, "agent_id": "abcdefgh"}) == [key]
-    echoed = json.dumps({"input": {"agent_key": key}})
-    assert key not in redact.redact_text(echoed, [key]) and json.dumps(key)[1:-1] not in redact.redact_text(echoed, [key])

@@ -1,7 +1,8 @@
 """The registration state machine (conformance.stateful) against the model target: nothing fails
 on the fault-free model; each flow fault breaks its invariant with a short minimal sequence; a
 seed fixes the steps and the verdicts; every agent it registers is gone afterwards; it makes no
-phase-1 call of its own and writes no token into its results."""
+phase-1 call of its own and writes no token into its results. (The invariants' requirements and
+checks on their own: tests/unit/test_stateful_invariants.py.)"""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -10,10 +11,9 @@ import pytest
 
 from conformance.model_target import start_model
 from conformance.wire.session import ConformanceSession, Settings
-from conformance.judging.stateful.invariants import INVARIANTS
 from conformance.judging.stateful.run import run_state_machine
 from conformance.spec.vocabulary import FAIL, INCONCLUSIVE, PASS
-from conformance.spec.catalogue import requirements
+from support.suite_run import run_suite
 
 EXAMPLES, STEPS, SECONDS = 10, 8, 30.0
 
@@ -60,12 +60,6 @@ def assert_secret_free(result, secrets):
     for text in texts:
         for secret in secrets:
             assert secret not in text
-
-
-def test_invariants_name_catalogued_requirements():
-    catalogue = requirements()
-    for inv in INVARIANTS:
-        assert (inv.requirement_id in catalogue) == inv.catalogued, inv.name
 
 
 @pytest.mark.parametrize("mode", ["required", "optional", "disabled"])
@@ -142,40 +136,11 @@ def test_exhausted_budget_sends_nothing_and_judges_nothing():
     assert agents == {} and phase1 == 0
 
 
-def test_bad_arguments_are_refused():
-    with pytest.raises(ValueError):
-        run_state_machine(object(), examples=0, steps=8, seconds=1.0, seed=0)
-
-
-# --- wired into the plugin: one check per catalogued invariant, end to end against the model
-
-def test_one_check_per_catalogued_invariant_that_applies_in_the_mode():
-    from conformance.judging.stateful.run import stateful_checks
-
-    ids = [c.id for c in stateful_checks("required")]
-    assert ids == [f"{inv.requirement_id}@stateful" for inv in INVARIANTS if inv.catalogued]
-    assert all(inv.requirement_id in requirements() for inv in INVARIANTS if inv.catalogued)
-    assert "unregistered-refused" not in {inv.name for inv in INVARIANTS if inv.catalogued}  # no requirement to source it
-    assert {c.requirement_id for c in stateful_checks("disabled")} == {
-        inv.requirement_id for inv in INVARIANTS if inv.catalogued and "disabled" in inv.modes}
-
+# --- wired into the plugin, end to end against the model
 
 def run_stateful(tmp_path, target, *args):
-    import json
-    import os
-    import subprocess
-    import sys
-
-    from conformance.pytest_plugin.options import OPTIONS
-
-    env = {k: v for k, v in os.environ.items() if k not in {e for e, _ in OPTIONS.values()}}
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:warnings", "--target-url", target, *args],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-    )
-    path = tmp_path / "reports" / "conformance.json"
-    doc = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
-    return proc, doc
+    run = run_suite(tmp_path, "-p", "no:warnings", "--target-url", target, *args, timeout=120)
+    return run, run.doc
 
 
 def test_the_fault_free_model_has_no_stateful_failure_and_the_results_validate(tmp_path):
@@ -213,8 +178,10 @@ def test_a_flow_fault_fails_its_stateful_check_with_the_sequence_and_seed(tmp_pa
     record = next(c for c in doc["checks"] if c["id"] == check)
     assert "minimal failing sequence" in record["message"] and "1. validate T0 proof=A" in record["message"]
     assert "seed 5449" in record["message"] and record["exchanges"]
-    command = record["reproducer"]["command"]
-    assert f"--check {check}" in command and "--hypothesis-seed 5449 --stateful-examples 20 --stateful-steps 8" in command
+    # the suite command that re-runs the search with the same seed and budget (since reproducers
+    # became plans, `command` is `arcp-conformance reproduce PLAN` and this is `suite_command`)
+    suite_command, command = record["reproducer"]["suite_command"], record["reproducer"]["command"]
+    assert f"--check {check}" in suite_command and "--hypothesis-seed 5449 --stateful-examples 20 --stateful-steps 8" in suite_command
     inv = next(i for i in doc["stateful"]["invariants"] if i["check_id"] == check)
     assert inv["outcome"] == "fail" and inv["minimal_steps"][-1].startswith("register again with the used V")
     assert len(inv["minimal_steps"]) <= 5

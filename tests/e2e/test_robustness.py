@@ -1,64 +1,42 @@
 """Robustness and safety against real-world targets (issue 6, items 1, 2, 3 and 6).
 
 The suite runs as users run it (`python -m pytest --target-url ...` in a fresh folder) against the
-faulty targets of tests/faulty_target.py; a few transport properties are shown on TargetClient
-directly, where a subprocess would only add seconds.
+faulty targets of tests/support/faulty_target.py; a few transport properties are shown on TargetClient
+directly, where a subprocess would only add seconds. (The forging guard of item 6 on its own:
+tests/unit/test_forge_guard.py.)
 """
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import jwt
 import pytest
 
 from conformance.report import results
 from conformance.pytest_plugin.options import OPTIONS, USAGE_ERROR
 from conformance.wire.client import TargetClient, TargetError
-from conformance.dpop.tokens import ForgeRefused, Forger, claims_of
 
-sys.path.insert(0, str(Path(__file__).parent))
-from faulty_target import Fault, FaultyTarget, RawTarget, Recorder, closed_port  # noqa: E402
+from support.faulty_target import Fault, FaultyTarget, RawTarget, Recorder, closed_port
+from support.suite_run import SuiteRun, run_suite
 
 pytest_plugins = ["pytester"]
 
 NO_VERDICT = 3
 
 
-@dataclass
-class Run:
-    ret: int
-    out: str
-    err: str
-    elapsed: float
-    doc: dict | None
-
-    def verdicts(self, outcome: str) -> list[dict]:
-        return [c for c in self.doc["checks"] if c["verdict"] == outcome]
-
-
-def suite(cwd: Path, url: str, *args: str, env: dict | None = None, timeout: float = 60) -> Run:
+def suite(cwd: Path, url: str, *args: str, env: dict | None = None, timeout: float = 60) -> SuiteRun:
     """The suite against `url`, as a user runs it, in `cwd`; ARCP_CONFORMANCE_* only from `env`."""
-    cwd.mkdir(parents=True, exist_ok=True)
-    environment = {k: v for k, v in os.environ.items() if k not in {e for e, _ in OPTIONS.values()}}
-    environment.update(env or {})
-    started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--target-url", url, *args],
-                          cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout)
-    elapsed = time.monotonic() - started
-    written = cwd / "reports" / "conformance.json"
-    doc = json.loads(written.read_text(encoding="utf-8")) if written.exists() else None
-    return Run(proc.returncode, proc.stdout, proc.stderr, elapsed, doc)
+    return run_suite(cwd, "--target-url", url, *args, env=env, timeout=timeout)
 
 
-def assert_no_false_verdicts(run: Run) -> None:
+def verdicts(run: SuiteRun, outcome: str) -> list[dict]:
+    return [c for c in run.doc["checks"] if c["verdict"] == outcome]
+
+
+def assert_no_false_verdicts(run: SuiteRun) -> None:
     """What the faults cost is inconclusive checks, never failed (or warned) ones."""
-    bad = [f"{c['id']}: {c['message'][:160]}" for c in run.verdicts("fail") + run.verdicts("warn")]
+    bad = [f"{c['id']}: {c['message'][:160]}" for c in verdicts(run, "fail") + verdicts(run, "warn")]
     assert not bad, "\n".join(bad)
 
 
@@ -120,8 +98,8 @@ def test_a_hanging_target_does_not_hang_the_command_line(tmp_path, broken_target
     httpx's own timeout never trips) is cut at --request-timeout and the run ends with exit 3."""
     url = broken_targets["trickle"]
     run = suite(tmp_path, url, "--request-timeout", "1", timeout=30)
-    assert run.ret == NO_VERDICT, run.out + run.err
-    assert_one_clear_message(run.out, run.err, url, dict(CAUSES)["trickle"])
+    assert run.returncode == NO_VERDICT, run.stdout + run.stderr
+    assert_one_clear_message(run.stdout, run.stderr, url, dict(CAUSES)["trickle"])
     assert run.doc is None  # no results about a target that was never judged
 
 
@@ -152,14 +130,14 @@ def test_a_path_that_hangs_is_given_up_and_its_checks_are_inconclusive(tmp_path)
         registers = [r for r in target.requests if r.path == "/agents/register"]
     finally:
         target.close()
-    assert run.ret == NO_VERDICT, run.out
+    assert run.returncode == NO_VERDICT, run.stdout
     assert ("POST /agents/register got no complete response within 0.5 s (--request-timeout) 3 times in a row: "
-            "the suite sends nothing more there") in run.out
+            "the suite sends nothing more there") in run.stdout
     assert len(registers) == 3  # then nothing more
     assert_no_false_verdicts(run)
     phase3 = [c for c in run.doc["checks"] if "@register:" in c["id"]]
     assert phase3 and all(c["verdict"] == "inconclusive" for c in phase3)
-    assert run.verdicts("pass")  # phase 1 and 2 were judged
+    assert verdicts(run, "pass")  # phase 1 and 2 were judged
     assert run.doc["transport"]["given_up"] and run.doc["exit_status"] == NO_VERDICT
 
 
@@ -170,10 +148,10 @@ def test_the_run_time_budget_stops_a_slow_run(tmp_path):
                     "--fuzz-examples", "0", "--stateful-examples", "0", env=target.env())
     finally:
         target.close()
-    assert run.ret == NO_VERDICT, run.out
-    assert "arcp-conformance: stopped early: the run's time budget is spent (2 s, --run-timeout)" in run.out
+    assert run.returncode == NO_VERDICT, run.stdout
+    assert "arcp-conformance: stopped early: the run's time budget is spent (2 s, --run-timeout)" in run.stdout
     assert_no_false_verdicts(run)
-    not_sent = [c for c in run.verdicts("inconclusive") if "not sent: the run's time budget is spent" in c["message"]]
+    not_sent = [c for c in verdicts(run, "inconclusive") if "not sent: the run's time budget is spent" in c["message"]]
     assert not_sent, "the checks after the budget must say why they are inconclusive"
     assert "the run's time budget" in run.doc["transport"]["stopped"]
 
@@ -190,13 +168,13 @@ def test_growing_retry_after_is_honoured_then_a_lockout_makes_everything_inconcl
         phase1 = [r.at for r in target.requests if r.path == "/auth/agent/request_temp_token"]
     finally:
         target.close()
-    assert run.ret == NO_VERDICT, run.out
+    assert run.returncode == NO_VERDICT, run.stdout
     assert_no_false_verdicts(run)
-    assert not run.verdicts("pass")
+    assert not verdicts(run, "pass")
     # Retry-After 1 and 2 were waited for (the retries came that much later), 300 was not
     assert len(phase1) > 3 and phase1[-1] - phase1[0] >= 1.9
-    assert run.elapsed < 30
-    assert "rate limited: " in run.out and "after honouring Retry-After up to 30 s (--retry-after-cap)" in run.out
+    assert run.seconds < 30
+    assert "rate limited: " in run.stdout and "after honouring Retry-After up to 30 s (--retry-after-cap)" in run.stdout
     iss = next(c for c in run.doc["checks"] if c["id"] == "ISSUE-cnf-jkt@phase1")
     assert iss["verdict"] == "inconclusive" and "429" in iss["message"]
 
@@ -267,10 +245,10 @@ def test_the_request_budget_stops_the_run_cleanly(tmp_path):
         seen = list(target.requests)
     finally:
         target.close()
-    assert run.ret == NO_VERDICT, run.out
-    assert "arcp-conformance: stopped early: the request budget is spent (40 requests, --max-requests)" in run.out
+    assert run.returncode == NO_VERDICT, run.stdout
+    assert "arcp-conformance: stopped early: the request budget is spent (40 requests, --max-requests)" in run.stdout
     assert_no_false_verdicts(run)
-    assert any("not sent: the request budget is spent" in c["message"] for c in run.verdicts("inconclusive"))
+    assert any("not sent: the request budget is spent" in c["message"] for c in verdicts(run, "inconclusive"))
     # 40 requests, and then only the clean-up: unregistering the suite's own agents
     after_budget = seen[40:]
     assert all(r.method == "DELETE" for r in after_budget), [(r.method, r.path) for r in after_budget]
@@ -310,10 +288,10 @@ def test_requests_go_only_to_the_target_origin(tmp_path):
         trap.close()
     assert trap.requests == []
     assert hosts == {target.url.removeprefix("http://")}
-    assert run.ret == 0, run.out
-    assert run.verdicts("pass")
+    assert run.returncode == 0, run.stdout
+    assert verdicts(run, "pass")
     # all judged (the state machine's search may miss a situation, as on any target)
-    assert [c["id"] for c in run.verdicts("inconclusive") if not c["id"].endswith("@stateful")] == []
+    assert [c["id"] for c in verdicts(run, "inconclusive") if not c["id"].endswith("@stateful")] == []
 
 
 def test_the_client_refuses_other_origins_and_does_not_follow_redirects():
@@ -352,49 +330,9 @@ def test_the_client_budget_counts_retries_and_allows_only_the_clean_up():
     assert len(target.requests) == 4 == client.requests
 
 
-OWN = "arcp-conf-a-0123456789"
-SECRET = "test-secret-for-forging-0123456789"
-
-
-def _issued(**claims) -> str:
-    now = int(time.time())
-    base = {"sub": OWN, "agent_id": OWN, "role": "agent", "aud": "arcp:validate", "token_type": "temp", "iat": now, "exp": now + 900}
-    return jwt.encode({**base, **claims}, SECRET, algorithm="HS256")
-
-
-@pytest.mark.parametrize("claims", [
-    {"role": "admin"},
-    {"roles": ["agent", "Administrator"]},
-    {"scopes": ["admin", "agent_management"]},
-    {"scope": "agents:read root"},
-    {"is_admin": True},
-    {"sub": "admin"},
-    {"agent_id": "superuser-1", "sub": "superuser-1"},
-])
-def test_no_token_naming_an_administrator_is_forged(claims):
-    forger = Forger(SECRET, {OWN, "superuser-1"})
-    template = _issued()
-    with pytest.raises(ForgeRefused, match="administrator"):
-        forger.forge(template, **claims)
-    with pytest.raises(ForgeRefused, match="administrator"):
-        forger.legacy(_issued(**claims))  # nor from a template that names one
-
-
-@pytest.mark.parametrize("claims", [{"agent_id": "someone-else", "sub": "someone-else"}, {"sub": "alice"}])
-def test_no_token_is_forged_for_an_identity_the_suite_did_not_create(claims):
-    with pytest.raises(ForgeRefused, match="did not create|not the suite's own agent"):
-        Forger(SECRET, {OWN}).forge(_issued(**claims))
-
-
-def test_tokens_are_forged_for_the_suites_own_agents():
-    forger = Forger(SECRET, {OWN})
-    forged = forger.expired(_issued(sub=f"temp_{OWN}"))
-    assert claims_of(forged)["agent_id"] == OWN and claims_of(forged)["exp"] < time.time()
-
-
 # --- the options ---------------------------------------------------------------------------------
 
 def test_a_bad_limit_is_a_usage_error(tmp_path):
     run = suite(tmp_path, f"http://127.0.0.1:{closed_port()}", "--request-timeout", "0", timeout=30)
-    assert run.ret == USAGE_ERROR
-    assert "arcp-conformance: --request-timeout must be greater than 0, got '0'" in run.err
+    assert run.returncode == USAGE_ERROR
+    assert "arcp-conformance: --request-timeout must be greater than 0, got '0'" in run.stderr

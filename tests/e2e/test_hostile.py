@@ -20,9 +20,9 @@ import xmlschema
 
 from conformance.report.results import schema_errors
 from conformance.wire.client import MAX_BODY_BYTES
-from hostile_target import BIG_BYTES, MARKER, shared_hostile_run
+from support import JUNIT_XSD
+from support.hostile_target import BIG_BYTES, MARKER, shared_hostile_run
 
-JUNIT_XSD = Path(__file__).parent / "data" / "junit-10.xsd"
 MEMORY_BOUND_MB = 600  # a fault-free run peaks near 130 MB; each body kept is at most MAX_BODY_BYTES
 KNOWN_CHECK = "PROOF-htm-mismatch@validate:bound:htm-wrong"
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}

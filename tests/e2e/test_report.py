@@ -3,7 +3,6 @@ JUnit schema, the HTML report grouped by requirement with the token × proof mat
 reproducer (run as printed, it shows the same failure), --check and the exit codes."""
 import copy
 import json
-import os
 import shlex
 import subprocess
 import sys
@@ -17,43 +16,29 @@ from conformance.spec.catalogue import requirements
 from conformance.spec.checks import fixed_checks
 from conformance.judging.fuzz import fuzz_checks
 from conformance.judging.stateful.run import stateful_checks
-from conformance.pytest_plugin.options import OPTIONS, USAGE_ERROR
+from conformance.pytest_plugin.options import USAGE_ERROR
 from conformance.report.reproduce import plan_name as reproducer_name
 from conformance.report.results import FORMAT, schema_errors
+from support import JUNIT_XSD
+from support.suite_run import clean_env, run_suite
 
 FAULTY = "model:required:accept-replay"  # breaks exactly PROOF-replay
 FAILED_CHECK = "PROOF-replay@validate:bound:replay"
 FUZZ_REPLAY = "PROOF-replay@fuzz:validate"
 STATEFUL_REPLAY = "PROOF-replay@stateful"
-JUNIT_XSD = Path(__file__).parent / "data" / "junit-10.xsd"
-
-
-def clean_env() -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in {e for e, _ in OPTIONS.values()}}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return env
-
-
-def run_suite(cwd: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    """The suite as a user runs it: `pytest --target-url ...` in a folder of their own."""
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
-        cwd=cwd, env=clean_env(), capture_output=True, text=True, timeout=timeout,
-    )
 
 
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory):
     """One whole run against the model with one fault, default output paths."""
-    cwd = tmp_path_factory.mktemp("full-run")
-    proc = run_suite(cwd, "--target-url", FAULTY)
-    reports = cwd / "reports"
+    run = run_suite(tmp_path_factory.mktemp("full-run"), "--target-url", FAULTY)
+    assert run.doc is not None, run.stdout[-2000:] + run.stderr[-2000:]
     return {
-        "proc": proc,
-        "cwd": cwd,
-        "doc": json.loads((reports / "conformance.json").read_text(encoding="utf-8")),
-        "html": (reports / "conformance.html").read_text(encoding="utf-8"),
-        "junit": reports / "conformance.junit.xml",
+        "proc": run,
+        "cwd": run.cwd,
+        "doc": run.doc,
+        "html": run.html_path.read_text(encoding="utf-8"),
+        "junit": run.junit_path,
     }
 
 
@@ -147,8 +132,7 @@ def test_the_suite_command_run_as_printed_shows_the_same_failure(full_run, tmp_p
     assert argv[0] == "pytest"
     proc = run_suite(tmp_path, *argv[1:], timeout=60)
     assert proc.returncode == 1, proc.stdout[-2000:]
-    doc = json.loads((tmp_path / "reports" / "conformance.json").read_text(encoding="utf-8"))
-    assert [(c["id"], c["verdict"]) for c in doc["checks"]] == [(FAILED_CHECK, "fail")]
+    assert [(c["id"], c["verdict"]) for c in proc.doc["checks"]] == [(FAILED_CHECK, "fail")]
 
 
 def test_the_same_reproducer_passes_once_the_server_is_fixed(tmp_path):
@@ -159,7 +143,7 @@ def test_the_same_reproducer_passes_once_the_server_is_fixed(tmp_path):
 def test_check_patterns_select_a_subset(tmp_path):
     proc = run_suite(tmp_path, "--target-url", "model:optional", "--check", "PROOF-htm-mismatch@*,ISSUE-audience@*", timeout=60)
     assert proc.returncode == 0, proc.stdout[-2000:]
-    doc = json.loads((tmp_path / "reports" / "conformance.json").read_text(encoding="utf-8"))
+    doc = proc.doc
     ids = [c["id"] for c in doc["checks"]]
     assert ids and all(i.startswith(("PROOF-htm-mismatch@", "ISSUE-audience@")) for i in ids)
     assert doc["options"]["checks"] == ["PROOF-htm-mismatch@*", "ISSUE-audience@*"]

@@ -9,7 +9,7 @@ from jwt.utils import base64url_decode
 from conformance.dpop.keys import KeyPair, access_token_hash, generate_key, jwk_thumbprint
 
 VECTORS = json.loads(
-    (Path(__file__).resolve().parents[1] / "vectors" / "thumbprints.json").read_text("utf-8")
+    (Path(__file__).resolve().parents[2] / "vectors" / "thumbprints.json").read_text("utf-8")
 )
 THUMBPRINTS = VECTORS["thumbprints"]
 ATH = VECTORS["access_token_hashes"]

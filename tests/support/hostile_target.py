@@ -11,7 +11,7 @@ megabytes; and the request's agent key echoed back in a problem (as FastAPI's 42
 input). With `hostile=False` it only records. Either way it records, server side, every token it
 issued and every credential (Authorization token, DPoP proof) it received.
 
-Loaded into a suite run with `-p hostile_target` (tests/ on PYTHONPATH) and ARCP_TEST_PROBE=FILE,
+Loaded into a suite run with `-p hostile_target` (tests/support on PYTHONPATH) and ARCP_TEST_PROBE=FILE,
 this module is also a pytest plugin that writes to FILE, at the end of the run, every private key
 the suite created (conformance.keys.KeyPair) and, for `--target-url model:...`, the model's agent
 key and signing secret and what its recorder saw.
@@ -25,12 +25,8 @@ import atexit
 import json
 import os
 import re
-import subprocess
-import sys
 import threading
-import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
 from pathlib import Path
@@ -348,52 +344,26 @@ def _pem(key: KeyPair) -> str:
     return "".join(line for line in text.splitlines() if "-----" not in line)
 
 
-# --- running the suite as a user does, measured ------------------------------------------------
+# --- the suite run against it, the probe loaded ------------------------------------------------
+# (support.suite_run is imported where it is used: in the suite's own process this module is the
+# top-level plugin `hostile_target`, and `support` is not importable there)
 
-@dataclass
-class SuiteRun:
-    cwd: Path
-    returncode: int
-    stdout: str
-    stderr: str
-    max_rss_mb: float  # peak resident set size of the pytest process (os.wait4: that child only)
-    seconds: float
-    probe: dict
-
-    @property
-    def reports(self) -> Path:
-        return self.cwd / "reports"
-
-    def outputs(self) -> dict[str, str]:
-        """Every output of the run by name: console, HTML, JSON, JUnit, each reproducer."""
-        files = [self.reports / "conformance.html", self.reports / "conformance.json", self.reports / "conformance.junit.xml",
-                 *sorted((self.reports / "reproducers").glob("*.json"))]
-        out = {"stdout": self.stdout, "stderr": self.stderr}
-        for f in files:
-            out[str(f.relative_to(self.cwd))] = f.read_text(encoding="utf-8", errors="replace")
-        return out
+def probe_path(cwd: Path) -> Path:
+    return cwd / "probe.json"
 
 
-def run_suite(cwd: Path, *args: str, env: dict | None = None, timeout: float = 120) -> SuiteRun:
-    """`pytest --target-url ...` in `cwd` with the probe loaded; its peak RSS taken with wait4."""
-    probe = cwd / "probe.json"
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ARCP_")}
-    full_env.update(PYTHONPATH=str(Path(__file__).parent), PYTHONDONTWRITEBYTECODE="1", **{PROBE_ENV: str(probe)}, **(env or {}))
-    started = time.monotonic()
-    with open(cwd / "stdout.txt", "wb") as out, open(cwd / "stderr.txt", "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "hostile_target", *args],
-                                cwd=cwd, env=full_env, stdout=out, stderr=err)
-        timer = threading.Timer(timeout, proc.kill)
-        timer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            timer.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    return SuiteRun(cwd, proc.returncode, (cwd / "stdout.txt").read_text(encoding="utf-8", errors="replace"),
-                    (cwd / "stderr.txt").read_text(encoding="utf-8", errors="replace"),
-                    usage.ru_maxrss / 1024, time.monotonic() - started,
-                    json.loads(probe.read_text(encoding="utf-8")) if probe.exists() else {})
+def run_probed(cwd: Path, *args: str, env: dict | None = None, timeout: float = 120):
+    """run_suite (support.suite_run) with this module loaded as the probe plugin: read_probe(run)
+    then tells what the run's secrets were."""
+    from support.suite_run import run_suite
+
+    return run_suite(cwd, *args, env={PROBE_ENV: str(probe_path(cwd)), **(env or {})}, timeout=timeout, plugins=["hostile_target"])
+
+
+def read_probe(run) -> dict:
+    """What the probe wrote at the end of `run` (see pytest_unconfigure); {} if it wrote nothing."""
+    path = probe_path(run.cwd)
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
 HOSTILE_ARGS = ("--dpop-mode", "required", "--fuzz-examples", "5", "--stateful-examples", "2")
@@ -410,6 +380,6 @@ def shared_hostile_run(tmp_path_factory):
         atexit.register(beacon.close)
         atexit.register(target.close)
         env = {"ARCP_CONFORMANCE_AGENT_KEY": target.config.agent_key, "ARCP_CONFORMANCE_JWT_SECRET": target.config.jwt_secret}
-        run = run_suite(tmp_path_factory.mktemp("hostile-run"), "--target-url", target.url, *HOSTILE_ARGS, env=env)
+        run = run_probed(tmp_path_factory.mktemp("hostile-run"), "--target-url", target.url, *HOSTILE_ARGS, env=env)
         _shared.update(beacon=beacon, target=target, run=run)
     return _shared["beacon"], _shared["target"], _shared["run"]

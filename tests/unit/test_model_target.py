@@ -17,7 +17,7 @@ from conformance.model_target.htu import normalize_uri
 from conformance.model_target.problems import PROBLEM_TYPES
 from conformance.dpop.proofs import build_proof
 
-MODEL_SOURCES = Path(__file__).resolve().parents[1] / "conformance" / "model_target"
+MODEL_SOURCES = Path(__file__).resolve().parents[2] / "conformance" / "model_target"
 
 
 @pytest.mark.parametrize(
@@ -160,5 +160,5 @@ def test_model_server_starts_and_stops():
 
 
 def test_catalogue_file_is_the_one_loaded():
-    data = json.loads((Path(__file__).resolve().parents[1] / "vectors" / "model-faults.json").read_text(encoding="utf-8"))
+    data = json.loads((Path(__file__).resolve().parents[2] / "vectors" / "model-faults.json").read_text(encoding="utf-8"))
     assert set(data["faults"]) == set(FAULTS)

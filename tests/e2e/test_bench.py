@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 FIGURES = ("model_suite_wall", "model_suite_wall_plain", "model_bare_replay", "overhead_ratio", "model_phase1",
            "proofs_eddsa", "proofs_es256", "schema_arcp_problem", "xdist_n0", "xdist_n2", "xdist_speedup")
