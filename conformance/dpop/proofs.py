@@ -382,7 +382,7 @@ def _encode(parts: ProofParts, claims: dict[str, Any], plain_claims: bool = Fals
         # without it build_proof falls short of issue 7's 20,000 EdDSA proofs per second on a
         # 2-core machine. The bytes are jwt.encode's, exactly as its own code builds them
         # (sorted compact header, compact claims, unpadded base64url, PyJWT's algorithm
-        # object signs): tests/test_proofs.py compares the two byte for byte.
+        # object signs): tests/unit/test_proofs.py compares the two byte for byte.
         payload = base64url_encode(_COMPACT_JSON.encode(claims).encode("utf-8"))
         signing_input = header_segment + b"." + payload
         algorithm = _ALGORITHMS[parts.key.alg]

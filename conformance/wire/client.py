@@ -65,7 +65,7 @@ class TargetClient:
         self.deadline = time.monotonic() + run_timeout if run_timeout else None
         # A transport of our own: every read, write and connect is cut at the request's deadline
         # (httpx's timeouts are per operation, encode/httpx#1450; httpcore takes a network backend,
-        # which httpx does not expose: tests/test_robustness.py notices if that attribute moves).
+        # which httpx does not expose: tests/e2e/test_robustness.py notices if that attribute moves).
         # It also means HTTP(S)_PROXY are not used: the suite talks to the target directly.
         transport = httpx.HTTPTransport(trust_env=True)
         transport._pool._network_backend = _DeadlineBackend(transport._pool._network_backend)

@@ -155,6 +155,33 @@ def test_the_runs_own_port_and_clock_jitter_are_not_changes():
     assert changed(run(old, new)) == {}
 
 
+def test_the_agent_ids_a_run_made_up_are_not_changes_but_other_ids_are():
+    """Each run registers agents of its own (wire.flows.Identity): a server that echoes the id
+    answers differently every run, and that says nothing about it."""
+    from conformance.wire.agent_endpoint import AgentEndpoint
+    from conformance.wire.flows import Identity
+
+    endpoint = AgentEndpoint()
+    try:
+        first, second = (Identity.create("testing", endpoint, "a").agent_id for _ in range(2))
+    finally:
+        endpoint.close()
+    old = results(check(exchanges=[exchange(500, "internal-error", agent_id=first)]))
+    new = results(check(exchanges=[exchange(500, "internal-error", agent_id=second)]))
+    assert changed(run(old, new)) == {}
+    other = results(check(exchanges=[exchange(500, "internal-error", agent_id="someone-else-0123456789")]))
+    assert changed(run(old, other)) == {"changed_responses": [MISMATCH]}
+
+
+def test_results_written_under_the_old_requirement_ids_compare_with_the_new():
+    from conformance.spec.catalogue import renamed_requirements
+
+    old_id = next(old for old, new in renamed_requirements().items() if new == MISMATCH.partition("@")[0])
+    old = results(check(cid=old_id + "@validate:mismatched:valid", verdict="fail"))
+    d = run(old, results(check(verdict="fail")))
+    assert changed(d) == {}  # the same check on both sides: not "only in old" and "only in new"
+
+
 def test_two_servers_on_different_hosts_naming_themselves():
     old = results(check(exchanges=[exchange(detail="htu must be https://10.0.0.1:8443/agents/register")]), url="https://10.0.0.1:8443")
     new = results(check(exchanges=[exchange(detail="htu must be https://10.0.0.2:9443/agents/register")]), url="https://10.0.0.2:9443")
