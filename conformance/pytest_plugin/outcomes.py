@@ -107,11 +107,8 @@ def _reproducer(config: pytest.Config, session: ConformanceSession, check: Check
     state(config).reproducers[relative] = reproduce.dumps(plan)
     out["plan_file"] = relative
     out["command"] = reproduce.command(results_path(config).parent / relative)
-    out["environment"] = [name for name in environment if plan["needs"].get(_ENV_NEED[name])]
+    out["environment"] = [SECRET_ENV[name] for name in ("agent-key", "jwt-secret") if plan["needs"][name.replace("-", "_")]]
     return out
-
-
-_ENV_NEED = {SECRET_ENV["agent-key"]: "agent_key", SECRET_ENV["jwt-secret"]: "jwt_secret"}
 
 
 def env_prefix(reproducer: dict) -> str:
