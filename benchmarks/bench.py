@@ -9,8 +9,8 @@ Figures, all measured in this one run on this machine:
   user runs it (`python -m pytest ... --target-url URL --dpop-mode required`, a subprocess);
 - the same exchanges, recorded during that run (benchmarks/bench_recorder.py), replayed
   sequentially by a bare httpx.Client against the same, still running, model; and the ratio;
-- DPoP proofs per second (conformance.proofs.build_proof) for EdDSA and ES256;
-- problem schema validations per second (conformance.problems);
+- DPoP proofs per second (conformance.dpop.proofs.build_proof) for EdDSA and ES256;
+- problem schema validations per second (conformance.judging.problems);
 - phase-1 calls (POST /auth/agent/request_temp_token) per run;
 - the wall time with pytest-xdist -n 0 and -n 2 (when pytest-xdist is installed);
 - with --upstream-results (benchmarks/run writes them): the suite against upstream arcp-py in
