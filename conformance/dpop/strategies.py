@@ -3,7 +3,7 @@
 Small strategies, each doing one thing, composed into `fuzz_cases()`:
 
 - `algs()`, `keys()`: proof algorithms and (fixed, cached) keys for them;
-- `defect_sets()`: non-empty sets of named defects of `conformance.proofs.DEFECTS` that compose
+- `defect_sets()`: non-empty sets of named defects of `conformance.dpop.proofs.DEFECTS` that compose
   (never two on the same part of the proof, see `proofs._TARGETS`);
 - `benign()`, `defective()`, `either()`: free-form perturbations, each a `Perturbation` whose
   `klass` says what a conformant server does with it: accept (benign), refuse (defective, with

@@ -47,7 +47,7 @@ def _redact_value(value: object, secrets: list[str]) -> object:
 
 def exchange_record(ex: Exchange) -> dict:
     """One exchange as the outputs show it: tokens and proofs as their decoded header and claims
-    plus a hash (conformance.redact), request secrets blanked, and blanked in the response too
+    plus a hash (conformance.wire.redact), request secrets blanked, and blanked in the response too
     should the target echo them; the body cut to BODY_LIMIT characters."""
     secrets = redact.request_secrets(ex.request_json)
     # redact before cutting, so that a cut never leaves the head of a token or secret behind

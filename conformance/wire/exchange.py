@@ -96,5 +96,5 @@ class Exchange:
 
 def redact_tokens(text: str) -> str:
     """`text` as the console may show it: tokens as their views (decoded header and claims plus a
-    hash, conformance.redact), control characters made visible."""
+    hash, conformance.wire.redact), control characters made visible."""
     return redact.printable(redact.redact_text(text))

@@ -13,7 +13,7 @@ issued and every credential (Authorization token, DPoP proof) it received.
 
 Loaded into a suite run with `-p hostile_target` (tests/support on PYTHONPATH) and ARCP_TEST_PROBE=FILE,
 this module is also a pytest plugin that writes to FILE, at the end of the run, every private key
-the suite created (conformance.keys.KeyPair) and, for `--target-url model:...`, the model's agent
+the suite created (conformance.dpop.keys.KeyPair) and, for `--target-url model:...`, the model's agent
 key and signing secret and what its recorder saw.
 
 `Beacon` is a loopback HTTP listener: hostile payloads that run, or load anything, call it.

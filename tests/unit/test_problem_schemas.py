@@ -1,4 +1,4 @@
-"""The problem+json schemas (schemas/*.json) and the WWW-Authenticate parser of conformance.problems."""
+"""The problem+json schemas (schemas/*.json) and the WWW-Authenticate parser of conformance.judging.challenges."""
 import pytest
 
 from conformance.spec.catalogue import problem_uri

@@ -1,4 +1,4 @@
-"""The fuzzing strategies (conformance.strategies): every defect reachable, sets that compose,
+"""The fuzzing strategies (conformance.dpop.strategies): every defect reachable, sets that compose,
 perturbations classed right, proofs within the header limit, shrinking to one defect."""
 import json
 
