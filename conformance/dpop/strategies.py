@@ -32,7 +32,7 @@ BENIGN, DEFECTIVE, EITHER = "benign", "defective", "either"
 REPLAY = "replay"  # the pseudo-defect: a valid proof sent twice
 # Perturbations stay within this many bytes of JSON (header and claims together), so that with
 # two proofs (two-headers) and the token the request headers stay under
-# target.MAX_REQUEST_HEADER_BYTES (8000).
+# wire.client.MAX_REQUEST_HEADER_BYTES (8000).
 PERTURBATION_BYTES = 1400
 PROOF_CLAIMS = ("jti", "htm", "htu", "iat")
 HEADER_PREFIX = "x-fz-"  # free-form header names: never a registered JWS parameter
