@@ -20,11 +20,16 @@ class ModelConfig:
     access_ttl: int = 3600
     proof_ttl: int = 120
     clock_skew: int = 60
+    algs: tuple[str, ...] = ("EdDSA", "ES256")  # the proof algorithms listed and accepted
+    nonce: bool = False  # issue DPoP-Nonce values and require the newest in proofs
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"unknown DPoP mode {self.mode!r}: expected one of {', '.join(MODES)}")
         object.__setattr__(self, "faults", frozenset(self.faults))
+        object.__setattr__(self, "algs", tuple(self.algs))
+        if not self.algs:
+            raise ValueError("the model needs at least one proof algorithm")
         for name in sorted(self.faults):
             if name not in FAULTS:
                 raise ValueError(f"unknown model fault {name!r}")

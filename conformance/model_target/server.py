@@ -76,7 +76,7 @@ def start_model(mode: str, faults=(), **overrides) -> ModelServer:
     return ModelServer(ModelConfig(mode=mode, faults=frozenset(faults), **overrides))
 
 
-
 def start_spec(spec: str) -> ModelServer:
-    """The model a `model:MODE[:FAULT,...]` spec names, started (ValueError for a bad spec)."""
-    return start_model(*parse_spec(spec))
+    """The model a `model:MODE[:ITEM,...]` spec names, started (ValueError for a bad spec)."""
+    mode, faults, options = parse_spec(spec)
+    return start_model(mode, faults, **options)

@@ -1,11 +1,28 @@
-"""How a run names the model instead of a server: --target-url model:MODE[:FAULT,...]. Light on
-purpose: the plugin reads it in every pytest run, and the model's server is imported only to start it."""
+"""How a run names the model instead of a server: --target-url model:MODE[:ITEM,...]. Light on
+purpose: the plugin reads it in every pytest run, and the model's server is imported only to start it.
+
+An ITEM is a fault name, or one of the model's options:
+  nonce               issue DPoP-Nonce values and require the newest in proofs (RFC 9449 §8, §9)
+  algs=ALG+ALG...     the proof algorithms the model lists and accepts (default EdDSA+ES256)
+"""
 from __future__ import annotations
 
 SPEC_SCHEME = "model:"
 
 
-def parse_spec(spec: str) -> tuple[str, tuple[str, ...]]:
-    """`model:MODE[:FAULT,...]` -> (mode, faults); the mode defaults to required."""
-    mode, _, faults = spec[len(SPEC_SCHEME):].partition(":")
-    return mode or "required", tuple(f for f in faults.split(",") if f)
+def parse_spec(spec: str) -> tuple[str, tuple[str, ...], dict]:
+    """`model:MODE[:ITEM,...]` -> (mode, faults, options for ModelConfig); the mode defaults to required."""
+    mode, _, items = spec[len(SPEC_SCHEME):].partition(":")
+    faults: list[str] = []
+    options: dict = {}
+    for item in filter(None, items.split(",")):
+        name, eq, value = item.partition("=")
+        if name == "nonce" and not eq:
+            options["nonce"] = True
+        elif name == "algs" and eq:
+            options["algs"] = tuple(a for a in value.split("+") if a)
+        elif eq:
+            raise ValueError(f"unknown model option {name!r} (options: nonce, algs=ALG+ALG...)")
+        else:
+            faults.append(item)
+    return mode or "required", tuple(faults), options

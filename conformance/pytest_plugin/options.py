@@ -101,7 +101,7 @@ def results_path(config: pytest.Config) -> Path:
     return Path(option(config, "conformance-json") or Path("reports") / "conformance.json")
 
 
-model_spec = parse_spec  # `model:MODE[:FAULT,...]` -> (mode, faults)
+model_spec = parse_spec  # `model:MODE[:ITEM,...]` -> (mode, faults, model options)
 
 
 def number(config: pytest.Config, name: str, default, kind):

@@ -31,9 +31,9 @@ def configure_controller(config: pytest.Config, url: str, mode: str | None) -> N
     if url.startswith(MODEL_SCHEME):
         from ..model_target import ModelConfig
 
-        model_mode, faults = model_spec(url)
         try:
-            ModelConfig(mode=model_mode, faults=frozenset(faults))
+            model_mode, faults, options = model_spec(url)
+            ModelConfig(mode=model_mode, faults=frozenset(faults), **options)
         except ValueError as exc:
             usage_error(f"--target-url {url}: {exc}")
         mode = mode or model_mode

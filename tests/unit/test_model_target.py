@@ -162,3 +162,13 @@ def test_model_server_starts_and_stops():
 def test_catalogue_file_is_the_one_loaded():
     data = json.loads((Path(__file__).resolve().parents[2] / "vectors" / "model-faults.json").read_text(encoding="utf-8"))
     assert set(data["faults"]) == set(FAULTS)
+
+
+def test_a_model_spec_names_mode_faults_and_options():
+    from conformance.model_target import parse_spec
+
+    assert parse_spec("model:") == ("required", (), {})
+    assert parse_spec("model:optional:skip-htm,nonce,algs=EdDSA+ES384") == (
+        "optional", ("skip-htm",), {"nonce": True, "algs": ("EdDSA", "ES384")})
+    with pytest.raises(ValueError, match="unknown model option"):
+        parse_spec("model:required:colour=blue")
