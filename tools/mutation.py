@@ -35,6 +35,7 @@ class Outcome:
     verdict: str  # graded: pass, fail, warn, info, inconclusive, skip
     requirement: str
     group: str = "fixed"  # fixed | fuzz | stateful
+    endpoint: str | None = None  # a fixed situation's endpoint
 
 
 def group_of(check) -> str:
@@ -47,7 +48,9 @@ def run_checks(url: str, mode: str, agent_key: str, jwt_secret: str, *, fuzzers:
     their default budgets and seed."""
     session = ConformanceSession(Settings(url, agent_key=agent_key, dpop_mode=mode, jwt_secret=jwt_secret))
     try:
-        out = {c.id: Outcome(graded(judge_check(session, c).outcome, c.requirement.level), c.requirement_id) for c in fixed_checks(mode)}
+        out = {c.id: Outcome(graded(judge_check(session, c).outcome, c.requirement.level), c.requirement_id,
+                             endpoint=c.case.endpoint if c.case else None)
+               for c in fixed_checks(mode)}
         if fuzzers:
             for run in (FuzzRun(session, FuzzSettings()), StatefulRun(session, StatefulSettings(seed=DEFAULT_SEED))):
                 for c in run.checks(mode):
@@ -88,8 +91,15 @@ def expected(fault: str, mode: str) -> set[tuple[str, str]]:
     may break mode-specific requirements, so only those `mode` checks."""
     f = FAULTS[fault]
     checked = {(group_of(c), c.requirement_id) for c in known_checks(mode)}
-    wanted = {("fixed", r) for r in f.breaks} | {("fuzz", r) for r in f.fuzz} | {("stateful", r) for r in f.stateful}
+    wanted = {("fixed", r) for r in f.breaks} | {("fuzz", r) for r in f.fuzz} | {("stateful", r) for r in f.stateful_in(mode)}
     return wanted & checked
+
+
+def out_of_place(fault: str, outcome: Outcome) -> bool:
+    """A fixed check flagged at an endpoint the fault does not touch (a fault at the agent
+    operations must not show at phase 2 or 3, even under a requirement it breaks there)."""
+    where = FAULTS[fault].endpoints
+    return bool(where) and outcome.endpoint is not None and outcome.endpoint not in where
 
 
 def evaluate(fault: str, mode: str) -> FaultResult:
@@ -100,7 +110,7 @@ def evaluate(fault: str, mode: str) -> FaultResult:
         fault,
         mode,
         unkilled=tuple(sorted(f"{r}@{g}" if g != "fixed" else r for g, r in breaks - flagged_reqs)),
-        collateral=tuple(sorted(i for i, o in hit.items() if (o.group, o.requirement) not in breaks)),
+        collateral=tuple(sorted(i for i, o in hit.items() if (o.group, o.requirement) not in breaks or out_of_place(fault, o))),
     )
 
 

@@ -94,7 +94,7 @@ def _checks_text(req_id: str) -> list[str]:
             continue
         where = "case_judges.py" if judge in CASE_JUDGES else "issuance_judges.py"
         doc = ((CASE_JUDGES.get(judge) or ISSUANCE_JUDGES.get(judge)).__doc__ or "").strip().splitlines()[0]
-        names = sorted(subjects)
+        names = list(subjects)  # in the order the checks run: phase 2, phase 3, then the operations
         shown = ", ".join(f"`@{s}` ({_modes(subjects[s])})" for s in names[:SHOWN_SITUATIONS])
         more = f" and {len(names) - SHOWN_SITUATIONS} more situations" if len(names) > SHOWN_SITUATIONS else ""
         lines.append(f"- judge `{judge}` (`conformance/judging/{where}`): {doc} On {shown}{more}.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..spec.cases import expect
 from ..spec.checks import Check, fixed_checks
-from ..spec.vocabulary import Verdict
+from ..spec.vocabulary import SKIP, Verdict
 from ..wire.records import CaseResult
 from ..wire.session import ConformanceSession
 from .case_judges import CASE_JUDGES, judge_case
@@ -22,6 +22,9 @@ def judge_check(session: ConformanceSession, check: Check) -> Verdict:
     if check.case is None:
         return judge_issuance(check.judge, check.subject, session.issuance())
     exp = expect(check.case, session.resolve_mode())
+    if session.operation_absent(check.case.endpoint):
+        return Verdict(SKIP, f"not applicable: the target has no {check.case.endpoint} operation "
+                             "(404 or 405 for a registered agent's own id)")
     result = session.result(check.case)
     if not exp.accept and result.exchange is not None:
         # a refusal says something only where the same endpoint accepted a defect-free request

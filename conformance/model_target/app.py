@@ -299,6 +299,21 @@ class ModelApp:
         agent_id = self.registered_agent(request)
         return JSONResponse({"status": "success", "agent_id": agent_id})
 
+    async def report_metrics(self, request: Request) -> JSONResponse:
+        agent_id = self.registered_agent(request)
+        metrics = await json_object(request)
+        self.agents[agent_id].setdefault("metrics", {}).update(metrics)
+        return JSONResponse({"status": "success", "agent_id": agent_id, "metrics": self.agents[agent_id]["metrics"]})
+
+    async def metrics(self, request: Request) -> JSONResponse:
+        agent_id = self.registered_agent(request)
+        return JSONResponse({"agent_id": agent_id, "metrics": self.agents[agent_id].get("metrics", {})})
+
+    async def agent_info(self, request: Request) -> JSONResponse:
+        agent_id = self.registered_agent(request)
+        agent = self.agents[agent_id]
+        return JSONResponse({"agent_id": agent_id, "agent_type": agent["agent_type"], "endpoint": agent["endpoint"], "status": "alive"})
+
     # --- errors: every one a problem+json, a crash included
 
     async def on_problem(self, request: Request, exc: Problem) -> JSONResponse:
@@ -322,7 +337,10 @@ class ModelApp:
             Route("/auth/agent/validation/{validation_id}", self.validation_status),
             Route("/agents/register", self.register, methods=["POST"]),
             Route("/agents/{agent_id}", self.unregister, methods=["DELETE"]),
+            Route("/agents/{agent_id}", self.agent_info, methods=["GET"]),
             Route("/agents/{agent_id}/heartbeat", self.heartbeat, methods=["POST"]),
+            Route("/agents/{agent_id}/metrics", self.report_metrics, methods=["POST"]),
+            Route("/agents/{agent_id}/metrics", self.metrics, methods=["GET"]),
         ]
 
 

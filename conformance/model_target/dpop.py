@@ -87,8 +87,9 @@ class ProofChecker:
         self.config = config
         self.replay = replay
 
-    def check(self, proof: str, method: str, url: str, token: str | None) -> str:
-        """Check `proof` for a request `method url` presenting `token`; returns the jwk thumbprint."""
+    def check(self, proof: str, method: str, url: str, token: str | None, *, operation: bool = False) -> str:
+        """Check `proof` for a request `method url` presenting `token`; returns the jwk thumbprint.
+        `operation`: the request is an agent operation (some faults apply there only)."""
         try:
             header, claims, signing_input, signature = split_jws(proof)
         except UnicodeEncodeError:
@@ -96,7 +97,7 @@ class ProofChecker:
         self._check_header(header)
         jwk = self._check_key(header)
         self._check_signature(header["alg"], jwk, signing_input, signature)
-        self._check_claims(claims, method, url, token)
+        self._check_claims(claims, method, url, token, operation)
         return jwk_thumbprint(jwk)
 
     def _check_header(self, header: dict) -> None:
@@ -141,7 +142,7 @@ class ProofChecker:
         if not valid:
             raise ProofError("signature", "the signature does not verify under the jwk")
 
-    def _check_claims(self, claims: dict, method: str, url: str, token: str | None) -> None:
+    def _check_claims(self, claims: dict, method: str, url: str, token: str | None, operation: bool = False) -> None:
         cfg = self.config
         lenient = cfg.has("skip-claims-check")  # the fault: a missing claim is not refused, its check is skipped
         if cfg.has("500-on-iat-type") and "iat" in claims:
@@ -158,9 +159,10 @@ class ProofChecker:
             self._check_htu(claims["htu"], url)
         if "iat" in claims:
             self._check_iat(claims["iat"])
-        if token is not None:
+        if token is not None and not (operation and cfg.has("operations-skip-ath")):
             self._check_ath(claims.get("ath"), token)
-        if "jti" in claims and not self.replay.first_use(claims["jti"]) and not cfg.has("accept-replay"):
+        replay_checked = not cfg.has("accept-replay") and not (operation and cfg.has("operations-accept-replay"))
+        if "jti" in claims and not self.replay.first_use(claims["jti"]) and replay_checked:
             if cfg.has("500-on-replay"):  # the fault: the used jti trips the server up (as upstream's replay handling does)
                 raise RuntimeError("duplicate jti in the replay store")
             raise ProofError("replay", "this proof's jti was already used")

@@ -18,6 +18,11 @@ class Fault:
     breaks: tuple[str, ...]  # requirement ids whose fixed checks it makes fail or warn (those the mode checks)
     fuzz: tuple[str, ...] = ()  # requirement ids of the fuzz properties (@fuzz:validate) it makes fail or warn
     stateful: tuple[str, ...] = ()  # requirement ids of the state machine's invariants (@stateful) it breaks
+    stateful_modes: tuple[str, ...] = ()  # where the random walk finds those at its default budget; () = every mode
+    endpoints: tuple[str, ...] = ()  # where its fixed checks may flag (spec.cases.ENDPOINTS); () = anywhere
+
+    def stateful_in(self, mode: str) -> tuple[str, ...]:
+        return self.stateful if not self.stateful_modes or mode in self.stateful_modes else ()
 
 
 def catalogue_path() -> Path:
@@ -30,7 +35,8 @@ def catalogue_path() -> Path:
 def load_faults(path: Path | None = None) -> dict[str, Fault]:
     data = json.loads((path or catalogue_path()).read_text(encoding="utf-8"))
     return {
-        name: Fault(name, raw["summary"], tuple(raw["modes"]), tuple(raw["breaks"]), tuple(raw.get("fuzz", ())), tuple(raw.get("stateful", ())))
+        name: Fault(name, raw["summary"], tuple(raw["modes"]), tuple(raw["breaks"]), tuple(raw.get("fuzz", ())), tuple(raw.get("stateful", ())),
+              tuple(raw.get("stateful_modes", ())), tuple(raw.get("endpoints", ())))
         for name, raw in data["faults"].items()
     }
 

@@ -44,11 +44,12 @@ def run_facts(config: pytest.Config) -> dict:
             "dpop_mode": conf.mode,
             "dpop_mode_source": conf.mode_source,
             "forged_tokens": conf.forger is not None,
+            "operations": conf.operations_seen(),
         },
         limits={"request_timeout": conf.client.timeout, "run_timeout": conf.client.run_timeout,
                 "max_requests": conf.client.max_requests, "retry_after_cap": conf.client.retry_cap},
         transport=transport_summary(conf.client),
-        notes=transport_notes(conf.client),
+        notes=transport_notes(conf.client) + operation_notes(conf.operations_seen()),
         cut_short=bool(conf.client.stopped or conf.client.given_up),
         summaries=summaries,
         lines=lines,
@@ -171,6 +172,14 @@ def transport_summary(client: TargetClient) -> dict:
         "stopped": client.stopped,
         "given_up": sorted(client.given_up.values()),
     }
+
+
+def operation_notes(operations: dict[str, str]) -> list[str]:
+    absent = [name for name, seen in operations.items() if seen == "absent"]
+    if not absent:
+        return []
+    return [f"the target has no {', '.join(absent)} operation{'s' if len(absent) > 1 else ''} (404 or 405 for a registered "
+            "agent's own id): those checks are not applicable"]
 
 
 def transport_notes(client: TargetClient) -> list[str]:

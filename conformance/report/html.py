@@ -133,12 +133,24 @@ def matrix_section(doc: dict) -> str:
     return "".join(parts)
 
 
+def operations_line(target: dict) -> str:
+    """Which agent operations the target has: an absent one's checks are not applicable, said here once."""
+    seen = target.get("operations") or {}
+    if not seen:
+        return ""
+    groups = {state: [name for name, s in seen.items() if s == state] for state in ("present", "absent", "untested")}
+    words = {"present": "tested", "absent": "not on this target (404 or 405 for a registered agent's own id): not applicable",
+             "untested": "not reached"}
+    parts = [f"{_e(', '.join(names))}: {words[state]}" for state, names in groups.items() if names]
+    return f"<p>Agent operations — {'; '.join(parts)}.</p>"
+
+
 def summary_sections(doc: dict) -> list[str]:
     target = doc["target"]
     header = (
         f'<div class="arcp-section"><p>Target {_e(target["url"])} (server version {_e(target["server_version"] or "unknown")}), '
         f'DPoP mode {_e(target["dpop_mode"])} ({_e(target["dpop_mode_source"])}), forged tokens {"on" if target["forged_tokens"] else "off"}; '
-        f'exit status {_e(doc["exit_status"])}; format {_e(doc["format"])}.</p></div>'
+        f'exit status {_e(doc["exit_status"])}; format {_e(doc["format"])}.</p>{operations_line(target)}</div>'
     )
     return [_STYLE, header, requirements_section(doc), matrix_section(doc), fuzz_section(doc), stateful_section(doc)]
 

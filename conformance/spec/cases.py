@@ -11,7 +11,14 @@ from ..dpop.proofs import CONTROLS, DEFECTS
 from .catalogue import requirement
 from .vocabulary import MODES
 
-ENDPOINTS = ("validate", "register")  # phase 2 with a temp token, phase 3 with a validated token
+PHASES = ("validate", "register")  # phase 2 with a temp token, phase 3 with a validated token
+# The agent operations of profile §3, where access tokens are used (RFC 9449 §7): unregister last,
+# since it ends the agent.
+OPERATIONS = ("heartbeat", "metrics-post", "metrics-get", "agent-info", "unregister")
+ENDPOINTS = (*PHASES, *OPERATIONS)
+# Where a proof's first use consumes nothing, so a replay can be judged: a validated token is
+# single use, and an accepted unregister ends the agent the replay would need.
+REPLAYABLE = ("validate", *OPERATIONS[:-1])
 
 DPOP_ERROR = "invalid_dpop_proof"
 TOKEN_ERROR = "invalid_token"
@@ -84,8 +91,8 @@ def cases_for(mode: str) -> list[Case]:
     for endpoint in ENDPOINTS:
         if mode != "disabled":
             proofs = ["valid", "none", *DEFECTS, *CONTROLS, "dpop-scheme"]
-            if endpoint == "validate":
-                proofs.append("replay")  # temp tokens are reusable; a validated token is single use
+            if endpoint in REPLAYABLE:
+                proofs.append("replay")
             out += [Case(endpoint, "bound", p) for p in proofs]
             out.append(Case(endpoint, "mismatched", "valid"))
         for token in ("unbound", "legacy"):

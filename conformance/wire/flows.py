@@ -27,7 +27,9 @@ class Endpoints:
     validate: str = "/auth/agent/validate_compliance"
     poll: str = "/auth/agent/validation/{validation_id}"
     register: str = "/agents/register"
-    unregister: str = "/agents/{agent_id}"
+    unregister: str = "/agents/{agent_id}"  # also GET: the agent's info
+    heartbeat: str = "/agents/{agent_id}/heartbeat"
+    metrics: str = "/agents/{agent_id}/metrics"
 
     def overridden_by(self, config: dict, client: TargetClient) -> "Endpoints":
         """Apply /.well-known/arcp-configuration, keeping only URLs on the target itself."""
@@ -37,6 +39,17 @@ class Endpoints:
             if isinstance(url, str) and url and client.same_origin(client.url(url)):
                 changes[ours] = urlsplit(client.url(url)).path
         return replace(self, **changes)
+
+
+# The agent operations (spec.cases.OPERATIONS) as the wire has them: (method, Endpoints field, body).
+METRICS_BODY = {"avg_response_time": 0.05, "success_rate": 1.0}
+OPERATION_REQUESTS = {
+    "heartbeat": ("POST", "heartbeat", None),
+    "metrics-post": ("POST", "metrics", METRICS_BODY),
+    "metrics-get": ("GET", "metrics", None),
+    "agent-info": ("GET", "unregister", None),
+    "unregister": ("DELETE", "unregister", None),
+}
 
 
 @dataclass(frozen=True)
@@ -164,6 +177,17 @@ class Flows:
             self.registered.append((identity, access, proof))
         return ex
 
+    def operation(self, name: str, identity: Identity, access: str | None, proof: Proof, scheme: str = "Bearer") -> Exchange:
+        """One agent operation on `identity`'s own agent, presenting `access` (None: no Authorization)."""
+        method, path = self.operation_target(name, identity)
+        body = OPERATION_REQUESTS[name][2]
+        return self.client.send(method, path, lambda url: request_headers(access, proof, method, url, scheme), body)
+
+    def operation_target(self, name: str, identity: Identity) -> tuple[str, str]:
+        """(method, path) of the agent operation `name` on `identity`'s agent."""
+        method, field_name, _ = OPERATION_REQUESTS[name]
+        return method, getattr(self.endpoints, field_name).format(agent_id=identity.agent_id)
+
     def unregister(self, identity: Identity, access: str, proof: Proof) -> Exchange:
         path = self.endpoints.unregister.format(agent_id=identity.agent_id)
         # The key the access token is bound to, which is not the registration proof's key when a
@@ -183,6 +207,10 @@ class Flows:
                     del self.registered[i]
                 return ex.ok
         return True
+
+    def forget(self, identity: Identity) -> None:
+        """`identity` was unregistered by a request of its own: nothing left to clean up."""
+        self.registered[:] = [r for r in self.registered if r[0].agent_id != identity.agent_id]
 
     def cleanup(self) -> None:
         for identity, access, proof in list(reversed(self.registered)):
