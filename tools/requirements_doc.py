@@ -92,8 +92,9 @@ def _checks_text(req_id: str) -> list[str]:
             what = "the fuzz run's property" if judge == "fuzz" else "an invariant of the state machine"
             lines.append(f"- `{req_id}@{subject}`, {what} ({_modes(modes)}); judged in `conformance/judging/{'fuzz.py' if judge == 'fuzz' else 'stateful/'}`")
             continue
-        where = "case_judges.py" if judge in CASE_JUDGES else "issuance_judges.py"
-        doc = ((CASE_JUDGES.get(judge) or ISSUANCE_JUDGES.get(judge)).__doc__ or "").strip().splitlines()[0]
+        function = CASE_JUDGES.get(judge) or ISSUANCE_JUDGES.get(judge)
+        where = function.__module__.removeprefix("conformance.judging.").replace(".", "/") + ".py"
+        doc = (function.__doc__ or "").strip().splitlines()[0]
         names = list(subjects)  # in the order the checks run: phase 2, phase 3, then the operations
         shown = ", ".join(f"`@{s}` ({_modes(subjects[s])})" for s in names[:SHOWN_SITUATIONS])
         more = f" and {len(names) - SHOWN_SITUATIONS} more situations" if len(names) > SHOWN_SITUATIONS else ""

@@ -7,6 +7,7 @@ from ..spec.checks import Check, fixed_checks
 from ..spec.vocabulary import SKIP, Verdict
 from ..wire.records import CaseResult
 from ..wire.session import ConformanceSession
+from . import refresh_judges  # noqa: F401  (registers the refresh judges with the case judges)
 from .case_judges import CASE_JUDGES, judge_case
 from .exploration import ExplorationRun
 from .fuzz import FuzzRun, fuzz_checks

@@ -283,7 +283,7 @@ class ModelApp:
     # --- agent endpoints
 
     def registered_agent(self, request: Request) -> str:
-        caller = self.guard.protected(request, "access")
+        caller = self.guard.protected(request, "access", operation=True)
         agent_id = request.path_params["agent_id"]
         self.own_agent(caller, agent_id)
         if agent_id not in self.agents:
@@ -314,6 +314,15 @@ class ModelApp:
         agent = self.agents[agent_id]
         return JSONResponse({"agent_id": agent_id, "agent_type": agent["agent_type"], "endpoint": agent["endpoint"], "status": "alive"})
 
+    async def refresh(self, request: Request) -> JSONResponse:
+        """A new access token for a valid one, with the same binding, audience and type."""
+        caller = self.guard.protected(request, "access", proof_checked=not self.config.has("refresh-without-proof"))
+        jkt = None if self.config.has("refresh-drops-binding") else caller.jkt
+        claims = caller.claims
+        token = self.tokens.issue("access", claims["agent_id"], str(claims.get("agent_type", "")), jkt,
+                                  foreign=self.config.has("refresh-token-unusable"))
+        return self.token_response({"access_token": token, "token_type": self.token_type(jkt), "expires_in": self.tokens.expires_in("access")})
+
     # --- errors: every one a problem+json, a crash included
 
     async def on_problem(self, request: Request, exc: Problem) -> JSONResponse:
@@ -341,6 +350,7 @@ class ModelApp:
             Route("/agents/{agent_id}/heartbeat", self.heartbeat, methods=["POST"]),
             Route("/agents/{agent_id}/metrics", self.report_metrics, methods=["POST"]),
             Route("/agents/{agent_id}/metrics", self.metrics, methods=["GET"]),
+            Route("/tokens/refresh", self.refresh, methods=["POST"]),
         ]
 
 

@@ -61,35 +61,37 @@ class Guard:
         claims, jkt = self.tokens.verify(token, kind)
         return Caller(claims, token, jkt)
 
-    def protected(self, request: Request, kind: str) -> Caller:
+    def protected(self, request: Request, kind: str, *, operation: bool = False, proof_checked: bool = True) -> Caller:
+        """The caller of a DPoP-protected endpoint taking a `kind` token; `operation`: an agent
+        operation (some faults apply there only); `proof_checked` False: a fault skips DPoP here."""
         caller = self.bearer_only(request, kind)
         proofs = request.headers.getlist("dpop")
-        if kind == "access" and self.config.has("operations-skip-dpop"):
-            return caller  # the fault: the agent operations check the token alone (as upstream 2.1.2 does)
+        if operation and self.config.has("operations-skip-dpop") or not proof_checked:
+            return caller  # the fault: the token alone decides (as at upstream 2.1.2's operations)
         if self.config.dpop:
-            self._check_dpop(request, caller, proofs, kind)
+            self._check_dpop(request, caller, proofs, kind, operation)
         elif proofs and self.config.has("disabled-checks-proofs"):
             self._checked(request, proofs[0], caller.token)
         return caller
 
-    def _checked(self, request: Request, proof: str, token: str | None, kind: str | None = None) -> str:
+    def _checked(self, request: Request, proof: str, token: str | None, operation: bool = False) -> str:
         """The proof's key thumbprint; 401 dpop-invalid if any §5 check fails."""
         try:
-            return self.proofs.check(proof, request.method, self.request_url(request), token, operation=kind == "access")
+            return self.proofs.check(proof, request.method, self.request_url(request), token, operation=operation)
         except ProofError as exc:
             slug = "authentication-failed" if exc.rule == "iat-future" and self.config.has("future-iat-type") else "dpop-invalid"
             raise Problem(slug, str(exc), error=PROOF_ERROR) from None
 
-    def _check_dpop(self, request: Request, caller: Caller, proofs: list[str], kind: str) -> None:
+    def _check_dpop(self, request: Request, caller: Caller, proofs: list[str], kind: str, operation: bool) -> None:
         cfg = self.config
         if len(proofs) > 1 and not cfg.has("accept-two-headers"):
             raise Problem("dpop-invalid", "more than one DPoP header field", error=PROOF_ERROR)
         if caller.jkt is None:
-            self._check_unbound(request, caller, proofs[0] if proofs else None, kind)
+            self._check_unbound(request, caller, proofs[0] if proofs else None, operation)
         else:
-            self._check_bound(request, caller, proofs[0] if proofs else None, kind)
+            self._check_bound(request, caller, proofs[0] if proofs else None, kind, operation)
 
-    def _check_bound(self, request: Request, caller: Caller, proof: str | None, kind: str) -> None:
+    def _check_bound(self, request: Request, caller: Caller, proof: str | None, kind: str, operation: bool) -> None:
         cfg = self.config
         if proof is None:
             if cfg.has("bound-noproof-accepted"):
@@ -97,14 +99,14 @@ class Guard:
             if cfg.mode == "optional" and cfg.has("optional-noproof-type"):
                 raise Problem("token-invalid", "a DPoP-bound token needs a proof", error=TOKEN_ERROR)
             raise Problem("dpop-required", "a DPoP-bound token needs a DPoP proof", error=TOKEN_ERROR)
-        jkt = self._checked(request, proof, caller.token, kind)
+        jkt = self._checked(request, proof, caller.token, operation)
         if kind == "validated" and cfg.has("bound-refused-at-register"):
             raise Problem("dpop-binding-mismatch", "phase 3 refuses every bound token", error=TOKEN_ERROR)
-        compared = not cfg.has("skip-binding-compare") and not (kind == "access" and cfg.has("operations-skip-binding"))
+        compared = not cfg.has("skip-binding-compare") and not (operation and cfg.has("operations-skip-binding"))
         if jkt != caller.jkt and compared:
             raise Problem("dpop-binding-mismatch", "the proof's key is not the key the token is bound to", error=TOKEN_ERROR)
 
-    def _check_unbound(self, request: Request, caller: Caller, proof: str | None, kind: str) -> None:
+    def _check_unbound(self, request: Request, caller: Caller, proof: str | None, operation: bool) -> None:
         cfg = self.config
         required = cfg.mode == "required"
         if proof is None:
@@ -114,7 +116,7 @@ class Guard:
                 raise Problem("dpop-required", "a DPoP proof is required", error=TOKEN_ERROR)
             return
         try:
-            self._checked(request, proof, caller.token, kind)
+            self._checked(request, proof, caller.token, operation)
         except Problem:
             if cfg.has("accept-unbound-defect-required" if required else "ignore-defects-unbound-optional"):
                 return

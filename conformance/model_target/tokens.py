@@ -29,7 +29,8 @@ class Tokens:
     def ttl(self, kind: str) -> int:
         return {"temp": self.config.temp_ttl, "validated": self.config.validated_ttl, "access": self.config.access_ttl}[kind]
 
-    def issue(self, kind: str, agent_id: str, agent_type: str, jkt: str | None, **extra: object) -> str:
+    def issue(self, kind: str, agent_id: str, agent_type: str, jkt: str | None, *, foreign: bool = False, **extra: object) -> str:
+        """A `kind` token; `foreign`: signed with a secret this server does not verify with (a fault's)."""
         now = int(time.time())
         claims: dict = {
             "sub": agent_id,
@@ -53,7 +54,8 @@ class Tokens:
             del claims["aud"]
         if kind == "access" and self.config.has("access-no-token-type"):
             del claims["token_type"]
-        return jwt.encode(claims, self.config.jwt_secret, algorithm="HS256", headers=headers or None)
+        secret = self.config.jwt_secret + ("-foreign" if foreign else "")
+        return jwt.encode(claims, secret, algorithm="HS256", headers=headers or None)
 
     def expires_in(self, kind: str) -> int:
         """The expires_in of a token response: the TTL, as the token's exp is iat + TTL."""

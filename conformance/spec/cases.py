@@ -15,7 +15,10 @@ PHASES = ("validate", "register")  # phase 2 with a temp token, phase 3 with a v
 # The agent operations of profile §3, where access tokens are used (RFC 9449 §7): unregister last,
 # since it ends the agent.
 OPERATIONS = ("heartbeat", "metrics-post", "metrics-get", "agent-info", "unregister")
-ENDPOINTS = (*PHASES, *OPERATIONS)
+REFRESH = "refresh"  # POST /tokens/refresh with an access token: a few situations, not the whole matrix
+ENDPOINTS = (*PHASES, *OPERATIONS, REFRESH)
+# Endpoints a conformant target may lack (profile §3): their checks are then not applicable.
+OPTIONAL_ENDPOINTS = (*OPERATIONS, REFRESH)
 # Where a proof's first use consumes nothing, so a replay can be judged: a validated token is
 # single use, and an accepted unregister ends the agent the replay would need.
 REPLAYABLE = ("validate", *OPERATIONS[:-1])
@@ -86,9 +89,18 @@ class Expectation:
     dpop_failure: bool = False  # a DPoP failure: the 401 should carry a DPoP challenge with algs
 
 
+# The refresh situations per mode: the defect-free refresh (the claims it keeps, the refreshed
+# token at work), and in required mode the two a bound token must be refused in.
+REFRESH_CASES = {
+    "required": (("bound", "valid"), ("bound", "none"), ("mismatched", "valid")),
+    "optional": (("bound", "valid"),),
+    "disabled": (("unbound", "none"),),
+}
+
+
 def cases_for(mode: str) -> list[Case]:
     out: list[Case] = []
-    for endpoint in ENDPOINTS:
+    for endpoint in (*PHASES, *OPERATIONS):
         if mode != "disabled":
             proofs = ["valid", "none", *DEFECTS, *CONTROLS, "dpop-scheme"]
             if endpoint in REPLAYABLE:
@@ -99,6 +111,7 @@ def cases_for(mode: str) -> list[Case]:
             out += [Case(endpoint, token, p) for p in ("valid", "none", "htm-wrong")]
         out += [Case(endpoint, t, "valid") for t in ("expired", "bad-signature", "malformed", "wrong-phase")]
         out.append(Case(endpoint, "missing", "none"))
+    out += [Case(REFRESH, token, proof) for token, proof in REFRESH_CASES[mode]]
     return out
 
 
@@ -106,6 +119,10 @@ def expect(case: Case, mode: str) -> Expectation:
     if mode not in MODES:
         raise ValueError(f"unknown DPoP mode {mode!r}")
     token, proof = case.token, case.proof
+    if case.endpoint == REFRESH and (token, proof) in (("bound", "none"), ("mismatched", "valid")):
+        slug = "dpop-required" if proof == "none" else "dpop-binding-mismatch"
+        errors = EITHER_ERROR if proof == "none" else (TOKEN_ERROR,)
+        return Expectation("ISSUE-refresh-proof-required", False, (401,), (slug,), "BIND-problem-type", errors, True)
     if token in ("expired", "bad-signature", "malformed"):
         types = ("token-invalid", "authentication-failed") if token == "expired" else ("token-invalid",)
         return Expectation("TOKEN-invalid", False, (401,), types, "BIND-problem-type", (TOKEN_ERROR,))

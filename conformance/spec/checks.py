@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .cases import Case, Expectation, cases_for, expect
+from .cases import REFRESH, Case, Expectation, cases_for, expect
 from .catalogue import Requirement, requirement
 from .vocabulary import MODES
 
@@ -38,6 +38,9 @@ PROBLEM_JUDGES = (
 
 def case_checks(case: Case, exp: Expectation) -> list[Check]:
     out = [Check(exp.requirement, case.id, "ensure_outcome", case)]
+    if exp.accept and case.endpoint == REFRESH:
+        out.append(Check("ISSUE-refresh-keeps-binding", case.id, "ensure_refresh_keeps_binding", case))
+        out.append(Check("ISSUE-refresh-token-works", case.id, "ensure_refreshed_token_works", case))
     if exp.accept:
         return out
     if exp.type_requirement:

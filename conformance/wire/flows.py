@@ -30,6 +30,7 @@ class Endpoints:
     unregister: str = "/agents/{agent_id}"  # also GET: the agent's info
     heartbeat: str = "/agents/{agent_id}/heartbeat"
     metrics: str = "/agents/{agent_id}/metrics"
+    refresh: str = "/tokens/refresh"
 
     def overridden_by(self, config: dict, client: TargetClient) -> "Endpoints":
         """Apply /.well-known/arcp-configuration, keeping only URLs on the target itself."""
@@ -182,6 +183,10 @@ class Flows:
         method, path = self.operation_target(name, identity)
         body = OPERATION_REQUESTS[name][2]
         return self.client.send(method, path, lambda url: request_headers(access, proof, method, url, scheme), body)
+
+    def refresh(self, token: str | None, proof: Proof, scheme: str = "Bearer") -> Exchange:
+        """POST /tokens/refresh presenting `token` (no body)."""
+        return self.client.send("POST", self.endpoints.refresh, lambda url: request_headers(token, proof, "POST", url, scheme))
 
     def operation_target(self, name: str, identity: Identity) -> tuple[str, str]:
         """(method, path) of the agent operation `name` on `identity`'s agent."""

@@ -12,6 +12,8 @@ class CaseResult:
     reason: str = ""  # why there is no exchange (inconclusive)
     control_ok: bool = True  # the same endpoint accepted a defect-free request in this run
     forged: bool = False  # its token was forged with the target's signing secret
+    presented: str | None = None  # the token the request presented (a refresh's judge compares it with the new one)
+    follow_up: Exchange | None = None  # a refresh: the refreshed token at work (a heartbeat)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..dpop.keys import KeyPair, generate_key
 from ..dpop.tokens import ForgeRefused, Forger, bad_signature, jkt_of
-from ..spec.cases import OPERATIONS, Case
+from ..spec.cases import OPERATIONS, OPTIONAL_ENDPOINTS, REFRESH, REFRESH_CASES, Case
 from ..spec.checks import Check
 from ..spec.vocabulary import AUTO, MODE_CHOICES
 from .agent_endpoint import AgentEndpoint
@@ -278,7 +278,7 @@ class ConformanceSession:
 
     def _token_for(self, case: Case) -> Sourced:
         self.issuance()
-        if case.endpoint in OPERATIONS:
+        if case.endpoint in OPTIONAL_ENDPOINTS:
             return self._operation_token(case)
         st, kind = self.state, case.token
         phase3 = case.endpoint == "register"
@@ -416,7 +416,7 @@ class ConformanceSession:
     def operation_absent(self, endpoint: str) -> bool:
         """Did the target answer every defect-free request at this operation, for a registered
         agent's own id, with 404 or 405: it does not have the operation (not applicable)."""
-        if endpoint not in OPERATIONS:
+        if endpoint not in OPTIONAL_ENDPOINTS:
             return False
         return _absent([self.result(c).exchange for c in self.control_cases(endpoint)])
 
@@ -424,9 +424,9 @@ class ConformanceSession:
         """Each agent operation: "present", "absent" (not applicable) or "untested", from what the
         run recorded (sends nothing)."""
         if self.mode is None:
-            return {name: "untested" for name in OPERATIONS}
+            return {name: "untested" for name in OPTIONAL_ENDPOINTS}
         out = {}
-        for name in OPERATIONS:
+        for name in OPTIONAL_ENDPOINTS:
             results = [self.recorded(c) for c in self.control_cases(name)]
             exchanges = [r.exchange for r in results if r is not None]
             out[name] = "absent" if _absent(exchanges) else "present" if any(ex is not None and ex.ok for ex in exchanges) else "untested"
@@ -474,6 +474,8 @@ class ConformanceSession:
         proof, scheme = self.proof_for(case)
         if case.endpoint in OPERATIONS:
             return self._send_operation(case, who, token, proof, scheme)
+        if case.endpoint == REFRESH:
+            return self._send_refresh(who, token, proof, scheme)
         if case.endpoint == "validate":
             if case.proof == "replay":
                 values = tuple(proof.headers("POST", self.client.url(self.endpoints.validate), token))
@@ -500,8 +502,24 @@ class ConformanceSession:
             self._agent_gone(who)
         return CaseResult(ex)
 
+    def _send_refresh(self, who: Identity, token: str | None, proof: Proof, scheme: str) -> CaseResult:
+        """The refresh, then the refreshed token at work: a heartbeat with a proof by the key it is bound to."""
+        ex = self.flows.refresh(token, proof, scheme)
+        result = CaseResult(ex, presented=token)
+        new = ex.json_member("access_token") if ex.ok else None
+        if not isinstance(new, str):
+            return result
+        if self.operation_absent("heartbeat"):
+            result.reason = "the target has no heartbeat operation to present the refreshed token at"
+            return result
+        bound_to_a = jkt_of(new) == self.key_a.thumbprint
+        result.follow_up = self.flows.operation("heartbeat", who, new, Proof(key=self.key_a) if bound_to_a else NO_PROOF)
+        return result
+
     def control_cases(self, endpoint: str) -> list[Case]:
         """The defect-free requests that make the positive control of `endpoint`, in the order tried."""
+        if endpoint == REFRESH:
+            return [Case(REFRESH, *REFRESH_CASES[self.resolve_mode()][0])]
         kinds = [("unbound", "none")] if self.resolve_mode() == "disabled" else [("bound", "valid"), ("unbound", "valid"), ("unbound", "none")]
         return [Case(endpoint, token, proof) for token, proof in kinds]
 
@@ -517,7 +535,7 @@ class ConformanceSession:
 
     def exchanges_for(self, check: Check) -> list[Exchange]:
         if check.case is not None:
-            ex = self.result(check.case).exchange
-            return [ex] if ex else []
+            result = self.result(check.case)
+            return [e for e in (result.exchange, result.follow_up) if e is not None]
         iss = self.issuance()
         return [e for e in (iss.exchange(check.subject),) if e is not None]

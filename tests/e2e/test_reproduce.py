@@ -99,6 +99,13 @@ REPRODUCIBLE = [
     ("disabled", "BIND-disabled-ignored@validate:unbound:htm-wrong", ("disabled-checks-proofs",)),
     ("required", "PROOF-replay@validate:bound:replay", ("accept-replay",)),
     ("optional", "BIND-dpop-scheme@register:bound:dpop-scheme", ("refuse-dpop-scheme",)),
+    # the agent operations and refresh
+    ("required", "BIND-bound-noproof@heartbeat:bound:none", ("operations-skip-dpop",)),
+    ("optional", "PROOF-replay@metrics-get:bound:replay", ("operations-accept-replay",)),
+    ("required", "BIND-mismatch@unregister:mismatched:valid", ("operations-skip-binding",)),
+    ("required", "ISSUE-refresh-proof-required@refresh:mismatched:valid", ("refresh-without-proof",)),
+    ("optional", "ISSUE-refresh-keeps-binding@refresh:bound:valid", ("refresh-drops-binding",)),
+    ("disabled", "ISSUE-refresh-token-works@refresh:unbound:none", ("refresh-token-unusable",)),
     # the other case judges
     ("required", "BIND-problem-type@register:bad-signature:valid", ("wrong-problem-type",)),
     ("required", "TOKEN-wrong-phase-401@validate:wrong-phase:valid", ("wrong-phase-403",)),

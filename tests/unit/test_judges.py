@@ -45,6 +45,8 @@ PATHS = {
     "register": "/agents/register",
     "phase1": "/auth/agent/request_temp_token",
     "poll": "/auth/agent/validation_status",
+    "refresh": "/tokens/refresh",
+    "heartbeat": "/agents/agent-test/heartbeat",
 }
 NOW = int(time.time())
 JKT_A = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
@@ -103,6 +105,13 @@ def token(subject, **changes) -> str:
     return jwt.encode({k: v for k, v in claims.items() if v is not ABSENT}, SIGNING_KEY, algorithm="HS256")
 
 
+def refreshed(follow_up=None, **claims) -> CaseResult:
+    """A refresh of an access token bound to A, answered with a token whose claims differ by `claims`."""
+    new = token("access", **claims)
+    return CaseResult(exchange(200, {"access_token": new, "token_type": "DPoP"}, where="refresh"),
+                      presented=token("access"), follow_up=follow_up)
+
+
 def token_response(subject, *, claims=None, headers=NO_STORE, **body_changes) -> Exchange:
     body = {TOKEN_MEMBER[subject]: token(subject, **(claims or {})), "token_type": "DPoP", "expires_in": 300}
     body.update(body_changes)
@@ -134,7 +143,7 @@ class Row:
     judge: str
     subject: str  # a case id for case judges, an issuance subject for issuance judges
     mode: str
-    given: Exchange | Issuance
+    given: Exchange | Issuance | CaseResult
     expected: str
     control_ok: bool = True
 
@@ -220,6 +229,17 @@ ROWS: list[Row] = [
                {"401": refusal("token-invalid", challenge=DPOP_TOKEN_ERROR)}, {}),
     *case_rows("TOKEN-invalid", "ensure_outcome", "validate:expired:valid", "required",
                {"401-authentication-failed": refusal("authentication-failed")}, {}),
+    # refresh (§6): the refusals without a proof or with another key's, what the new token keeps, and its use
+    *outcome_rows("ISSUE-refresh-proof-required", "refresh:bound:none", "required", accept=False),
+    *outcome_rows("ISSUE-refresh-proof-required", "refresh:mismatched:valid", "required", accept=False),
+    *case_rows("ISSUE-refresh-keeps-binding", "ensure_refresh_keeps_binding", "refresh:bound:valid", "required",
+               {"all-kept": refreshed()},
+               {"cnf-dropped": refreshed(cnf=ABSENT), "aud-dropped": refreshed(aud=ABSENT),
+                "token-type-changed": refreshed(token_type="bearer"), "rebound": refreshed(cnf={"jkt": JKT_B}),
+                "no-token": CaseResult(exchange(200, {"token_type": "DPoP"}, where="refresh"), presented=token("access"))}),
+    *case_rows("ISSUE-refresh-token-works", "ensure_refreshed_token_works", "refresh:bound:valid", "optional",
+               {"accepted": refreshed(follow_up=accepted("heartbeat"))},
+               {"refused": refreshed(follow_up=refusal("token-invalid", where="heartbeat", challenge=DPOP_TOKEN_ERROR))}),
     # problem_type
     *case_rows("BIND-problem-type", "ensure_problem_type", "validate:bound:jti-missing", "required",
                {"dpop-invalid": refusal("dpop-invalid")},
@@ -352,7 +372,8 @@ def row_id(row: Row) -> str:
 def verdict_of(row: Row) -> Verdict:
     if isinstance(row.given, Issuance):
         return judge_issuance(row.check, row.given)
-    return judge_case(row.check, expect(row.check.case, row.mode), CaseResult(row.given, control_ok=row.control_ok))
+    result = row.given if isinstance(row.given, CaseResult) else CaseResult(row.given, control_ok=row.control_ok)
+    return judge_case(row.check, expect(row.check.case, row.mode), result)
 
 
 @pytest.mark.parametrize("row", ROWS, ids=row_id)
