@@ -317,10 +317,11 @@ class ModelApp:
     async def refresh(self, request: Request) -> JSONResponse:
         """A new access token for a valid one, with the same binding, audience and type."""
         caller = self.guard.protected(request, "access", proof_checked=not self.config.has("refresh-without-proof"))
-        jkt = None if self.config.has("refresh-drops-binding") else caller.jkt
+        drops = self.config.has("refresh-drops-claims")
+        jkt = None if drops else caller.jkt
         claims = caller.claims
         token = self.tokens.issue("access", claims["agent_id"], str(claims.get("agent_type", "")), jkt,
-                                  foreign=self.config.has("refresh-token-unusable"))
+                                  foreign=self.config.has("refresh-token-unusable"), phase_claims=not drops)
         return self.token_response({"access_token": token, "token_type": self.token_type(jkt), "expires_in": self.tokens.expires_in("access")})
 
     # --- errors: every one a problem+json, a crash included

@@ -29,8 +29,10 @@ class Tokens:
     def ttl(self, kind: str) -> int:
         return {"temp": self.config.temp_ttl, "validated": self.config.validated_ttl, "access": self.config.access_ttl}[kind]
 
-    def issue(self, kind: str, agent_id: str, agent_type: str, jkt: str | None, *, foreign: bool = False, **extra: object) -> str:
-        """A `kind` token; `foreign`: signed with a secret this server does not verify with (a fault's)."""
+    def issue(self, kind: str, agent_id: str, agent_type: str, jkt: str | None, *, foreign: bool = False,
+              phase_claims: bool = True, **extra: object) -> str:
+        """A `kind` token; `foreign`: signed with a secret this server does not verify with, and
+        `phase_claims` False: without aud and token_type (faults' both)."""
         now = int(time.time())
         claims: dict = {
             "sub": agent_id,
@@ -50,6 +52,8 @@ class Tokens:
                 headers[PRIVATE_BINDING_HEADER] = jkt
             else:
                 claims["cnf"] = {"jkt": jkt}
+        if not phase_claims:
+            del claims["aud"], claims["token_type"]
         if kind == "access" and self.config.has("access-no-aud"):
             del claims["aud"]
         if kind == "access" and self.config.has("access-no-token-type"):

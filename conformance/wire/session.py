@@ -63,6 +63,7 @@ class FlowState:
 
 Sourced = tuple[Identity | None, str | None, str]  # (identity the token names, token, why there is none)
 
+PROVEN_SLOTS = ("ops", "gone")  # the operations' agents that prove key A (ConformanceSession.SLOTS)
 KEEP_ALIVE = 30.0  # seconds: an agent idle this long gets a heartbeat before use (upstream drops agents silent for ~60 s)
 
 
@@ -180,10 +181,14 @@ class ConformanceSession:
             "a": (st.id_a, Proof(key=self.key_a)),
             "u": (st.id_u, NO_PROOF),
             "d": (id_d, Proof(key=self.key_a, defects=(PHASE1_DEFECT,))),
+            # the proven agents of the operation situations: phase 1 is slow, so at once with the rest
+            **{slot: (self.identity(self.SLOTS[slot][0]), Proof(key=self.key_a)) for slot in PROVEN_SLOTS},
         }
-        with ThreadPoolExecutor(max_workers=3) as pool:
+        with ThreadPoolExecutor(max_workers=len(calls)) as pool:
             futures = {name: pool.submit(self.flows.phase1, who, proof) for name, (who, proof) in calls.items()}
             got = {name: f.result() for name, f in futures.items()}
+        for slot in PROVEN_SLOTS:
+            self._slots[slot] = self._slot_from(calls[slot][0], calls[slot][1], *got[slot])
         iss.phase1, st.temp_a = got["a"]
         iss.phase1_noproof, st.temp_u = got["u"]
         iss.phase1_defective, _ = got["d"]
@@ -337,12 +342,18 @@ class ConformanceSession:
             return (None, why) if why else (slot, "")
 
     def _new_slot(self, name: str) -> AgentSlot | str:
+        self.issuance()  # which makes the proven slots' phase-1 calls
+        if name in self._slots:
+            return self._slots[name]
         label, proven = self.SLOTS[name]
         if not proven and self.state.temp_u is None:
             return "phase 1 without a proof issued no token"
         who = self.identity(label)
         proof = Proof(key=self.key_a) if proven else NO_PROOF
-        ex, temp = self.flows.phase1(who, proof)
+        return self._slot_from(who, proof, *self.flows.phase1(who, proof))
+
+    @staticmethod
+    def _slot_from(who: Identity, proof: Proof, ex: Exchange, temp: str | None) -> AgentSlot | str:
         if temp is None:
             return f"phase 1 for the operations' agent failed ({ex.summary()})"
         return AgentSlot(who, temp, proof)
@@ -381,6 +392,8 @@ class ConformanceSession:
     def _operation_token(self, case: Case) -> Sourced:
         """The token of an operation situation, from a registered agent of the suite's own."""
         kind, consumes = case.token, case.endpoint == "unregister"
+        if self.state.temp_a is None:  # no agent key, or the target issues nothing: no agent to act on
+            return None, None, self._issuance.reasons.get("phase1") or "phase 1 issued no temp token"
         if kind == "unbound":
             slot, why = self._unbound_slot(consumes)
         else:

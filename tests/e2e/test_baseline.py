@@ -13,8 +13,8 @@ REPLAY = "PROOF-replay@validate:bound:replay"
 
 
 def run(cwd, target, *args):
-    """The suite's replay checks in `cwd`, without the developer's ARCP_CONFORMANCE_* variables."""
-    return run_suite(cwd, SUITE, "--target-url", target, "-k", "replay", "--fuzz-examples", "0", "--stateful-examples", "0", *args, timeout=120)
+    """The suite's phase-2 replay check in `cwd`, without the developer's ARCP_CONFORMANCE_* variables."""
+    return run_suite(cwd, SUITE, "--target-url", target, "-k", "replay and validate", "--fuzz-examples", "0", "--stateful-examples", "0", *args, timeout=120)
 
 
 def test_a_written_baseline_accepts_the_deviation_and_goes_stale_when_it_is_fixed(tmp_path):

@@ -27,7 +27,7 @@ def test_bench_prints_every_figure(tmp_path: Path) -> None:
     assert not missing, missing
     for key in FIGURES:
         assert isinstance(rows[key]["value"], (int, float)) and rows[key]["value"] > 0, rows[key]
-    assert rows["model_phase1"]["value"] == 3
+    assert rows["model_phase1"]["value"] <= 6  # the target of benchmarks/RESULTS.md: phase 1 is slow and rate limited
     assert "=== figures ===" in proc.stdout and "targets:" in proc.stdout
     assert "Upstream figures not measured" in proc.stdout  # said, not silently left out
 

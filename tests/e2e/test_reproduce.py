@@ -104,7 +104,7 @@ REPRODUCIBLE = [
     ("optional", "PROOF-replay@metrics-get:bound:replay", ("operations-accept-replay",)),
     ("required", "BIND-mismatch@unregister:mismatched:valid", ("operations-skip-binding",)),
     ("required", "ISSUE-refresh-proof-required@refresh:mismatched:valid", ("refresh-without-proof",)),
-    ("optional", "ISSUE-refresh-keeps-binding@refresh:bound:valid", ("refresh-drops-binding",)),
+    ("optional", "ISSUE-refresh-keeps-binding@refresh:bound:valid", ("refresh-drops-claims",)),
     ("disabled", "ISSUE-refresh-token-works@refresh:unbound:none", ("refresh-token-unusable",)),
     # the other case judges
     ("required", "BIND-problem-type@register:bad-signature:valid", ("wrong-problem-type",)),

@@ -159,3 +159,15 @@ def test_source_links_follow_the_rfc_named_last():
         "https://www.rfc-editor.org/rfc/rfc6749",
         "https://www.rfc-editor.org/rfc/rfc6749#section-5.2",
     ]
+
+
+def test_the_results_schema_names_every_endpoint_a_case_can_have():
+    import json
+
+    from conformance.spec.catalogue import SCHEMAS
+    from conformance.spec.cases import ENDPOINTS
+
+    schema = json.loads((SCHEMAS / "results.schema.json").read_text(encoding="utf-8"))
+    text = json.dumps(schema)
+    listed = json.loads(text.split('"endpoint": {"enum": ', 1)[1].split("]", 1)[0] + "]")
+    assert listed == list(ENDPOINTS)
