@@ -4,16 +4,53 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm
+from jwt.algorithms import get_default_algorithms
 from jwt.utils import base64url_encode
 
-SUPPORTED_ALGS = ("EdDSA", "ES256")  # ARCP's default DPOP_ALGORITHMS (profile §5)
+RSA_BITS = 2048  # RFC 7518 §3.3: an RSA signing key has at least 2048 bits
+RSA_EXPONENT = 65537
+
+
+@dataclass(frozen=True)
+class AlgKeys:
+    """What a proof algorithm needs of its key: the JWK kty and crv (None: the kty has none), the
+    cryptography private key type, the curve for EC, and how to make a fresh key."""
+
+    kty: str
+    crv: str | None
+    private_type: type
+    curve: type | None
+    generate: Callable[[], Any]
+
+
+def _ec(curve: type) -> Callable[[], Any]:
+    return lambda: ec.generate_private_key(curve())
+
+
+def _rsa() -> Any:
+    # slow (tens of milliseconds): called only for a key that is used
+    return rsa.generate_private_key(public_exponent=RSA_EXPONENT, key_size=RSA_BITS)
+
+
+# The proof algorithms the suite signs with (RFC 7518 §3.1-§3.5, RFC 8037 §3.1), in the order of
+# the suite's preference: ARCP's default DPOP_ALGORITHMS (EdDSA, ES256) first.
+ALG_KEYS: dict[str, AlgKeys] = {
+    "EdDSA": AlgKeys("OKP", "Ed25519", Ed25519PrivateKey, None, Ed25519PrivateKey.generate),
+    "ES256": AlgKeys("EC", "P-256", ec.EllipticCurvePrivateKey, ec.SECP256R1, _ec(ec.SECP256R1)),
+    "ES384": AlgKeys("EC", "P-384", ec.EllipticCurvePrivateKey, ec.SECP384R1, _ec(ec.SECP384R1)),
+    "ES512": AlgKeys("EC", "P-521", ec.EllipticCurvePrivateKey, ec.SECP521R1, _ec(ec.SECP521R1)),
+    "RS256": AlgKeys("RSA", None, rsa.RSAPrivateKey, None, _rsa),
+    "PS256": AlgKeys("RSA", None, rsa.RSAPrivateKey, None, _rsa),
+}
+SUPPORTED_ALGS = tuple(ALG_KEYS)
+DEFAULT_ALGS = ("EdDSA", "ES256")  # ARCP's default DPOP_ALGORITHMS (profile §5)
 
 # RFC 7638 §3.2 (EC, RSA) and RFC 8037 §2 (OKP): the members a thumbprint hashes.
 _REQUIRED_MEMBERS = {
@@ -21,6 +58,7 @@ _REQUIRED_MEMBERS = {
     "OKP": ("crv", "kty", "x"),
     "RSA": ("e", "kty", "n"),
 }
+_ALGORITHMS = get_default_algorithms()  # PyJWT's algorithm objects, by JWS alg name
 
 
 @dataclass(frozen=True)
@@ -32,33 +70,33 @@ class KeyPair:
 
     def __post_init__(self) -> None:
         # Catch a key that does not fit its alg here, not as a confusing signing error later.
-        if self.alg == "EdDSA":
-            ok = isinstance(self.private_key, Ed25519PrivateKey)
-        elif self.alg == "ES256":
-            ok = isinstance(self.private_key, ec.EllipticCurvePrivateKey) and isinstance(
-                self.private_key.curve, ec.SECP256R1
-            )
-        else:
+        spec = ALG_KEYS.get(self.alg)
+        if spec is None:
             raise ValueError(_unsupported(self.alg))
-        if not ok:
-            expected = "an Ed25519" if self.alg == "EdDSA" else "a P-256"
-            raise ValueError(f"{self.alg} needs {expected} private key")
+        key = self.private_key
+        fits = isinstance(key, spec.private_type) and (spec.curve is None or isinstance(key.curve, spec.curve))
+        if fits and spec.kty == "RSA" and key.key_size < RSA_BITS:
+            raise ValueError(f"{self.alg} needs an RSA key of at least {RSA_BITS} bits, not {key.key_size}")
+        if not fits:
+            raise ValueError(f"{self.alg} needs a {' '.join(filter(None, (spec.kty, spec.crv)))} private key, not {type(key).__name__}")
 
     @property
     def private_jwk(self) -> dict[str, Any]:
-        """The JWK with the private member `d` (only for the `jwk-private` defect)."""
-        return _algorithm(self.alg).to_jwk(self.private_key, as_dict=True)
+        """The JWK with the private members (`d`, for RSA also p, q, ...): only for the `jwk-private` defect."""
+        jwk = _ALGORITHMS[self.alg].to_jwk(self.private_key, as_dict=True)
+        jwk.pop("key_ops", None)  # PyJWT adds it for RSA keys; a proof's jwk has no use for it
+        return jwk
 
     @property
     def public_jwk(self) -> dict[str, Any]:
-        """The public JWK: exactly the required members (OKP kty,crv,x; EC kty,crv,x,y).
-        A fresh copy each time, of members computed once per key (every proof carries them)."""
+        """The public JWK: exactly the RFC 7638 required members (OKP crv,kty,x; EC crv,kty,x,y;
+        RSA e,kty,n). A fresh copy each time, of members computed once per key (every proof carries them)."""
         return dict(self._public_members)
 
     @cached_property
     def _public_members(self) -> dict[str, Any]:
         # cached_property writes the instance __dict__ directly, so it works on a frozen dataclass
-        jwk = _algorithm(self.alg).to_jwk(self.private_key.public_key(), as_dict=True)
+        jwk = _ALGORITHMS[self.alg].to_jwk(self.private_key.public_key(), as_dict=True)
         return {name: jwk[name] for name in _REQUIRED_MEMBERS[jwk["kty"]]}
 
     @cached_property
@@ -71,17 +109,12 @@ def _unsupported(alg: str) -> str:
     return f"unsupported proof algorithm {alg!r}: expected one of {', '.join(SUPPORTED_ALGS)}"
 
 
-def _algorithm(alg: str):
-    return OKPAlgorithm if alg == "EdDSA" else ECAlgorithm
-
-
 def generate_key(alg: str) -> KeyPair:
-    """A fresh key for `alg`: "EdDSA" (Ed25519) or "ES256" (P-256)."""
-    if alg == "EdDSA":
-        return KeyPair(alg, Ed25519PrivateKey.generate())
-    if alg == "ES256":
-        return KeyPair(alg, ec.generate_private_key(ec.SECP256R1()))
-    raise ValueError(_unsupported(alg))
+    """A fresh key for `alg` (one of SUPPORTED_ALGS): Ed25519, P-256, P-384, P-521 or RSA 2048."""
+    spec = ALG_KEYS.get(alg)
+    if spec is None:
+        raise ValueError(_unsupported(alg))
+    return KeyPair(alg, spec.generate())
 
 
 def jwk_thumbprint(jwk: dict[str, Any]) -> str:

@@ -48,6 +48,7 @@ class ProofParts:
     access_token: str | None
     break_signature: bool = False
     copies: int = 1
+    signing_alg: str | None = None  # the algorithm that signs, when not the header's alg (signature-other-key)
 
 
 DEFECTS: dict[str, Defect] = {}
@@ -85,11 +86,16 @@ def _alg_none(p):
     p.signing_key = None
 
 
-@_register("alg-hs256", "signature", "alg is HS256 (symmetric), HMAC keyed with the jwk's x")
+@_register("alg-hs256", "signature", "alg is HS256 (symmetric), HMAC keyed with the jwk's x (RSA: n)")
 def _alg_hs256(p):
     # Key confusion: a server that feeds the jwk's material to the header's alg would accept it.
     p.header["alg"] = "HS256"
-    p.signing_key = p.key.public_jwk["x"].encode("ascii")
+    p.signing_key = hmac_secret(p.key.public_jwk)
+
+
+def hmac_secret(jwk: dict[str, Any]) -> bytes:
+    """The public key material alg-hs256 keys its HMAC with: the jwk's x (OKP, EC) or n (RSA)."""
+    return jwk["n" if jwk["kty"] == "RSA" else "x"].encode("ascii")
 
 
 @_register("jwk-private", "jwk", "jwk header holds the private member d")
@@ -106,11 +112,12 @@ def _signature_bad(p):
     "signature-other-key", "signature", "signed by another key than the jwk", needs_other_key=True
 )
 def _signature_other_key(p):
-    if p.other_key.alg != p.key.alg:
-        raise ValueError("signature-other-key needs other_key of the same alg as key")
     if p.other_key.thumbprint == p.key.thumbprint:
         raise ValueError("signature-other-key needs other_key to be a different key")
+    # The header keeps alg and jwk of `key`; the signature is the other key's, by its own alg
+    # when that differs (an Ed25519 key cannot make an ES256 signature): wrong either way.
     p.signing_key = p.other_key.private_key
+    p.signing_alg = p.other_key.alg
 
 
 @_register("crit-unknown", "crit", f"crit lists {CRIT_PARAMETER}, which no server understands")
@@ -389,11 +396,25 @@ def _encode(parts: ProofParts, claims: dict[str, Any], plain_claims: bool = Fals
         signature = base64url_encode(algorithm.sign(signing_input, parts.signing_key))
         proof = (signing_input + b"." + signature).decode("ascii")
         return _flip_signature(proof) if parts.break_signature else proof
+    if parts.signing_alg not in (None, parts.header.get("alg")):
+        proof = _encode_signed_by(parts, claims)
+        return _flip_signature(proof) if parts.break_signature else proof
     headers = dict(parts.header)
     # PyJWT adds typ "JWT" to every header unless told None, which makes it leave typ out.
     headers.setdefault("typ", None)
     proof = jwt.encode(claims, parts.signing_key, algorithm=headers["alg"], headers=headers)
     return _flip_signature(proof) if parts.break_signature else proof
+
+
+def _encode_signed_by(parts: ProofParts, claims: dict[str, Any]) -> str:
+    """The proof as jwt.encode writes it (sorted compact header, compact claims), signed with
+    parts.signing_alg although the header names another alg: jwt.encode cannot do that."""
+    header = base64url_encode(json.dumps(parts.header, separators=(",", ":"), sort_keys=True).encode())
+    payload = base64url_encode(json.dumps(claims, separators=(",", ":")).encode("utf-8"))
+    signing_input = header + b"." + payload
+    algorithm = _ALGORITHMS[parts.signing_alg]
+    signature = algorithm.sign(signing_input, algorithm.prepare_key(parts.signing_key))
+    return (signing_input + b"." + base64url_encode(signature)).decode("ascii")
 
 
 _ALGORITHMS = get_default_algorithms()  # PyJWT's algorithm objects, by JWS alg name
@@ -454,7 +475,7 @@ def encode_raw(
     else:
         from jwt.algorithms import get_default_algorithms
 
-        algorithm = get_default_algorithms()[alg]
+        algorithm = get_default_algorithms()[parts.signing_alg or alg]
         signature = algorithm.sign(signing_input.encode("ascii"), algorithm.prepare_key(parts.signing_key))
         if parts.break_signature:
             signature = bytes(b ^ 0x01 for b in signature)

@@ -8,10 +8,10 @@ import pytest
 from jwt.algorithms import get_default_algorithms
 from jwt.utils import base64url_decode, base64url_encode
 
-from conformance.dpop.keys import KeyPair, access_token_hash, generate_key
+from conformance.dpop.keys import SUPPORTED_ALGS, KeyPair, access_token_hash, generate_key
 from conformance.dpop.proofs import CONTROLS, DEFECTS, build_proof, decode_unverified, htu_for, proof_parts
 
-ALGS = ["EdDSA", "ES256"]
+ALGS = list(SUPPORTED_ALGS)
 NOW = 1_700_000_000
 JTI = "3f1c2a9e-5b7d-4c1e-9a2f-8d6b4e0c7a15"
 URL = "https://arcp.example:8443/auth/agent/validate_compliance?x=1#frag"
@@ -37,7 +37,7 @@ class Not:
 # Per defect: (header changes, claim changes, how the signature checks) against a valid proof
 # of the same key, request, token, now and jti. A callable value is computed from the Case.
 # Signature modes: jwk = verifies under the header's jwk; empty = no signature (alg none);
-# hmac-x = HMAC-SHA256 keyed with the jwk's x; bad = fails under the jwk, same length;
+# hmac-x = HMAC-SHA256 keyed with the jwk's x (RSA: n); bad = fails under the jwk, same length;
 # other-key = fails under the jwk, verifies under other_key; two = two valid proofs.
 EXPECTED = {
     "typ-missing": ({"typ": DROP}, {}, "jwk"),
@@ -174,7 +174,7 @@ def test_defect_is_exactly_that_defect(case, name):
     elif signature == "hmac-x":
         hmac = get_default_algorithms()["HS256"]
         signing_input, _, sig = proofs[0].rpartition(".")
-        secret = hmac.prepare_key(jwk["x"].encode())
+        secret = hmac.prepare_key(jwk["n" if jwk["kty"] == "RSA" else "x"].encode())
         assert hmac.verify(signing_input.encode(), secret, base64url_decode(sig))
     elif signature == "bad":
         assert not verifies(proofs[0], jwk, alg)
@@ -254,13 +254,23 @@ def test_ath_defects_need_a_token(case, name):
         case.build(name, token=None)
 
 
-def test_signature_other_key_needs_a_different_key_of_the_same_alg(case):
+def test_signature_other_key_needs_a_different_key(case):
     with pytest.raises(ValueError, match="other_key"):
         build_proof(case.key, "POST", URL, defects=["signature-other-key"])
-    other_alg = generate_key("ES256" if case.key.alg == "EdDSA" else "EdDSA")
-    for other in (other_alg, case.key):
-        with pytest.raises(ValueError, match="other_key"):
-            build_proof(case.key, "POST", URL, defects=["signature-other-key"], other_key=other)
+    with pytest.raises(ValueError, match="other_key"):
+        build_proof(case.key, "POST", URL, defects=["signature-other-key"], other_key=case.key)
+
+
+def test_signature_other_key_of_another_alg_signs_with_that_alg(case):
+    # the header keeps the alg and jwk of the key; the signature is the other key's, by its own alg
+    other = generate_key("ES256" if case.key.alg == "EdDSA" else "EdDSA")
+    for token in (TOKEN, None):
+        (proof,) = build_proof(case.key, "POST", URL, access_token=token, defects=["signature-other-key"], other_key=other, now=NOW, jti=JTI)
+        (valid,) = build_proof(case.key, "POST", URL, access_token=token, now=NOW, jti=JTI)
+        assert decode_unverified(proof) == decode_unverified(valid)
+        assert proof.rpartition(".")[0] == valid.rpartition(".")[0]  # the same signed bytes, as jwt.encode writes them
+        assert not verifies(proof, case.key.public_jwk, case.key.alg)
+        assert verifies(proof, other.public_jwk, other.alg)
 
 
 def test_extras_are_added_and_defects_still_apply(case):
@@ -350,7 +360,7 @@ def test_every_proof_is_what_jwt_encode_makes_of_it(case, name, token):
         else:  # ECDSA signs with a fresh nonce: the signed bytes must match, and the signature verify
             assert proof.rpartition(".")[0] == reference.rpartition(".")[0]
             signer = case.other_key if name == "signature-other-key" else case.key
-            assert verifies(proof, signer.public_jwk, "ES256") is (name != "signature-bad")
+            assert verifies(proof, signer.public_jwk, signer.alg) is (name != "signature-bad")
 
 
 @pytest.mark.parametrize("token", [TOKEN, None])
@@ -364,4 +374,4 @@ def test_default_proofs_are_what_jwt_encode_makes_of_them(case, token):
             assert proof == reference
         else:
             assert proof.rpartition(".")[0] == reference.rpartition(".")[0]
-            assert verifies(proof, header["jwk"], "ES256")
+            assert verifies(proof, header["jwk"], case.key.alg)
