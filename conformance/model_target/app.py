@@ -20,7 +20,7 @@ from starlette.routing import Route
 from .auth import Caller, Guard
 from .config import ModelConfig
 from .dpop import ProofChecker, ProofError, ReplayStore, unverified_thumbprint
-from .problems import DPOP_ALGS, PROOF_ERROR, TOKEN_ERROR, Problem, problem_response
+from .problems import PROOF_ERROR, TOKEN_ERROR, Problem, problem_response
 from .tokens import Tokens
 
 VERSION = "model-0.1"
@@ -126,7 +126,7 @@ class ModelApp:
             "token_endpoint": f"{base}/auth/agent/request_temp_token",
             "validation_endpoint": f"{base}/auth/agent/validate_compliance",
             "registration_endpoint": f"{base}/agents/register",
-            "dpop_signing_alg_values_supported": list(DPOP_ALGS),
+            "dpop_signing_alg_values_supported": list(self.config.algs),
         })
 
     async def agent_types(self, request: Request) -> JSONResponse:

@@ -8,6 +8,17 @@ from ..spec.vocabulary import MODES
 from .faults import FAULTS
 
 
+# What each proof algorithm the model can accept needs of the proof's jwk (RFC 7518 §3.1-§3.5,
+# RFC 8037 §3.1): alg -> (kty, crv); None: the kty has no crv. The model's own copy.
+ALG_KEY_TYPES: dict[str, tuple[str, str | None]] = {
+    "EdDSA": ("OKP", "Ed25519"),
+    "ES256": ("EC", "P-256"),
+    "ES384": ("EC", "P-384"),
+    "ES512": ("EC", "P-521"),
+    **{f"{family}{bits}": ("RSA", None) for family in ("RS", "PS") for bits in (256, 384, 512)},
+}
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     mode: str
@@ -30,6 +41,9 @@ class ModelConfig:
         object.__setattr__(self, "algs", tuple(self.algs))
         if not self.algs:
             raise ValueError("the model needs at least one proof algorithm")
+        unknown = [alg for alg in self.algs if alg not in ALG_KEY_TYPES]
+        if unknown:
+            raise ValueError(f"the model cannot check proofs signed {', '.join(unknown)}: it knows {', '.join(ALG_KEY_TYPES)}")
         for name in sorted(self.faults):
             if name not in FAULTS:
                 raise ValueError(f"unknown model fault {name!r}")

@@ -17,11 +17,11 @@ from jwt.utils import base64url_decode
 
 from ..dpop.keys import access_token_hash, jwk_thumbprint
 
-from .config import ModelConfig
+from .config import ALG_KEY_TYPES, ModelConfig
 from .htu import normalize_uri
 
 PROOF_TYP = "dpop+jwt"
-KEY_TYPES = {"EdDSA": ("OKP", "Ed25519"), "ES256": ("EC", "P-256")}  # alg -> (kty, crv)
+RSA_MIN_BITS = 2048  # RFC 7518 §3.3
 PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "k")
 KNOWN_HEADER = ("typ", "alg", "jwk")
 
@@ -82,6 +82,13 @@ def unverified_thumbprint(proof: str) -> str | None:
         return None
 
 
+def _rsa_bits(n: str) -> int:
+    try:
+        return int.from_bytes(base64url_decode(n), "big").bit_length()
+    except (ValueError, TypeError):
+        raise ProofError("jwk", "the RSA key's n is not base64url") from None
+
+
 class ProofChecker:
     def __init__(self, config: ModelConfig, replay: ReplayStore):
         self.config = config
@@ -111,8 +118,13 @@ class ProofChecker:
         if unknown and cfg.has("reject-unknown-header"):
             raise ProofError("unknown-header", f"unknown header parameters {unknown}")
         alg = header.get("alg")
-        if not isinstance(alg, str) or (alg not in KEY_TYPES and not (alg == "none" and cfg.has("accept-alg-none"))):
-            raise ProofError("alg", f"alg {alg!r} is not one of {', '.join(KEY_TYPES)}")
+        if alg == "none" and cfg.has("accept-alg-none"):
+            return
+        if not isinstance(alg, str) or alg not in cfg.algs:
+            raise ProofError("alg", f"alg {alg!r} is not one of {', '.join(cfg.algs)}")
+        if cfg.has("listed-alg-refused") and len(cfg.algs) > 1 and alg == cfg.algs[-1]:
+            # the fault: listed (discovery, challenges) but refused
+            raise ProofError("alg", f"alg {alg!r} is not accepted here")
 
     def _check_key(self, header: dict) -> dict:
         jwk = header.get("jwk")
@@ -120,13 +132,15 @@ class ProofChecker:
             raise ProofError("jwk", "the header has no jwk object")
         if any(m in jwk for m in PRIVATE_MEMBERS) and not self.config.has("accept-private-jwk"):
             raise ProofError("jwk-private", "the jwk holds a private key")
-        kty, crv = KEY_TYPES.get(header["alg"], (jwk.get("kty"), jwk.get("crv")))
+        kty, crv = ALG_KEY_TYPES.get(header["alg"], (jwk.get("kty"), jwk.get("crv")))
         if (jwk.get("kty"), jwk.get("crv")) != (kty, crv):
-            raise ProofError("jwk", f"alg {header['alg']} needs a {kty} {crv} key")
+            raise ProofError("jwk", f"alg {header['alg']} needs {' '.join(filter(None, (kty, crv)))} key")
         try:
             jwk_thumbprint(jwk)
         except ValueError as exc:
             raise ProofError("jwk", str(exc)) from None
+        if kty == "RSA" and _rsa_bits(jwk["n"]) < RSA_MIN_BITS:
+            raise ProofError("jwk", f"the RSA key is shorter than {RSA_MIN_BITS} bits")
         return jwk
 
     def _check_signature(self, alg: str, jwk: dict, signing_input: bytes, signature: bytes) -> None:

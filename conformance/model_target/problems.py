@@ -15,7 +15,6 @@ from .config import ModelConfig
 
 PROBLEM_BASE = "https://arcp.0x001.tech/docs/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-DPOP_ALGS = ("EdDSA", "ES256")
 
 # slug -> (title, status), copied from profile §7
 PROBLEM_TYPES: dict[str, tuple[str, int]] = {
@@ -81,7 +80,7 @@ def challenge(config: ModelConfig, error: str | None) -> str:
         params = ['realm="arcp"']
         scheme = "Bearer"
     else:
-        params = [] if config.has("challenge-no-algs") else [f'algs="{" ".join(DPOP_ALGS)}"']
+        params = [] if config.has("challenge-no-algs") else [f'algs="{" ".join(config.algs)}"']
         scheme = "DPoP"
     if error:
         params.append(f'error="{error}"')

@@ -172,3 +172,65 @@ def test_a_model_spec_names_mode_faults_and_options():
         "optional", ("skip-htm",), {"nonce": True, "algs": ("EdDSA", "ES384")})
     with pytest.raises(ValueError, match="unknown model option"):
         parse_spec("model:required:colour=blue")
+
+
+# --- the algorithms the model lists and accepts (ModelConfig.algs)
+
+ALL_ALGS = ("EdDSA", "ES256", "ES384", "ES512", "RS256", "PS256")
+
+
+def phase1(server, key, *, alg=None, agent_id="unit-agent"):
+    """Phase 1 with a proof by `key`; with `alg`, its header names that alg (signed by the key's own)."""
+    from conformance.dpop.proofs import _encode_signed_by, proof_parts
+
+    url = server.url + "/auth/agent/request_temp_token"
+    parts = proof_parts(key, "POST", url)
+    parts.header["alg"], parts.signing_alg = alg or key.alg, key.alg
+    body = {"agent_id": agent_id, "agent_type": "testing", "agent_key": server.config.agent_key}
+    return httpx.post(url, headers={"DPoP": _encode_signed_by(parts, parts.claims)}, json=body)
+
+
+def test_the_model_lists_and_accepts_its_configured_algs():
+    algs = ("ES384", "EdDSA", "PS256")
+    with start_model("required", algs=algs) as server:
+        config = httpx.get(server.url + "/.well-known/arcp-configuration").json()
+        assert config["dpop_signing_alg_values_supported"] == list(algs)
+        refused = httpx.post(server.url + "/agents/register", headers={"Authorization": "Bearer not-a-jwt"}, json={})
+        assert refused.headers["www-authenticate"].startswith('DPoP algs="ES384 EdDSA PS256"')
+        for alg in algs:
+            key = generate_key(alg)
+            response = phase1(server, key)
+            assert response.status_code == 200, (alg, response.text)
+            claims = jwt.decode(response.json()["temp_token"], server.config.jwt_secret, algorithms=["HS256"], audience="arcp:validate")
+            assert claims["cnf"] == {"jkt": key.thumbprint}
+        for alg in ("ES256", "RS256", "ES512"):  # not listed: refused as a proof failure
+            response = phase1(server, generate_key(alg))
+            assert response.status_code == 401 and response.json()["type"].endswith("/dpop-invalid"), alg
+
+
+def test_the_model_refuses_a_listed_alg_with_a_key_that_does_not_fit_it():
+    with start_model("required", algs=ALL_ALGS) as server:
+        # an RSA key's RS256 signature in a proof that says PS256: the jwk fits the alg, the signature does not
+        assert phase1(server, generate_key("RS256"), alg="PS256").status_code == 401
+        # a P-256 key in a proof that says ES384: the jwk does not fit the alg
+        response = phase1(server, generate_key("ES256"), alg="ES384")
+        assert response.status_code == 401 and "needs EC P-384" in response.json()["detail"]
+        response = phase1(server, generate_key("EdDSA"), alg="RS256")
+        assert response.status_code == 401 and "needs RSA" in response.json()["detail"]
+
+
+def test_the_model_refuses_an_alg_it_cannot_check():
+    with pytest.raises(ValueError, match="HS256"):
+        ModelConfig(mode="required", algs=("EdDSA", "HS256"))
+    with pytest.raises(ValueError, match="at least one"):
+        ModelConfig(mode="required", algs=())
+
+
+@pytest.mark.parametrize("algs, refused", [(("EdDSA", "ES256"), "ES256"), (("ES384", "EdDSA", "PS256"), "PS256"), (("EdDSA",), None)])
+def test_listed_alg_refused_refuses_the_last_listed_alg_only(algs, refused):
+    with start_model("optional", ("listed-alg-refused",), algs=algs) as server:
+        listed = httpx.get(server.url + "/.well-known/arcp-configuration").json()["dpop_signing_alg_values_supported"]
+        assert listed == list(algs)
+        for n, alg in enumerate(algs):
+            response = phase1(server, generate_key(alg), agent_id=f"unit-agent-{n}")
+            assert (response.status_code == 401) is (alg == refused), (alg, response.text)
