@@ -6,8 +6,9 @@ from collections.abc import Callable
 
 from ..dpop.tokens import claims_of, jkt_of
 from ..spec.catalogue import slug_of
+from ..spec.checks import ALG_SUBJECT
 from ..spec.vocabulary import FAIL, INCONCLUSIVE, PASS, SKIP, Verdict
-from ..wire.records import CaseResult, Issuance
+from ..wire.records import ALG_STEPS, STEP_TOKENS, AlgFlow, CaseResult, Issuance
 from .case_judges import precondition
 
 IssuanceJudge = Callable[[str, Issuance], Verdict]  # (subject: the token or response judged, the flow)
@@ -177,3 +178,68 @@ def ensure_single_use(subject: str, iss: Issuance) -> Verdict:
     if again.ok:
         return Verdict(FAIL, f"the same validated token registered a second time: {again.summary()}")
     return Verdict(PASS)
+
+
+# --- every algorithm the target lists (profile §5): one flow each, judged against the main flow
+
+def _main_passed(iss: Issuance) -> set[str]:
+    """The steps of ALG_STEPS the main flow (key A) got through."""
+    passed = {
+        "phase 1": iss.token("temp") is not None,
+        "phase 2 validate": iss.poll is not None,  # accepted, and polled
+        "phase 2 poll": iss.token("validated") is not None,
+        "phase 3 register": iss.token("access") is not None,
+        "unregister": iss.unregistered,
+    }
+    return {step for step, ok in passed.items() if ok}
+
+
+def _step_ok(step: str, ex, flow: AlgFlow) -> bool:
+    if step == "phase 2 validate":
+        return ex.status == 202 or ex.ok
+    if step in STEP_TOKENS:
+        return flow.token(step) is not None  # accepted, with the token the next step needs
+    return ex.ok
+
+
+@issuance_judge
+def ensure_listed_alg_works(subject: str, iss: Issuance) -> Verdict:
+    """A flow with proofs by a fresh key of a listed algorithm goes end to end (phases 1-3, unregister), its tokens bound to that key."""
+    alg = subject[len(ALG_SUBJECT):]
+    flow = iss.algs.get(alg)
+    if flow is None:
+        return Verdict(INCONCLUSIVE, f"no flow was sent for {alg}")
+    if not flow.listed:
+        return Verdict(SKIP, f"{alg} is not listed by the target: not applicable")
+    if flow.reason:
+        return Verdict(INCONCLUSIVE, flow.reason)
+    main = _main_passed(iss)
+    missing = [step for step in ALG_STEPS if step not in main]
+    if flow.main:
+        # The run's own algorithm: the main flow is its flow, and every step of it has checks of its own.
+        if missing:
+            return Verdict(INCONCLUSIVE, f"{alg} is the run's own algorithm (key A) and its main flow stopped at {missing[0]}: the checks of that step report it")
+        return Verdict(PASS, f"{alg} is the run's own algorithm: the main flow went end to end with proofs by key A (its binding: ISSUE-cnf-jkt, ISSUE-binding-kept)")
+    unjudged = []
+    for step, ex in flow.steps:
+        early = precondition(CaseResult(ex, f"{step} was not sent"))
+        if early:
+            return Verdict(early.outcome, f"{alg}, {step}: {early.message}")
+        if not _step_ok(step, ex, flow):
+            if step not in main:
+                return Verdict(INCONCLUSIVE, f"{alg}: {step} failed ({ex.summary()}), as it did for the main flow with the run's own algorithm: the checks of that step report it")
+            return Verdict(FAIL, f"{alg}: {step} refused the flow proved by a fresh {alg} key, which the main flow passed: {ex.summary()}")
+        if step in STEP_TOKENS:
+            kind = STEP_TOKENS[step][0]
+            if jkt_of(iss.token(kind)) != iss.jkt:
+                unjudged.append(kind)  # the main flow's was not bound to key A: not this algorithm's doing
+                continue
+            got = jkt_of(flow.token(step))
+            if got != flow.jkt:
+                return Verdict(FAIL, f"{alg}: the {kind} token of {step} carries cnf.jkt={got!r}, expected the {alg} key's thumbprint {flow.jkt}")
+    done = [step for step, _ in flow.steps]
+    if done != list(ALG_STEPS):
+        return Verdict(INCONCLUSIVE, f"{alg}: the flow stopped after {done[-1] if done else 'nothing'} ({flow.steps[-1][1].summary() if done else 'not sent'})")
+    note = (f"; the binding of its {', '.join(unjudged)} token{'s' if len(unjudged) > 1 else ''} is not judged here: the main flow's "
+            "was not bound to key A either (ISSUE-cnf-jkt, ISSUE-binding-kept report it)") if unjudged else ", its tokens bound to that key"
+    return Verdict(PASS, f"{alg}: phases 1-3 and unregister accepted with proofs by a fresh {alg} key{note}")

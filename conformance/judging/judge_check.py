@@ -3,7 +3,7 @@ meets its judge (the plugin, the reproducers and the mutation self-test all come
 from __future__ import annotations
 
 from ..spec.cases import expect
-from ..spec.checks import Check, fixed_checks
+from ..spec.checks import ALG_SUBJECT, Check, fixed_checks
 from ..spec.vocabulary import SKIP, Verdict
 from ..wire.records import CaseResult
 from ..wire.session import ConformanceSession
@@ -21,6 +21,8 @@ EXPLORATIONS: dict[str, type[ExplorationRun]] = {run.name: run for run in (FuzzR
 def judge_check(session: ConformanceSession, check: Check) -> Verdict:
     """The verdict of a fixed check (a situation's or the main flow's), sending what it needs first."""
     if check.case is None:
+        if check.subject.startswith(ALG_SUBJECT):
+            session.alg_flows()  # sent the first time a check needs them, kept on the main flow's record
         return judge_issuance(check.judge, check.subject, session.issuance())
     exp = expect(check.case, session.resolve_mode())
     if session.operation_absent(check.case.endpoint):

@@ -35,7 +35,7 @@ from ..judging.exploration import ExplorationRun
 from ..judging.judge_check import EXPLORATIONS, judge_check, known_checks, what_it_checks
 from ..model_target.spec import SPEC_SCHEME
 from ..spec.cases import expect
-from ..spec.checks import Check
+from ..spec.checks import ALG_SUBJECT, Check
 from ..spec.vocabulary import FAIL, INCONCLUSIVE, INFO, WARN, graded
 from ..wire.client import TargetError
 from ..wire.exchange import Exchange
@@ -138,6 +138,10 @@ def situation(check: Check, mode: str, exploration: ExplorationRun | None = None
             return f"DPoP proofs fuzzed at phase 2 with the run's bound temp token: seed {s.seed}, {s.examples} examples after the fixed corpus"
         return f"the registration state machine: seed {s.seed}, {s.examples} examples of up to {s.steps} steps"
     case = check.case
+    if case is None and check.subject.startswith(ALG_SUBJECT):
+        alg = check.subject[len(ALG_SUBJECT):]
+        return (f"a registration flow with every proof signed {alg} by a fresh key (phase 1, phase 2 validate and poll, "
+                f"phase 3 register, unregister), beside the main flow proved by key A")
     if case is None:
         return f"the registration flow (phase 1 with a proof by key A, without a proof and with a badly signed proof; phases 2 and 3 with key A), judged on {check.subject}"
     phase, other = ("temp", "validated") if case.endpoint == "validate" else ("validated", "temp")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..dpop.keys import SUPPORTED_ALGS
 from .cases import REFRESH, Case, Expectation, cases_for, expect
 from .catalogue import Requirement, requirement
-from .vocabulary import MODES
+from .vocabulary import DPOP_MODES, MODES
+
+ALG_SUBJECT = "alg:"  # the subject of a check of one proof algorithm: "alg:ES384"
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,15 @@ def issuance_checks(mode: str) -> list[Check]:
         ("ISSUE-no-store", "register", "ensure_no_store", True),
         ("ISSUE-single-use", "register", "ensure_single_use", True),
     ]
-    return [Check(req, subject, judge) for req, subject, judge, wanted in items if wanted]
+    return [Check(req, subject, judge) for req, subject, judge, wanted in items if wanted] + alg_checks(mode)
+
+
+def alg_checks(mode: str) -> list[Check]:
+    """One check per algorithm the suite can sign with: which of them the target lists is known
+    only at run time, so one it does not list is judged not applicable (skip)."""
+    if mode not in DPOP_MODES:
+        return []
+    return [Check("ISSUE-listed-alg-works", ALG_SUBJECT + alg, "ensure_listed_alg_works") for alg in SUPPORTED_ALGS]
 
 
 def binding_checks(mode: str) -> list[Check]:

@@ -29,6 +29,7 @@ class Issuance:
     reregister: Exchange | None = None
     unregistered: bool = False
     reasons: dict[str, str] = field(default_factory=dict)
+    algs: dict[str, "AlgFlow"] = field(default_factory=dict)  # per proof algorithm, once the alg flows ran
 
     def token(self, subject: str) -> str | None:
         source = {"temp": (self.phase1, "temp_token"), "validated": (self.poll, "validated_token"), "access": (self.register, "access_token")}[subject]
@@ -38,3 +39,34 @@ class Issuance:
 
     def exchange(self, subject: str) -> Exchange | None:
         return {"phase1": self.phase1, "temp": self.phase1, "poll": self.poll, "validated": self.poll, "register": self.register, "access": self.register}[subject]
+
+
+# The steps of an algorithm's flow, in order, and the token each step issues.
+ALG_STEPS = ("phase 1", "phase 2 validate", "phase 2 poll", "phase 3 register", "unregister")
+STEP_TOKENS = {"phase 1": ("temp", "temp_token"), "phase 2 poll": ("validated", "validated_token"), "phase 3 register": ("access", "access_token")}
+
+
+@dataclass
+class AlgFlow:
+    """One registration flow end to end (phase 1, 2, 3, unregister) with proofs by a fresh key
+    of `alg` (thumbprint `jkt`), or why there is none. For the run's own proof algorithm, the
+    main flow stands for it (`main`: no second flow is sent)."""
+
+    alg: str
+    listed: bool = True  # the target lists it (dpop_signing_alg_values_supported, else ARCP's default)
+    main: bool = False
+    jkt: str | None = None
+    steps: list[tuple[str, Exchange]] = field(default_factory=list)  # as sent; the last may be the refused one
+    reason: str = ""  # why the flow was not sent: nothing to do with the algorithm
+
+    def exchange(self, step: str) -> Exchange | None:
+        return next((ex for name, ex in self.steps if name == step), None)
+
+    def token(self, step: str) -> str | None:
+        ex = self.exchange(step)
+        value = ex.json_member(STEP_TOKENS[step][1]) if ex is not None and ex.ok else None
+        return value if isinstance(value, str) else None
+
+    @property
+    def exchanges(self) -> list[Exchange]:
+        return [ex for _, ex in self.steps]

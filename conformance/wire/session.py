@@ -11,16 +11,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ..dpop.keys import KeyPair, generate_key
+from ..dpop.keys import SUPPORTED_ALGS, KeyPair, generate_key
 from ..dpop.tokens import ForgeRefused, Forger, bad_signature, jkt_of
 from ..spec.cases import OPERATIONS, OPTIONAL_ENDPOINTS, REFRESH, REFRESH_CASES, Case
-from ..spec.checks import Check
+from ..spec.checks import ALG_SUBJECT, Check
 from ..spec.vocabulary import AUTO, MODE_CHOICES
 from .agent_endpoint import AgentEndpoint
 from .client import DEFAULT_MAX_REQUESTS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_CAP, DEFAULT_RUN_TIMEOUT, TargetClient, TargetError
 from .exchange import Exchange
 from .flows import NO_PROOF, Endpoints, Flows, Identity, Proof
-from .records import CaseResult, Issuance
+from .records import AlgFlow, CaseResult, Issuance
 
 PHASE1_DEFECT = "signature-bad"  # the defect of the defective phase-1 call
 PREFERRED_ALGS = ("EdDSA", "ES256")
@@ -106,11 +106,13 @@ class ConformanceSession:
         self._case_token: dict[str, str | None] = {}  # case id -> the token its request presented
         self._issuance: Issuance | None = None
         self._slots: dict[str, AgentSlot | str] = {}  # slot name -> the agent, or why there is none
+        self._unregister_lock = threading.Lock()  # the alg flows unregister their agents one at a time
         self.state = FlowState()
         self.discovery = self._discover()
         self.endpoints = Endpoints().overridden_by(self.discovery.config, self.client)
         self.agent_type = settings.agent_type or (self.discovery.agent_types[0] if self.discovery.agent_types else "testing")
-        alg = next((a for a in PREFERRED_ALGS if a in self.discovery.algs), PREFERRED_ALGS[0])
+        # ARCP's default algorithms first, then any other the target lists that the suite signs
+        alg = next((a for a in (*PREFERRED_ALGS, *SUPPORTED_ALGS) if a in self.discovery.algs), PREFERRED_ALGS[0])
         self.key_a: KeyPair = generate_key(alg)
         self.key_b: KeyPair = generate_key(alg)
         self.flows = Flows(self.client, self.endpoints, settings.agent_key or "", keys=(self.key_a, self.key_b))
@@ -207,6 +209,98 @@ class ConformanceSession:
                 if iss.reregister.ok:
                     self.flows.unregister_last(st.id_a)
         return iss
+
+    # --- every proof algorithm the target lists: one flow each (ISSUE-listed-alg-works)
+
+    def alg_flows(self) -> dict[str, AlgFlow]:
+        """A flow per algorithm the suite signs with (conformance.dpop.keys.SUPPORTED_ALGS): for
+        the run's own algorithm (key A's) the main flow; for each other one the target lists, a
+        flow of its own with a fresh key, all at once, the first time a check needs them; for one
+        not listed, nothing. Kept on the main flow's record."""
+        iss = self.issuance()
+        with self._lock:
+            if not iss.algs:
+                iss.algs = self._run_alg_flows(iss)
+            return iss.algs
+
+    def alg_flow(self, alg: str) -> AlgFlow | None:
+        return self.alg_flows().get(alg)
+
+    def _run_alg_flows(self, iss: Issuance) -> dict[str, AlgFlow]:
+        listed = set(self.discovery.algs)
+        flows: dict[str, AlgFlow] = {}
+        todo: list[tuple[AlgFlow, Identity]] = []
+        for alg in SUPPORTED_ALGS:
+            if alg not in listed:
+                flows[alg] = AlgFlow(alg, listed=False)
+            elif alg == self.key_a.alg:
+                flows[alg] = self._main_alg_flow(iss)
+            elif iss.reasons.get("phase1") or self.state.temp_a is None:
+                why = iss.reasons.get("phase1") or f"phase 1 with the run's own algorithm {self.key_a.alg} failed: {iss.phase1.summary()}"
+                flows[alg] = AlgFlow(alg, reason=why)
+            else:
+                flows[alg] = AlgFlow(alg)
+                todo.append((flows[alg], self.identity(alg.lower())))  # here: the agent endpoint is made under the lock
+        if todo:
+            with ThreadPoolExecutor(max_workers=len(todo)) as pool:
+                for future in [pool.submit(self._send_alg_flow, flow, who) for flow, who in todo]:
+                    future.result()
+        return flows
+
+    def _main_alg_flow(self, iss: Issuance) -> AlgFlow:
+        flow = AlgFlow(self.key_a.alg, main=True, jkt=iss.jkt, reason=iss.reasons.get("phase1", ""))
+        for step, ex in (("phase 1", iss.phase1), ("phase 2 poll", iss.poll), ("phase 3 register", iss.register)):
+            if ex is not None:
+                flow.steps.append((step, ex))
+        return flow
+
+    def _send_alg_flow(self, flow: AlgFlow, who: Identity) -> None:
+        """Phase 1, 2 (validate and poll) and 3, then unregister, each with a proof by a fresh key
+        of the flow's algorithm; stops at the first step that does not give what the next needs."""
+        key = generate_key(flow.alg)  # in the thread: an RSA key takes a while
+        flow.jkt = key.thumbprint
+        proof = Proof(key=key)
+        ex, temp = self.flows.phase1(who, proof)
+        flow.steps.append(("phase 1", ex))
+        if temp is None:
+            return
+        accepted, last, validated = self.flows.validate(who, temp, proof)
+        flow.steps.append(("phase 2 validate", accepted))
+        if last is not None:
+            flow.steps.append(("phase 2 poll", last))
+        if validated is None:
+            return
+        ex = self.flows.phase3(who, validated, proof)
+        flow.steps.append(("phase 3 register", ex))
+        unregistered = self._unregister_agent(who) if ex.ok else None
+        if unregistered is not None:
+            flow.steps.append(("unregister", unregistered))
+
+    def _unregister_agent(self, who: Identity) -> Exchange | None:
+        """Unregister the agent `who` registered (as Flows.unregister_last, keeping the exchange)."""
+        with self._unregister_lock:
+            registered = self.flows.registered
+            for i in range(len(registered) - 1, -1, -1):
+                if registered[i][0].agent_id == who.agent_id:
+                    ex = self.flows.unregister(*registered[i])
+                    if ex.ok:
+                        del registered[i]
+                    return ex
+        return None
+
+    def algorithms(self) -> dict:
+        """The proof algorithms of the run, for its results: listed by the target (or ARCP's
+        default where it advertises none), exercised in flows, and listed but not signable by the suite."""
+        iss = self._issuance
+        exercised = [self.key_a.alg] if iss is not None and iss.phase1 is not None else []
+        if iss is not None:
+            exercised += [alg for alg, flow in iss.algs.items() if not flow.main and flow.steps]
+        return {
+            "listed": list(self.discovery.algs),
+            "advertised": isinstance(self.discovery.config.get("dpop_signing_alg_values_supported"), list),
+            "exercised": exercised,
+            "not_signable": [alg for alg in self.discovery.algs if alg not in SUPPORTED_ALGS],
+        }
 
     # --- the mode, when the user asked us to detect it
 
@@ -547,6 +641,9 @@ class ConformanceSession:
     # --- what a check saw (conformance.judging.judge_check judges it)
 
     def exchanges_for(self, check: Check) -> list[Exchange]:
+        if check.case is None and check.subject.startswith(ALG_SUBJECT):
+            flow = self.alg_flow(check.subject[len(ALG_SUBJECT):])
+            return flow.exchanges if flow is not None else []
         if check.case is not None:
             result = self.result(check.case)
             return [e for e in (result.exchange, result.follow_up) if e is not None]

@@ -26,7 +26,7 @@ from conformance.spec.catalogue import problem_types, problem_uri
 from conformance.spec.checks import Check, fixed_checks, issuance_checks
 from conformance.spec.vocabulary import FAIL, INCONCLUSIVE, MODES, PASS, SKIP, Verdict
 from conformance.wire.exchange import Exchange
-from conformance.wire.records import CaseResult, Issuance
+from conformance.wire.records import AlgFlow, CaseResult, Issuance
 
 # the judge of each issuance requirement (spec.checks.issuance_checks)
 ISSUANCE_JUDGE = {c.requirement_id: c.judge for mode in MODES for c in issuance_checks(mode)}
@@ -132,6 +132,40 @@ def flow(mode="required", **parts) -> Issuance:
     }
     fields.update(parts)
     return Issuance(jkt=JKT_A, **fields)
+
+
+# --- synthetic flows of one proof algorithm (ISSUE-listed-alg-works)
+
+JKT_ALG = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"  # the fresh key of an algorithm's own flow
+
+
+def alg_flow(alg, *, stop=None, unbound=None, jkt=None, cnf=None) -> AlgFlow:
+    """An algorithm's flow that went end to end with tokens bound to its key (JKT_ALG); `stop`
+    (step, exchange) ends it with that exchange at that step; `unbound` names a step whose token
+    carries `jkt` (None: no cnf); `cnf` replaces the cnf of every token."""
+    def bound(subject, step):
+        if cnf is not None:
+            return {"cnf": cnf}
+        return {"cnf": {"jkt": jkt} if jkt else ABSENT} if step == unbound else {"cnf": {"jkt": JKT_ALG}}
+
+    steps = [
+        ("phase 1", token_response("temp", claims=bound("temp", "phase 1"))),
+        ("phase 2 validate", exchange(202, {"status": "pending", "validation_id": "v1"})),
+        ("phase 2 poll", token_response("validated", claims=bound("validated", "phase 2 poll"), status="passed")),
+        ("phase 3 register", token_response("access", claims=bound("access", "phase 3 register"))),
+        ("unregister", exchange(200, {"status": "success"}, where="register", method="DELETE")),
+    ]
+    if stop is not None:
+        names = [name for name, _ in steps]
+        steps = steps[:names.index(stop[0])] + [stop]
+    return AlgFlow(alg, jkt=JKT_ALG, steps=steps)
+
+
+def with_algs(*flows: AlgFlow, mode="required", **parts) -> Issuance:
+    """The main flow (key A, EdDSA) with the given algorithms' flows."""
+    iss = flow(mode, **parts)
+    iss.algs = {"EdDSA": AlgFlow("EdDSA", main=True, jkt=JKT_A), **{f.alg: f for f in flows}}
+    return iss
 
 
 # --- the table
@@ -362,6 +396,20 @@ ROWS: list[Row] = [
                                                           headers=(("Cache-Control", "no-cache"), ("Pragma", "no-cache")))})})],
     *issuance_rows("ISSUE-single-use", "register", "required", {"second-refused": flow()},
                    {"second-accepted": flow(reregister=token_response("access"))}),
+    # every listed algorithm (§5): one flow each, judged against the main flow
+    *issuance_rows("ISSUE-listed-alg-works", "alg:ES384", "required",
+                   {"end-to-end": with_algs(alg_flow("ES384")), "optional": with_algs(alg_flow("ES384"), mode="optional"),
+                    "main-flow-unbound": with_algs(alg_flow("ES384", cnf=ABSENT), **token_in("temp", cnf=ABSENT),
+                                                   **token_in("validated", cnf=ABSENT), **token_in("access", cnf=ABSENT))},
+                   {"phase1-refused": with_algs(alg_flow("ES384", stop=("phase 1", refusal("dpop-invalid", where="phase1")))),
+                    "validate-refused": with_algs(alg_flow("ES384", stop=("phase 2 validate", refusal("dpop-invalid")))),
+                    "register-refused": with_algs(alg_flow("ES384", stop=("phase 3 register", refusal("dpop-invalid", where="register")))),
+                    "unregister-refused": with_algs(alg_flow("ES384", stop=("unregister", refusal("dpop-invalid", where="register")))),
+                    "temp-unbound": with_algs(alg_flow("ES384", unbound="phase 1")),
+                    "access-bound-to-a": with_algs(alg_flow("ES384", unbound="phase 3 register", jkt=JKT_A))},
+                   {"not-listed": with_algs(AlgFlow("ES384", listed=False))}),
+    *issuance_rows("ISSUE-listed-alg-works", "alg:EdDSA", "optional", {"main-flow": with_algs(AlgFlow("EdDSA", main=True, jkt=JKT_A))},
+                   {"refused": with_algs(alg_flow("EdDSA", stop=("phase 2 poll", token_response("validated", status="failed", validated_token=ABSENT))))}),
 ]
 
 
@@ -640,3 +688,42 @@ def test_no_5xx_exempts_catalogued_agent_endpoint_gateway_problems(slug):
     assert check in fixed_checks("required")
     ex = refusal(slug, challenge=None, where="register")
     assert judge_case(check, expect(case, "required"), CaseResult(ex)).outcome != FAIL
+
+
+# --- every listed algorithm: what is not the algorithm's doing is not its failure
+
+ALG_CHECK = Check("ISSUE-listed-alg-works", "alg:ES384", "ensure_listed_alg_works")
+
+
+def judge_alg(iss: Issuance) -> Verdict:
+    return judge_issuance(ALG_CHECK, iss)
+
+
+def test_an_alg_flow_that_could_not_start_is_inconclusive():
+    verdict = judge_alg(with_algs(AlgFlow("ES384", reason="phase 1 with the run's own algorithm EdDSA failed: 429")))
+    assert verdict.outcome == INCONCLUSIVE and "429" in verdict.message
+    assert judge_alg(flow()).outcome == INCONCLUSIVE  # no alg flow at all
+    throttled = exchange(429, {"detail": "slow down"}, where="phase1")
+    assert judge_alg(with_algs(alg_flow("ES384", stop=("phase 1", throttled)))).outcome == INCONCLUSIVE
+
+
+def test_a_step_the_main_flow_did_not_pass_either_is_not_the_algs_failure():
+    refused = refusal("dpop-invalid", where="register")
+    verdict = judge_alg(with_algs(alg_flow("ES384", stop=("phase 3 register", refused)), register=refused))
+    assert verdict.outcome == INCONCLUSIVE and "main flow" in verdict.message
+    # the run's own algorithm: its flow is the main flow, whose steps have checks of their own
+    main = with_algs(register=refused)
+    assert judge_issuance(Check("ISSUE-listed-alg-works", "alg:EdDSA", "ensure_listed_alg_works"), main).outcome == INCONCLUSIVE
+
+
+def test_a_failure_names_the_alg_the_step_and_what_was_answered():
+    verdict = judge_alg(with_algs(alg_flow("ES384", stop=("phase 2 validate", refusal("dpop-invalid")))))
+    assert verdict.outcome == FAIL
+    assert verdict.message.startswith("ES384: phase 2 validate refused") and "401" in verdict.message and "dpop-invalid" in verdict.message
+    verdict = judge_alg(with_algs(alg_flow("ES384", unbound="phase 2 poll", jkt=JKT_B)))
+    assert verdict.outcome == FAIL and "validated token of phase 2 poll" in verdict.message and JKT_B in verdict.message
+
+
+def test_binding_is_not_judged_where_the_main_flow_was_not_bound_either():
+    verdict = judge_alg(with_algs(alg_flow("ES384", unbound="phase 3 register"), **token_in("access", cnf=ABSENT)))
+    assert verdict.outcome == PASS and "access token is not judged here" in verdict.message
