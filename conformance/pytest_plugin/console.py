@@ -27,6 +27,10 @@ def report_header(config: pytest.Config) -> list[str]:
         return ["arcp-conformance: no --target-url given: the conformance checks are skipped"]
     d = session.discovery
     lines = [f"arcp-conformance: target {session.client.base_url} (version {d.version or 'unknown'}), DPoP mode {session.mode} ({session.mode_source}), forged tokens {'on' if session.forger else 'off (no --jwt-secret)'}"]
+    algs = session.algorithms()
+    lines.append(f"arcp-conformance: proof algorithms listed by the target: {', '.join(algs['listed']) or 'none'}"
+                 + ("" if algs["advertised"] else " (ARCP's default: none advertised)")
+                 + (f"; listed but not signable by the suite (not judged): {', '.join(algs['not_signable'])}" if algs["not_signable"] else ""))
     for exploration in run.explorations.values():
         if exploration.checks(session.mode) and exploration.enabled:
             lines.append(f"arcp-conformance: {exploration.plan_line()}")
@@ -42,6 +46,8 @@ def terminal_summary(terminalreporter, config: pytest.Config) -> None:
         terminalreporter.write_line(f"arcp-conformance: {note}", yellow=True)
     for line in facts.get("lines") or []:
         terminalreporter.write_line(f"arcp-conformance {line}")
+    if (facts.get("target") or {}).get("algorithms"):
+        terminalreporter.write_line(f"arcp-conformance: {html.algorithms_text(facts['target']['algorithms'])}")
     if run.records:
         line = ", ".join(f"{n} {v}" for v, n in results.count(run.records).items() if n)
         terminalreporter.write_sep("=", f"arcp-conformance verdicts: {line}")

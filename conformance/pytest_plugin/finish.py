@@ -45,6 +45,7 @@ def run_facts(config: pytest.Config) -> dict:
             "dpop_mode_source": conf.mode_source,
             "forged_tokens": conf.forger is not None,
             "operations": conf.operations_seen(),
+            "algorithms": conf.algorithms(),
         },
         limits={"request_timeout": conf.client.timeout, "run_timeout": conf.client.run_timeout,
                 "max_requests": conf.client.max_requests, "retry_after_cap": conf.client.retry_cap},
@@ -79,6 +80,7 @@ def merged_facts(config: pytest.Config) -> dict | None:
     if not with_target:
         return {"error": errors[0] if errors else "no pytest-xdist worker reported a session", "usage_error": usage, "target": None}
     first = with_target[0]
+    _merge_algorithms(first["target"], [f["target"] for f in with_target])
     modes = sorted({f["target"]["dpop_mode"] for f in with_target})
     error = errors[0] if errors else None
     if len(modes) > 1:
@@ -104,6 +106,14 @@ def merged_facts(config: pytest.Config) -> dict | None:
         "lines": [line for f in with_target for line in f["lines"]],
         "workers": len(with_target),
     }
+
+
+def _merge_algorithms(target: dict, targets: list[dict]) -> None:
+    """The algorithms every worker exercised (each sends the flows of the checks it runs)."""
+    algs = target.get("algorithms")
+    if algs is not None:
+        seen = [a for t in targets for a in (t.get("algorithms") or {}).get("exercised", [])]
+        algs["exercised"] = list(dict.fromkeys(seen))
 
 
 def finish(session: pytest.Session) -> None:

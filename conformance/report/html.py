@@ -150,9 +150,25 @@ def summary_sections(doc: dict) -> list[str]:
     header = (
         f'<div class="arcp-section"><p>Target {_e(target["url"])} (server version {_e(target["server_version"] or "unknown")}), '
         f'DPoP mode {_e(target["dpop_mode"])} ({_e(target["dpop_mode_source"])}), forged tokens {"on" if target["forged_tokens"] else "off"}; '
-        f'exit status {_e(doc["exit_status"])}; format {_e(doc["format"])}.</p>{operations_line(target)}</div>'
+        f'exit status {_e(doc["exit_status"])}; format {_e(doc["format"])}.</p>{operations_line(target)}{algorithms_line(target.get("algorithms"))}</div>'
     )
     return [_STYLE, header, requirements_section(doc), matrix_section(doc), fuzz_section(doc), stateful_section(doc)]
+
+
+def algorithms_line(algs: dict | None) -> str:
+    """The proof algorithms of the run: listed by the target, exercised, and those the suite cannot sign."""
+    if not algs:
+        return ""
+    return f"<p>{_e(algorithms_text(algs))}.</p>"
+
+
+def algorithms_text(algs: dict) -> str:
+    listed = ", ".join(algs["listed"]) or "none"
+    source = "" if algs.get("advertised") else " (ARCP's default: the target advertises none)"
+    text = f"Proof algorithms listed by the target: {listed}{source}; exercised: {', '.join(algs['exercised']) or 'none'}"
+    if algs.get("not_signable"):
+        text += f"; listed but not signable by the suite (not judged): {', '.join(algs['not_signable'])}"
+    return text
 
 
 def fuzz_section(doc: dict) -> str:
