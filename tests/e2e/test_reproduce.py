@@ -130,6 +130,7 @@ REPRODUCIBLE = [
     ("required", "ISSUE-lifetime@temp", ("expires-in-wrong",)),
     ("disabled", "ISSUE-no-store@poll", ("no-cache-headers",)),
     ("optional", "ISSUE-single-use@register", ("validated-reusable",)),
+    ("required", "ISSUE-listed-alg-works@alg:ES256", ("listed-alg-refused",)),
     # the searches: re-run with the same seed and budget
     ("required", "PROOF-replay@fuzz:validate", ("accept-replay",)),
     ("optional", "ISSUE-single-use@stateful", ("validated-reusable",)),
