@@ -15,6 +15,7 @@ from xdist.scheduler.loadscope import LoadScopeScheduling
 
 FUZZ_GROUP = "arcp-fuzz"
 STATEFUL_GROUP = "arcp-stateful"
+ALG_GROUP = "arcp-algs"  # the checks of the proof algorithms: their flows are sent together, once
 # the suite's node ids: the module's path is relative to the rootdir, which may be anywhere
 # (`test_fuzz.py::...` when run from a folder of one's own), so only the module's name is matched
 _CHECK_ID = re.compile(r"(?:^|[/\\])test_(?P<kind>binding|fuzz|issuance|stateful)\.py::test_(?P=kind)\[(?P<check>[^\]]*)\]$")
@@ -31,6 +32,8 @@ def scope_of(nodeid: str) -> str:
     if kind == "stateful":
         return STATEFUL_GROUP
     _, _, situation = check.partition("@")
+    if kind == "issuance" and situation.startswith("alg:"):
+        return ALG_GROUP
     return f"{kind}@{situation}" if situation else nodeid
 
 

@@ -243,8 +243,12 @@ class ConformanceSession:
                 todo.append((flows[alg], self.identity(alg.lower())))  # here: the agent endpoint is made under the lock
         if todo:
             with ThreadPoolExecutor(max_workers=len(todo)) as pool:
-                for future in [pool.submit(self._send_alg_flow, flow, who) for flow, who in todo]:
-                    future.result()
+                sent = [(flow, pool.submit(self._send_alg_flow, flow, who)) for flow, who in todo]
+                for flow, future in sent:
+                    try:
+                        future.result()
+                    except Exception as exc:  # noqa: BLE001 - kept as the flow's reason: never sent again
+                        flow.reason = f"the {flow.alg} flow could not be sent: {type(exc).__name__}: {exc}"
         return flows
 
     def _main_alg_flow(self, iss: Issuance) -> AlgFlow:
@@ -294,7 +298,7 @@ class ConformanceSession:
         iss = self._issuance
         exercised = [self.key_a.alg] if iss is not None and iss.phase1 is not None else []
         if iss is not None:
-            exercised += [alg for alg, flow in iss.algs.items() if not flow.main and flow.steps]
+            exercised += [alg for alg, flow in iss.algs.items() if not flow.main and any(ex.sent for ex in flow.exchanges)]
         return {
             "listed": list(self.discovery.algs),
             "advertised": isinstance(self.discovery.config.get("dpop_signing_alg_values_supported"), list),
