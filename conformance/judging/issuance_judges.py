@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..dpop.tokens import claims_of, jkt_of
+from ..spec.cases import NONCE_PROOFS
 from ..spec.catalogue import slug_of
 from ..spec.vocabulary import FAIL, INCONCLUSIVE, PASS, SKIP, Verdict
+from ..wire.exchange import Exchange
 from ..wire.records import CaseResult, Issuance
-from .case_judges import precondition
+from ..wire.session import NO_NONCE
+from .case_judges import nonce_refusal_errors, precondition
 
 IssuanceJudge = Callable[[str, Issuance], Verdict]  # (subject: the token or response judged, the flow)
 ISSUANCE_JUDGES: dict[str, IssuanceJudge] = {}  # judge name (spec.checks.Check.judge) -> judge
@@ -177,3 +180,40 @@ def ensure_single_use(subject: str, iss: Issuance) -> Verdict:
     if again.ok:
         return Verdict(FAIL, f"the same validated token registered a second time: {again.summary()}")
     return Verdict(PASS)
+
+
+def _phase1_nonce(subject: str, iss: Issuance) -> tuple[Exchange | None, Verdict | None]:
+    """Phase 1 with a proof that ignores the target's nonce (subject phase1:<variant>), or the
+    verdict that stands without it."""
+    ex = iss.exchange(subject)
+    if ex is None and subject in iss.reasons:  # the flow could not run (no agent key): nothing is known
+        return None, Verdict(INCONCLUSIVE, iss.reasons[subject])
+    if not iss.nonce_issued:
+        return None, Verdict(SKIP, NO_NONCE)
+    early = precondition(CaseResult(ex, iss.reasons.get(subject, "phase 1 with this proof was not sent")))
+    return ex, early
+
+
+@issuance_judge
+def ensure_phase1_nonce_refused(subject: str, iss: Issuance) -> Verdict:
+    """Once the target gave a DPoP-Nonce, phase 1 with a proof without it, or with one it never gave, is refused."""
+    ex, early = _phase1_nonce(subject, iss)
+    if early:
+        return early
+    if ex.ok:
+        return Verdict(FAIL, f"phase 1 issued a token to a proof with {NONCE_PROOFS[subject.partition(':')[2]][1]}: {ex.summary()}")
+    if iss.phase1 is None or not iss.phase1.ok:
+        return Verdict(INCONCLUSIVE, "refused, but phase 1 refused the valid proof too (positive control failed)")
+    return Verdict(PASS)
+
+
+@issuance_judge
+def ensure_phase1_nonce_challenge(subject: str, iss: Issuance) -> Verdict:
+    """Phase 1's refusal for the proof's nonce asks for one: 400 error use_dpop_nonce or the 401 challenge, with a fresh DPoP-Nonce."""
+    ex, early = _phase1_nonce(subject, iss)
+    if early:
+        return early
+    if ex.ok:
+        return Verdict(SKIP, f"not refused: {NONCE_PROOFS[subject.partition(':')[2]][0]} reports it")
+    errors = nonce_refusal_errors(ex, phase1=True)
+    return Verdict(FAIL, f"{'; '.join(errors)} ({ex.summary()})") if errors else Verdict(PASS)

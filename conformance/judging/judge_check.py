@@ -2,11 +2,11 @@
 meets its judge (the plugin, the reproducers and the mutation self-test all come through here)."""
 from __future__ import annotations
 
-from ..spec.cases import expect
+from ..spec.cases import NONCE_PROOFS, expect
 from ..spec.checks import Check, fixed_checks
 from ..spec.vocabulary import SKIP, Verdict
 from ..wire.records import CaseResult
-from ..wire.session import ConformanceSession
+from ..wire.session import NO_NONCE, ConformanceSession
 from . import refresh_judges  # noqa: F401  (registers the refresh judges with the case judges)
 from .case_judges import CASE_JUDGES, judge_case
 from .exploration import ExplorationRun
@@ -20,6 +20,8 @@ EXPLORATIONS: dict[str, type[ExplorationRun]] = {run.name: run for run in (FuzzR
 
 def judge_check(session: ConformanceSession, check: Check) -> Verdict:
     """The verdict of a fixed check (a situation's or the main flow's), sending what it needs first."""
+    if check.case is not None and check.case.proof in NONCE_PROOFS and not session.nonce_issued():
+        return Verdict(SKIP, NO_NONCE)
     if check.case is None:
         return judge_issuance(check.judge, check.subject, session.issuance())
     exp = expect(check.case, session.resolve_mode())

@@ -9,12 +9,12 @@ from __future__ import annotations
 from html import escape
 
 from ..dpop.proofs import CONTROLS, DEFECTS
-from ..spec.cases import ENDPOINTS, Case, expect
+from ..spec.cases import ENDPOINTS, NONCE_PROOFS, Case, expect
 from ..spec.vocabulary import FAIL, STALE, WARN
 from .requirements_doc import NAME as DOC_NAME
 
 TOKEN_ORDER = ("bound", "mismatched", "unbound", "legacy", "expired", "bad-signature", "malformed", "wrong-phase", "missing")
-PROOF_ORDER = ("valid", "none", *DEFECTS, *CONTROLS, "dpop-scheme", "replay")
+PROOF_ORDER = ("valid", "none", *DEFECTS, *CONTROLS, "dpop-scheme", "replay", *NONCE_PROOFS)
 
 _STYLE = """<style>
 .arcp-section{margin:1em 0}.arcp-section table{border-collapse:collapse;font-size:12px}
