@@ -211,6 +211,14 @@ def stateful_section(doc: dict) -> str:
 
 
 def _exchange(ex: dict) -> str:
+    first = ex.get("retried_after")
+    if first:  # both attempts: the one refused for its DPoP nonce, then the retry with the fresh nonce
+        return (f"(first attempt, refused for its DPoP nonce)\n{_exchange(first)}\n\n"
+                f"(sent again with the target's fresh DPoP-Nonce)\n{_plain_exchange(ex)}")
+    return _plain_exchange(ex)
+
+
+def _plain_exchange(ex: dict) -> str:
     lines = [f"> {ex['method']} {ex['url']}"]
     lines += [f"> {k}: {v}" for k, v in ex["request_headers"]]
     if ex["error"]:

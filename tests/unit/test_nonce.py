@@ -131,6 +131,10 @@ def test_the_report_shows_both_attempts(nonce_model):
     assert "first attempt: refused for its DPoP nonce" in text and "sent again with the target's fresh DPoP-Nonce" in text
     assert text.count("> POST ") == 2
     assert "retried once with the target's fresh DPoP-Nonce after POST" in ex.describe()
+    from conformance.report.html import check_extra
+
+    html = check_extra({"verdict": "pass", "id": "X@phase1", "level": "MUST", "requirement": "X", "exchanges": [record]})
+    assert "first attempt, refused for its DPoP nonce" in html and html.count("&gt; POST ") == 2
 
 
 # --- the client against a tiny fake that never lets the nonce through
