@@ -1,7 +1,8 @@
 """One conformance run against one target: discovery, the shared tokens, and each situation sent once.
 
 Phase 1 is slow on real servers (≥ 1.8 s on upstream) and rate limited, so the run makes three
-phase-1 calls in all, at once, and shares what they yield. Everything else is obtained lazily,
+phase-1 calls in all, at once, and shares what they yield (and two more, for the nonce checks,
+where the target gives DPoP-Nonce values). Everything else is obtained lazily,
 the first time a check needs it, and cached.
 """
 from __future__ import annotations
