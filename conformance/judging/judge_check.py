@@ -20,14 +20,14 @@ EXPLORATIONS: dict[str, type[ExplorationRun]] = {run.name: run for run in (FuzzR
 
 def judge_check(session: ConformanceSession, check: Check) -> Verdict:
     """The verdict of a fixed check (a situation's or the main flow's), sending what it needs first."""
-    if check.case is not None and check.case.proof in NONCE_PROOFS and not session.nonce_issued():
-        return Verdict(SKIP, NO_NONCE)
     if check.case is None:
         return judge_issuance(check.judge, check.subject, session.issuance())
     exp = expect(check.case, session.resolve_mode())
     if session.operation_absent(check.case.endpoint):
         return Verdict(SKIP, f"not applicable: the target has no {check.case.endpoint} operation "
                              "(404 or 405 for a registered agent's own id)")
+    if check.case.proof in NONCE_PROOFS and not session.nonce_issued():
+        return Verdict(SKIP, NO_NONCE)
     result = session.result(check.case)
     if not exp.accept and result.exchange is not None:
         # a refusal says something only where the same endpoint accepted a defect-free request
