@@ -60,8 +60,9 @@ def run_checks(url: str, mode: str, agent_key: str, jwt_secret: str, *, fuzzers:
         session.close()
 
 
-def against_model(mode: str, faults: tuple[str, ...] = ()) -> dict[str, Outcome]:
-    with start_model(mode, faults) as model:
+def against_model(mode: str, faults: tuple[str, ...] = (), **options) -> dict[str, Outcome]:
+    """Every check against the model with `faults` (and the options they need, or `options`)."""
+    with start_model(mode, faults, **options) as model:
         return run_checks(model.url, mode, model.config.agent_key, model.config.jwt_secret)
 
 

@@ -262,15 +262,17 @@ def build_proof(
     jti: str | None = None,
     extra_headers: dict | None = None,
     extra_claims: dict | None = None,
+    nonce: str | None = None,
 ) -> list[str]:
     """The DPoP header values to send: one proof, or two for `two-headers`.
 
     `defects` takes names from DEFECTS and CONTROLS; names that change the same part of the
     proof (e.g. typ-missing and typ-wrong) are refused. Extras are added before the defects.
+    `nonce`: the `nonce` claim (RFC 9449 §4.2), the value a target gave in DPoP-Nonce; None, none.
     """
     parts = proof_parts(
         key, method, url, access_token=access_token, defects=defects, other_key=other_key,
-        now=now, jti=jti, extra_headers=extra_headers, extra_claims=extra_claims,
+        now=now, jti=jti, extra_headers=extra_headers, extra_claims=extra_claims, nonce=nonce,
     )
     # Claims we built ourselves (int iat, str members) may take the fast path of _encode.
     plain_claims = not extra_claims
@@ -295,6 +297,7 @@ def proof_parts(
     jti: str | None = None,
     extra_headers: dict | None = None,
     extra_claims: dict | None = None,
+    nonce: str | None = None,
 ) -> ProofParts:
     """What `build_proof` signs, before signing: the header and claims with the defects
     applied, the signing key, and how to finish (break_signature, copies). Pure; the fuzz
@@ -310,6 +313,8 @@ def proof_parts(
     }
     if access_token is not None:
         claims["ath"] = access_token_hash(access_token)
+    if nonce is not None:
+        claims["nonce"] = nonce
     if extra_claims:
         claims.update(extra_claims)
     parts = ProofParts(

@@ -293,14 +293,15 @@ def corpus(*, endpoint: str = "validate", token: str = "bound") -> list[FuzzCase
 # --- building the proof ------------------------------------------------------------------------
 
 def proof_values(case: FuzzCase, key: KeyPair, url: str, *, access_token: str | None,
-                 other_key: KeyPair | None = None, now: int | None = None) -> list[str]:
-    """The DPoP header values for `case` (fresh jti and iat each call). Replay is not built here:
-    its values are a valid proof (the twin's), sent twice by the caller."""
+                 other_key: KeyPair | None = None, now: int | None = None, nonce: str | None = None) -> list[str]:
+    """The DPoP header values for `case` (fresh jti and iat each call), carrying `nonce` (the
+    target's DPoP-Nonce, if it gives one). Replay is not built here: its values are a valid proof
+    (the twin's), sent twice by the caller."""
     defects = () if case.replay else case.defects
     headers = {p.name: p.value for p in case.items(BENIGN) if p.kind == "unknown-header"}
     claims = {p.name: p.value for p in case.items(BENIGN) if p.kind == "extra-claim"}
     parts = proof_parts(key, METHOD, url, access_token=access_token, defects=defects, other_key=other_key,
-                        now=now, extra_headers=headers, extra_claims=claims)
+                        now=now, extra_headers=headers, extra_claims=claims, nonce=nonce)
     for item in case.items(DEFECTIVE):
         _apply_defective(parts, item)
     first_header, first_claims, variant = {}, {}, "url"

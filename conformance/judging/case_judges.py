@@ -2,10 +2,12 @@
 recorded exchange of a situation and what the mode expects of it, named for what it checks."""
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from ..spec.cases import Expectation
+from ..dpop.proofs import decode_unverified
+from ..spec.cases import NONCE_ERROR, Expectation
 from ..spec.catalogue import problem_types, slug_of
 from ..spec.vocabulary import FAIL, INCONCLUSIVE, PASS, SKIP, Verdict
 from ..wire.exchange import Exchange
@@ -208,3 +210,54 @@ def ensure_challenge_error(ex: Exchange, exp: Expectation) -> Verdict:
     if any(e in exp.challenge_errors for e in errors):
         return Verdict(PASS)
     return Verdict(FAIL, f"challenge error {errors or 'absent'}; expected {' or '.join(exp.challenge_errors)}")
+
+
+# RFC 9449 §8: nonce = 1*NQCHAR, NQCHAR = %x21 / %x23-5B / %x5D-7E
+_NQCHARS = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+
+
+def nonce_refusal_errors(ex: Exchange, *, phase1: bool) -> list[str]:
+    """What a refusal for a proof's nonce lacks to ask for one (RFC 9449 §9; at phase 1 also §8's
+    400 with error use_dpop_nonce): an empty list when it asks properly."""
+    errors = []
+    if ex.status == 401:
+        dpop = [c for c in challenges_of(ex.response_headers) if c.scheme.lower() == "dpop"]
+        if not any(c.params.get("error") == NONCE_ERROR for c in dpop):
+            errors.append(f'no DPoP challenge with error="{NONCE_ERROR}" (WWW-Authenticate: {ex.header("www-authenticate")!r})')
+    elif phase1 and ex.status == 400:
+        if ex.json_member("error") != NONCE_ERROR:
+            errors.append(f"a 400 whose error is {ex.json_member('error')!r}, not {NONCE_ERROR!r}")
+    else:
+        errors.append(f"refused with {ex.status}, expected 401{' or 400' if phase1 else ''}")
+    values = ex.headers("dpop-nonce")
+    if not values:
+        errors.append("no DPoP-Nonce header with a fresh nonce")
+    elif len(values) > 1:
+        errors.append(f"{len(values)} DPoP-Nonce header fields (RFC 9449 §8: one)")
+    elif not _NQCHARS.fullmatch(values[0]):
+        errors.append(f"DPoP-Nonce {values[0]!r} is not 1*NQCHAR (RFC 9449 §8)")
+    elif values[0] in _sent_nonces(ex):
+        errors.append("the DPoP-Nonce is the nonce of the refused proof, not a fresh one")
+    return errors
+
+
+def _sent_nonces(ex: Exchange) -> set[str]:
+    out = set()
+    for name, value in ex.request_headers:
+        if name.lower() == "dpop":
+            try:
+                nonce = decode_unverified(value)[1].get("nonce")
+            except Exception:  # noqa: BLE001 - any proof the suite sent decodes; a nonce is only looked for
+                continue
+            if isinstance(nonce, str):
+                out.add(nonce)
+    return out
+
+
+@case_judge
+def ensure_nonce_challenge(ex: Exchange, exp: Expectation, result: CaseResult) -> Verdict:
+    """A refusal for the proof's nonce is a 401 whose DPoP challenge says use_dpop_nonce, with a fresh DPoP-Nonce."""
+    if not ex.is_error:
+        return Verdict(SKIP, f"not refused: {exp.requirement} reports it")
+    errors = nonce_refusal_errors(ex, phase1=False)
+    return Verdict(FAIL, f"{'; '.join(errors)} ({ex.summary()})") if errors else Verdict(PASS)

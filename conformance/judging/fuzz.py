@@ -30,6 +30,7 @@ from ..spec.checks import Check
 from ..spec.vocabulary import FAIL, INCONCLUSIVE, MUST, PASS, SKIP, WARN, Verdict
 from ..wire.exchange import Exchange
 from ..wire.flows import Proof
+from ..wire.nonces import take_nonce
 from ..wire.records import CaseResult
 from .case_judges import CASE_JUDGES, precondition
 from .exploration import ExplorationRun
@@ -207,7 +208,8 @@ class FuzzRun(ExplorationRun):
             return None
         flows, key = self.session.flows, self.session.key_a
         if case.replay:
-            values = tuple(proof_values(case.twin(), key, self._url, access_token=self._token))
+            # the target's newest nonce, fixed: a replay is the same proof twice, never retried
+            values = tuple(proof_values(case.twin(), key, self._url, access_token=self._token, nonce=self.session.client.nonce))
             twin = flows.phase2(self._who, self._token, Proof(replay=values))
             ex = flows.phase2(self._who, self._token, Proof(replay=values)) if twin.ok else None
         else:
@@ -299,4 +301,5 @@ class _FuzzProof:
     other_key: object = None
 
     def headers(self, method: str, url: str, token: str | None) -> list[str]:
-        return proof_values(self.case, self.key, url, access_token=token, other_key=self.other_key)
+        # with the nonce the client hands over, like every proof (a fuzzed defect is judged for itself)
+        return proof_values(self.case, self.key, url, access_token=token, other_key=self.other_key, nonce=take_nonce())

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..dpop.tokens import claims_of, jkt_of
+from ..spec.cases import NONCE_PROOFS
 from ..spec.catalogue import slug_of
 from ..spec.checks import ALG_SUBJECT
 from ..spec.vocabulary import FAIL, INCONCLUSIVE, PASS, SKIP, Verdict
+from ..wire.exchange import Exchange
 from ..wire.records import ALG_STEPS, STEP_TOKENS, AlgFlow, CaseResult, Issuance
-from .case_judges import precondition
+from ..wire.session import NO_NONCE
+from .case_judges import nonce_refusal_errors, precondition
 
 IssuanceJudge = Callable[[str, Issuance], Verdict]  # (subject: the token or response judged, the flow)
 ISSUANCE_JUDGES: dict[str, IssuanceJudge] = {}  # judge name (spec.checks.Check.judge) -> judge
@@ -243,3 +246,40 @@ def ensure_listed_alg_works(subject: str, iss: Issuance) -> Verdict:
     note = (f"; the binding of its {', '.join(unjudged)} token{'s' if len(unjudged) > 1 else ''} is not judged here: the main flow's "
             "was not bound to key A either (ISSUE-cnf-jkt, ISSUE-binding-kept report it)") if unjudged else ", its tokens bound to that key"
     return Verdict(PASS, f"{alg}: phases 1-3 and unregister accepted with proofs by a fresh {alg} key{note}")
+
+
+def _phase1_nonce(subject: str, iss: Issuance) -> tuple[Exchange | None, Verdict | None]:
+    """Phase 1 with a proof that ignores the target's nonce (subject phase1:<variant>), or the
+    verdict that stands without it."""
+    ex = iss.exchange(subject)
+    if ex is None and subject in iss.reasons:  # the flow could not run (no agent key): nothing is known
+        return None, Verdict(INCONCLUSIVE, iss.reasons[subject])
+    if not iss.nonce_issued:
+        return None, Verdict(SKIP, NO_NONCE)
+    early = precondition(CaseResult(ex, iss.reasons.get(subject, "phase 1 with this proof was not sent")))
+    return ex, early
+
+
+@issuance_judge
+def ensure_phase1_nonce_refused(subject: str, iss: Issuance) -> Verdict:
+    """Once the target gave a DPoP-Nonce, phase 1 with a proof without it, or with one it never gave, is refused."""
+    ex, early = _phase1_nonce(subject, iss)
+    if early:
+        return early
+    if ex.ok:
+        return Verdict(FAIL, f"phase 1 issued a token to a proof with {NONCE_PROOFS[subject.partition(':')[2]][1]}: {ex.summary()}")
+    if iss.phase1 is None or not iss.phase1.ok:
+        return Verdict(INCONCLUSIVE, "refused, but phase 1 refused the valid proof too (positive control failed)")
+    return Verdict(PASS)
+
+
+@issuance_judge
+def ensure_phase1_nonce_challenge(subject: str, iss: Issuance) -> Verdict:
+    """Phase 1's refusal for the proof's nonce asks for one: 400 error use_dpop_nonce or the 401 challenge, with a fresh DPoP-Nonce."""
+    ex, early = _phase1_nonce(subject, iss)
+    if early:
+        return early
+    if ex.ok:
+        return Verdict(SKIP, f"not refused: {NONCE_PROOFS[subject.partition(':')[2]][0]} reports it")
+    errors = nonce_refusal_errors(ex, phase1=True)
+    return Verdict(FAIL, f"{'; '.join(errors)} ({ex.summary()})") if errors else Verdict(PASS)

@@ -2,11 +2,11 @@
 meets its judge (the plugin, the reproducers and the mutation self-test all come through here)."""
 from __future__ import annotations
 
-from ..spec.cases import expect
+from ..spec.cases import NONCE_PROOFS, expect
 from ..spec.checks import ALG_SUBJECT, Check, fixed_checks
 from ..spec.vocabulary import SKIP, Verdict
 from ..wire.records import CaseResult
-from ..wire.session import ConformanceSession
+from ..wire.session import NO_NONCE, ConformanceSession
 from . import refresh_judges  # noqa: F401  (registers the refresh judges with the case judges)
 from .case_judges import CASE_JUDGES, judge_case
 from .exploration import ExplorationRun
@@ -28,6 +28,8 @@ def judge_check(session: ConformanceSession, check: Check) -> Verdict:
     if session.operation_absent(check.case.endpoint):
         return Verdict(SKIP, f"not applicable: the target has no {check.case.endpoint} operation "
                              "(404 or 405 for a registered agent's own id)")
+    if check.case.proof in NONCE_PROOFS and not session.nonce_issued():
+        return Verdict(SKIP, NO_NONCE)
     result = session.result(check.case)
     if not exp.accept and result.exchange is not None:
         # a refusal says something only where the same endpoint accepted a defect-free request

@@ -12,14 +12,16 @@ from urllib.parse import urlsplit
 
 import httpx
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .auth import Caller, Guard
+from .auth import Caller, Guard, nonce_error
 from .config import ModelConfig
-from .dpop import ProofChecker, ProofError, ReplayStore, unverified_thumbprint
+from .dpop import NonceStore, ProofChecker, ProofError, ReplayStore, unverified_thumbprint
 from .problems import PROOF_ERROR, TOKEN_ERROR, Problem, problem_response
 from .tokens import Tokens
 
@@ -83,7 +85,8 @@ class ModelApp:
         self.config = config
         self._holder = public_url_holder
         self.tokens = Tokens(config)
-        self.proofs = ProofChecker(config, ReplayStore(config.proof_ttl + config.clock_skew))
+        self.nonces = NonceStore()
+        self.proofs = ProofChecker(config, ReplayStore(config.proof_ttl + config.clock_skew), self.nonces)
         self.guard = Guard(config, self.tokens, self.proofs, self.public_url)
         self.validations: dict[str, Validation] = {}
         self.used_validation_ids: set[str] = set()
@@ -168,6 +171,8 @@ class ModelApp:
             # No token is presented at phase 1, so the proof carries no ath.
             return self.proofs.check(proofs[0], request.method, self.guard.request_url(request), None)
         except ProofError as exc:
+            if exc.rule == "nonce":  # RFC 9449 §8: a token endpoint's 400 error, here in problem+json
+                raise Problem("dpop-invalid", str(exc), status=400, members={"error": nonce_error(cfg)}) from None
             if cfg.has("phase1-accepts-bad-proof"):
                 return unverified_thumbprint(proofs[0])
             raise Problem("dpop-invalid", str(exc), error=PROOF_ERROR) from None
@@ -355,6 +360,31 @@ class ModelApp:
         ]
 
 
+# The DPoP-protected endpoints and phase 1: where the model gives nonces (every agent endpoint too).
+NONCE_PATHS = re.compile(r"/auth/agent/(request_temp_token|validate_compliance)|/agents/.+|/tokens/refresh")
+
+
+class NonceHeader:
+    """ASGI middleware: a fresh DPoP-Nonce on every response of NONCE_PATHS, refusals included
+    (RFC 9449 §8, §9). It sits inside Starlette's exception handling, so problem responses get one."""
+
+    def __init__(self, app, nonces: NonceStore):
+        self.app = app
+        self.nonces = nonces
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not NONCE_PATHS.fullmatch(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_nonce(message):
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("DPoP-Nonce", self.nonces.issue())
+            await send(message)
+
+        await self.app(scope, receive, send_with_nonce)
+
+
 def create_app(config: ModelConfig, public_url_holder) -> Starlette:
     """`public_url_holder`: the server's public URL as a str, or any object with a `url`
     attribute (a ModelServer, whose port is known only once bound). It is the only source of
@@ -363,6 +393,7 @@ def create_app(config: ModelConfig, public_url_holder) -> Starlette:
     app = Starlette(
         routes=model.routes(),
         exception_handlers={Problem: model.on_problem, HTTPException: model.on_http_error, Exception: model.on_crash},
+        middleware=[Middleware(NonceHeader, nonces=model.nonces)] if config.issues_nonces else [],
     )
     app.state.model = model
     return app

@@ -11,10 +11,15 @@ from starlette.requests import Request
 
 from .config import ModelConfig
 from .dpop import ProofChecker, ProofError
-from .problems import PROOF_ERROR, TOKEN_ERROR, Problem
+from .problems import NONCE_ERROR, PROOF_ERROR, TOKEN_ERROR, Problem
 from .tokens import Tokens
 
 SCHEMES = ("bearer", "dpop")
+
+
+def nonce_error(config: ModelConfig) -> str:
+    """The error of a refusal for the proof's nonce (the catalogue has no nonce type: it is a dpop-invalid)."""
+    return PROOF_ERROR if config.has("nonce-refusal-bare") else NONCE_ERROR
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,8 @@ class Guard:
         try:
             return self.proofs.check(proof, request.method, self.request_url(request), token, operation=operation)
         except ProofError as exc:
+            if exc.rule == "nonce":  # RFC 9449 §9: 401 with error=use_dpop_nonce; the app adds the fresh DPoP-Nonce
+                raise Problem("dpop-invalid", str(exc), error=nonce_error(self.config)) from None
             slug = "authentication-failed" if exc.rule == "iat-future" and self.config.has("future-iat-type") else "dpop-invalid"
             raise Problem(slug, str(exc), error=PROOF_ERROR) from None
 

@@ -49,6 +49,9 @@ class ModelConfig:
                 raise ValueError(f"unknown model fault {name!r}")
             if self.mode not in FAULTS[name].modes:
                 raise ValueError(f"model fault {name!r} does not apply in {self.mode} mode (only {', '.join(FAULTS[name].modes)})")
+            for option, value in FAULTS[name].options.items():
+                if getattr(self, option) != value:
+                    raise ValueError(f"model fault {name!r} needs the model option {option}={value}")
 
     def has(self, fault: str) -> bool:
         if fault not in FAULTS:  # a misspelt name in the model's code would never trigger
@@ -58,3 +61,8 @@ class ModelConfig:
     @property
     def dpop(self) -> bool:
         return self.mode != "disabled"
+
+    @property
+    def issues_nonces(self) -> bool:
+        """Does the model give DPoP-Nonce values and require them? Only where proofs are checked."""
+        return self.nonce and self.dpop

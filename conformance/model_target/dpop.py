@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 import jwt
@@ -57,6 +59,26 @@ class ReplayStore:
         return len(self._expiry)
 
 
+class NonceStore:
+    """The DPoP-Nonce values this server gave (RFC 9449 §8, §9): a fresh, unpredictable one on
+    every response of a DPoP endpoint. A proof may carry any of the last `keep`, so that clients
+    whose requests overlap (each holding the nonce it was given last) are not refused."""
+
+    def __init__(self, keep: int = 64):
+        self._recent: deque[str] = deque(maxlen=keep)
+        self._lock = threading.Lock()
+
+    def issue(self) -> str:
+        value = secrets.token_urlsafe(16)  # base64url: within §8's NQCHAR
+        with self._lock:
+            self._recent.append(value)
+        return value
+
+    def known(self, nonce: object) -> bool:
+        with self._lock:
+            return isinstance(nonce, str) and nonce in self._recent
+
+
 def split_jws(proof: str) -> tuple[dict, dict, bytes, bytes]:
     """(header, claims, signing input, signature) of a compact JWS; ProofError if malformed."""
     parts = proof.split(".")
@@ -90,9 +112,10 @@ def _rsa_bits(n: str) -> int:
 
 
 class ProofChecker:
-    def __init__(self, config: ModelConfig, replay: ReplayStore):
+    def __init__(self, config: ModelConfig, replay: ReplayStore, nonces: NonceStore | None = None):
         self.config = config
         self.replay = replay
+        self.nonces = nonces or NonceStore()
 
     def check(self, proof: str, method: str, url: str, token: str | None, *, operation: bool = False) -> str:
         """Check `proof` for a request `method url` presenting `token`; returns the jwk thumbprint.
@@ -171,6 +194,7 @@ class ProofChecker:
             raise ProofError("htm", f"htm {claims['htm']!r} is not the request method {method}")
         if "htu" in claims:
             self._check_htu(claims["htu"], url)
+        self._check_nonce(claims.get("nonce"))
         if "iat" in claims:
             self._check_iat(claims["iat"])
         if token is not None and not (operation and cfg.has("operations-skip-ath")):
@@ -196,6 +220,16 @@ class ProofChecker:
             got, want = got.split("/", 3)[:3], want.split("/", 3)[:3]
         if got != want:
             raise ProofError("htu", f"htu {htu!r} is not this request's URI {url}")
+
+    def _check_nonce(self, nonce: object) -> None:
+        """Where the model gives nonces, a proof carries one it gave (RFC 9449 §4.3 (10))."""
+        cfg = self.config
+        if not cfg.issues_nonces or cfg.has("nonce-not-checked"):
+            return
+        if nonce is None:
+            raise ProofError("nonce", "the proof carries no nonce: use the DPoP-Nonce this server gave")
+        if not self.nonces.known(nonce) and not (cfg.has("nonce-any-accepted") and isinstance(nonce, str) and nonce):
+            raise ProofError("nonce", "the proof's nonce is not one this server gave recently: use the DPoP-Nonce sent")
 
     def _check_iat(self, iat: float) -> None:
         cfg = self.config

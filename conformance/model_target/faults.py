@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
@@ -20,6 +20,9 @@ class Fault:
     stateful: tuple[str, ...] = ()  # requirement ids of the state machine's invariants (@stateful) it breaks
     stateful_modes: tuple[str, ...] = ()  # where the random walk finds those at its default budget; () = every mode
     endpoints: tuple[str, ...] = ()  # where its fixed checks may flag (spec.cases.ENDPOINTS); () = anywhere
+    # ModelConfig options the fault needs (e.g. {"nonce": True}: a nonce fault on a model that gives
+    # no nonces would break nothing); start_model switches them on with the fault
+    options: dict = field(default_factory=dict, hash=False, compare=False)
 
     def stateful_in(self, mode: str) -> tuple[str, ...]:
         return self.stateful if not self.stateful_modes or mode in self.stateful_modes else ()
@@ -36,9 +39,14 @@ def load_faults(path: Path | None = None) -> dict[str, Fault]:
     data = json.loads((path or catalogue_path()).read_text(encoding="utf-8"))
     return {
         name: Fault(name, raw["summary"], tuple(raw["modes"]), tuple(raw["breaks"]), tuple(raw.get("fuzz", ())), tuple(raw.get("stateful", ())),
-              tuple(raw.get("stateful_modes", ())), tuple(raw.get("endpoints", ())))
+              tuple(raw.get("stateful_modes", ())), tuple(raw.get("endpoints", ())), dict(raw.get("options", {})))
         for name, raw in data["faults"].items()
     }
 
 
 FAULTS: dict[str, Fault] = load_faults()
+
+
+def fault_options(faults) -> dict:
+    """The ModelConfig options the named faults need, together."""
+    return {key: value for name in faults if name in FAULTS for key, value in FAULTS[name].options.items()}

@@ -36,18 +36,20 @@ PROBLEM_TYPES: dict[str, tuple[str, int]] = {
 
 TOKEN_ERROR = "invalid_token"
 PROOF_ERROR = "invalid_dpop_proof"
+NONCE_ERROR = "use_dpop_nonce"  # RFC 9449 §8, §9
 SWAPPED_ERROR = {TOKEN_ERROR: PROOF_ERROR, PROOF_ERROR: TOKEN_ERROR}
 
 
 class Problem(Exception):
     """An error answer. `error` is the challenge's error parameter (None: no credentials were sent)."""
 
-    def __init__(self, slug: str, detail: str, *, status: int | None = None, error: str | None = None):
+    def __init__(self, slug: str, detail: str, *, status: int | None = None, error: str | None = None, members: dict | None = None):
         super().__init__(detail)
         self.slug = slug
         self.detail = detail
         self.status = status or PROBLEM_TYPES[slug][1]
         self.error = error
+        self.members = members or {}  # extension members of the body (RFC 9457 §3.2), e.g. an OAuth `error`
 
 
 def problem_body(config: ModelConfig, request: Request, problem: Problem) -> dict:
@@ -61,6 +63,7 @@ def problem_body(config: ModelConfig, request: Request, problem: Problem) -> dic
         "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "request_id": uuid.uuid4().hex,
     }
+    body.update(problem.members)
     if config.has("problem-no-detail"):
         del body["detail"]
     if config.has("problem-no-request-id"):

@@ -10,6 +10,7 @@ import uvicorn
 
 from .app import create_app
 from .config import ModelConfig
+from .faults import fault_options
 from .spec import parse_spec
 
 START_TIMEOUT = 10.0
@@ -72,8 +73,10 @@ class ModelServer:
 
 
 def start_model(mode: str, faults=(), **overrides) -> ModelServer:
-    """A running model target in DPoP `mode` with the named `faults`; close it when done."""
-    return ModelServer(ModelConfig(mode=mode, faults=frozenset(faults), **overrides))
+    """A running model target in DPoP `mode` with the named `faults` (and the options they need,
+    model-faults.json `options`); close it when done."""
+    options = {**fault_options(faults), **overrides}
+    return ModelServer(ModelConfig(mode=mode, faults=frozenset(faults), **options))
 
 
 def start_spec(spec: str) -> ModelServer:

@@ -9,12 +9,12 @@ from __future__ import annotations
 from html import escape
 
 from ..dpop.proofs import CONTROLS, DEFECTS
-from ..spec.cases import ENDPOINTS, Case, expect
+from ..spec.cases import ENDPOINTS, NONCE_PROOFS, Case, expect
 from ..spec.vocabulary import FAIL, STALE, WARN
 from .requirements_doc import NAME as DOC_NAME
 
 TOKEN_ORDER = ("bound", "mismatched", "unbound", "legacy", "expired", "bad-signature", "malformed", "wrong-phase", "missing")
-PROOF_ORDER = ("valid", "none", *DEFECTS, *CONTROLS, "dpop-scheme", "replay")
+PROOF_ORDER = ("valid", "none", *DEFECTS, *CONTROLS, "dpop-scheme", "replay", *NONCE_PROOFS)
 
 _STYLE = """<style>
 .arcp-section{margin:1em 0}.arcp-section table{border-collapse:collapse;font-size:12px}
@@ -227,6 +227,14 @@ def stateful_section(doc: dict) -> str:
 
 
 def _exchange(ex: dict) -> str:
+    first = ex.get("retried_after")
+    if first:  # both attempts: the one refused for its DPoP nonce, then the retry with the fresh nonce
+        return (f"(first attempt, refused for its DPoP nonce)\n{_exchange(first)}\n\n"
+                f"(sent again with the target's fresh DPoP-Nonce)\n{_plain_exchange(ex)}")
+    return _plain_exchange(ex)
+
+
+def _plain_exchange(ex: dict) -> str:
     lines = [f"> {ex['method']} {ex['url']}"]
     lines += [f"> {k}: {v}" for k, v in ex["request_headers"]]
     if ex["error"]:

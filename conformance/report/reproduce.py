@@ -34,7 +34,7 @@ from ..dpop.proofs import CONTROLS, DEFECTS
 from ..judging.exploration import ExplorationRun
 from ..judging.judge_check import EXPLORATIONS, judge_check, known_checks, what_it_checks
 from ..model_target.spec import SPEC_SCHEME
-from ..spec.cases import expect
+from ..spec.cases import NONCE_PROOFS, expect
 from ..spec.checks import ALG_SUBJECT, Check
 from ..spec.vocabulary import FAIL, INCONCLUSIVE, INFO, WARN, graded
 from ..wire.client import TargetError
@@ -143,7 +143,9 @@ def situation(check: Check, mode: str, exploration: ExplorationRun | None = None
         return (f"a registration flow with every proof signed {alg} by a fresh key (phase 1, phase 2 validate and poll, "
                 f"phase 3 register, unregister), beside the main flow proved by key A")
     if case is None:
-        return f"the registration flow (phase 1 with a proof by key A, without a proof and with a badly signed proof; phases 2 and 3 with key A), judged on {check.subject}"
+        nonce = (", and where the target gives DPoP-Nonce values, phase 1 with a proof without the nonce and with one it never gave"
+                 if check.subject.startswith("phase1:") else "")
+        return f"the registration flow (phase 1 with a proof by key A, without a proof and with a badly signed proof; phases 2 and 3 with key A{nonce}), judged on {check.subject}"
     phase, other = ("temp", "validated") if case.endpoint == "validate" else ("validated", "temp")
     method_path = "POST phase 2 (validate_compliance)" if case.endpoint == "validate" else "POST phase 3 (register)"
     token = _TOKEN_TEXT[case.token].format(phase=phase, other=other)
@@ -155,6 +157,8 @@ def situation(check: Check, mode: str, exploration: ExplorationRun | None = None
         proof = "a valid DPoP proof by key A"
     elif case.proof == "replay":
         proof = "a valid DPoP proof by key A, sent twice (the second use is judged)"
+    elif case.proof in NONCE_PROOFS:
+        proof = f"a DPoP proof by key A with {NONCE_PROOFS[case.proof][1]} ({case.proof})"
     else:
         kind = "odd but valid" if case.proof in CONTROLS else "defective"
         summary = {**DEFECTS, **CONTROLS}[case.proof].summary

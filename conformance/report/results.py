@@ -58,7 +58,7 @@ def exchange_record(ex: Exchange) -> dict:
         problem = None
     problem = _redact_value(problem, secrets) if isinstance(problem, dict) else None
     ptype = problem.get("type") if problem else None
-    return {
+    record = {
         "method": ex.method,
         "url": ex.url,
         "request_headers": [[k, redact.redact_header(k, v, secrets)] for k, v in ex.request_headers],
@@ -72,6 +72,9 @@ def exchange_record(ex: Exchange) -> dict:
         "error": redact.redact_text(ex.error, secrets) if ex.error else ex.error,
         "attempts": ex.attempts,
     }
+    if ex.retried_after is not None:  # only then: a run against a target that gives no nonce writes what it wrote before
+        record["retried_after"] = exchange_record(ex.retried_after)
+    return record
 
 
 def check_record(check, verdict: str, message: str, exchanges: list[Exchange], reproducer: dict | None) -> dict:

@@ -36,6 +36,13 @@ def _credential(name: str, value: str) -> list[str]:
 
 
 def render(ex: Exchange, title: str) -> str:
+    if ex.retried_after is not None:  # both attempts: the one refused for its DPoP nonce, then the retry
+        first = render(ex.retried_after, f"{title}, first attempt: refused for its DPoP nonce")
+        return first + "\n" + _render(ex, f"{title}, sent again with the target's fresh DPoP-Nonce")
+    return _render(ex, title)
+
+
+def _render(ex: Exchange, title: str) -> str:
     secrets = redact.request_secrets(ex.request_json)
     lines = [f"--- {title}", f"> {ex.method} {ex.url}"]
     for name, value in ex.request_headers:
@@ -58,4 +65,5 @@ def render(ex: Exchange, title: str) -> str:
 
 
 def summary_line(ex: Exchange, title: str) -> str:
-    return redact.printable(f"--- {title}: {ex.summary()}")
+    retried = f" (after {ex.retried_after.summary()}, sent again with the target's fresh DPoP-Nonce)" if ex.retried_after else ""
+    return redact.printable(f"--- {title}: {ex.summary()}{retried}")

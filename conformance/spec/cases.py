@@ -25,6 +25,7 @@ REPLAYABLE = ("validate", *OPERATIONS[:-1])
 
 DPOP_ERROR = "invalid_dpop_proof"
 TOKEN_ERROR = "invalid_token"
+NONCE_ERROR = "use_dpop_nonce"  # RFC 9449 §8, §9: the proof lacks the nonce the target gave
 EITHER_ERROR = (DPOP_ERROR, TOKEN_ERROR)
 NO_ERROR = ()  # no credentials were sent: the challenge carries no error
 
@@ -62,6 +63,15 @@ CONTROL_REQUIREMENTS = {
 }
 
 
+# Proofs that ignore the target's DPoP-Nonce (RFC 9449 §4.3 (10)), judged only where the target
+# gives nonces: not proofs.DEFECTS, which are defects on any target (the fuzzers combine those).
+# name -> (requirement, what the proof carries)
+NONCE_PROOFS = {
+    "nonce-missing": ("PROOF-nonce-missing", "no nonce claim, although the target gave a DPoP-Nonce"),
+    "nonce-unknown": ("PROOF-nonce-unknown", "a nonce claim the target never gave (made up by the suite)"),
+}
+
+
 def defect_requirements() -> dict[str, str]:
     """Defect or control name -> its requirement."""
     return {**DEFECT_REQUIREMENTS, **CONTROL_REQUIREMENTS}
@@ -87,6 +97,7 @@ class Expectation:
     type_requirement: str | None = None
     challenge_errors: tuple[str, ...] | None = None  # allowed `error` values; NO_ERROR = none; None = not judged
     dpop_failure: bool = False  # a DPoP failure: the 401 should carry a DPoP challenge with algs
+    nonce_refusal: bool = False  # refused for its nonce: the refusal asks for one (use_dpop_nonce, DPoP-Nonce)
 
 
 # The refresh situations per mode: the defect-free refresh (the claims it keeps, the refreshed
@@ -102,7 +113,7 @@ def cases_for(mode: str) -> list[Case]:
     out: list[Case] = []
     for endpoint in (*PHASES, *OPERATIONS):
         if mode != "disabled":
-            proofs = ["valid", "none", *DEFECTS, *CONTROLS, "dpop-scheme"]
+            proofs = ["valid", "none", *DEFECTS, *CONTROLS, "dpop-scheme", *NONCE_PROOFS]
             if endpoint in REPLAYABLE:
                 proofs.append("replay")
             out += [Case(endpoint, "bound", p) for p in proofs]
@@ -150,7 +161,11 @@ def _bound(proof: str, mode: str) -> Expectation:
         # optional mode: the refusal is a MUST (RFC 9449 §7.2), its 401 dpop-required a SHOULD
         return Expectation("BIND-bound-noproof", False, (), ("dpop-required",), "BIND-advisory-type", EITHER_ERROR, True)
     if proof == "replay":
-        return Expectation("PROOF-replay", False, (401,), ("dpop-invalid",), "BIND-problem-type", (DPOP_ERROR,), True)
+        # a target whose nonces are single use may refuse the replay for its nonce
+        return Expectation("PROOF-replay", False, (401,), ("dpop-invalid",), "BIND-problem-type", (DPOP_ERROR, NONCE_ERROR), True)
+    if proof in NONCE_PROOFS:
+        # the catalogue has no nonce type: dpop-invalid is the closest (profile §7; the proof is invalid for this target)
+        return Expectation(NONCE_PROOFS[proof][0], False, (401,), ("dpop-invalid",), "BIND-problem-type", (NONCE_ERROR,), True, True)
     req = defect_requirements()[proof]
     if proof in CONTROLS:
         return Expectation(req, True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..dpop.keys import SUPPORTED_ALGS
-from .cases import REFRESH, Case, Expectation, cases_for, expect
+from .cases import NONCE_PROOFS, REFRESH, Case, Expectation, cases_for, expect
 from .catalogue import Requirement, requirement
 from .vocabulary import DPOP_MODES, MODES
 
@@ -58,6 +58,8 @@ def case_checks(case: Case, exp: Expectation) -> list[Check]:
         out.append(Check("CHALLENGE-algs", case.id, "ensure_algs_listed", case))
     if exp.challenge_errors is not None:
         out.append(Check("CHALLENGE-error", case.id, "ensure_challenge_error", case))
+    if exp.nonce_refusal:
+        out.append(Check("CHALLENGE-nonce", case.id, "ensure_nonce_challenge", case))
     return out
 
 
@@ -79,6 +81,10 @@ def issuance_checks(mode: str) -> list[Check]:
         ("ISSUE-no-store", "poll", "ensure_no_store", True),
         ("ISSUE-no-store", "register", "ensure_no_store", True),
         ("ISSUE-single-use", "register", "ensure_single_use", True),
+        # phase 1 with a proof that ignores the target's DPoP-Nonce (judged where the target gives nonces)
+        *[(req, f"phase1:{proof}", judge, dpop)
+          for proof in NONCE_PROOFS
+          for req, judge in ((NONCE_PROOFS[proof][0], "ensure_phase1_nonce_refused"), ("CHALLENGE-nonce", "ensure_phase1_nonce_challenge"))],
     ]
     return [Check(req, subject, judge) for req, subject, judge, wanted in items if wanted] + alg_checks(mode)
 

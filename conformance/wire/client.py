@@ -4,6 +4,11 @@
 Requests are described by a builder that is called again for each attempt, because a DPoP
 proof cannot be re-sent (fresh jti, iat): a 429/503 retry rebuilds it.
 
+Where the target gives DPoP-Nonce values (RFC 9449 §8, §9), the client keeps the newest and hands
+it to each attempt's proofs (wire.nonces), and retries once, with the fresh nonce, a request
+whose proof followed it and was refused for it: a client that cannot would see every request to
+such a target refused. A target that gives no nonce sees exactly what it saw before.
+
 The client is also the run's safety net: each request completes within `timeout` seconds of
 wall-clock time (connection, headers and body together), the run sends at most `max_requests`
 requests and none after its `deadline`, a path that keeps timing out (or stays rate limited
@@ -23,6 +28,7 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
+from . import nonces
 from .exchange import Exchange, HeaderList
 
 # Responses are read up to this many bytes, then marked truncated: ARCP's answers are small, and
@@ -80,6 +86,8 @@ class TargetClient:
         self._unusable_overall = 0
         self._allowance = 0  # requests allowed after a budget is spent, for cleaning up (see allow)
         self._silent = False  # stopped because the target stopped answering usefully: no allowance then
+        self.nonce: str | None = None  # the newest DPoP-Nonce the target gave: the next proofs carry it (§8.2)
+        self.nonce_retries = 0  # requests sent again with a fresh nonce after a use_dpop_nonce refusal
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -107,29 +115,64 @@ class TargetClient:
         build_headers: Callable[[str], HeaderList] = lambda url: [],
         json_body: object = None,
     ) -> Exchange:
-        """Send once; on 429/503 with Retry-After, wait (up to retry_cap in all) and rebuild the request."""
+        """Send once; on 429/503 with Retry-After, wait (up to retry_cap in all) and rebuild the
+        request; refused for its DPoP nonce, rebuild it once with the fresh nonce."""
         url = self.url(path)
         if not self.same_origin(url):
             raise TargetError(f"refusing to send to {url}: not the target {self.base_url}")
         waited, attempt = 0.0, 0
+        refused_for_nonce: Exchange | None = None
         while True:
             why_not = self._reserve(method, url)
             if why_not:
                 exchange = Exchange(method, url, [], json_body, error=why_not, sent=False, received_at=time.time(), attempts=attempt)
+                exchange.retried_after = refused_for_nonce
                 self.exchanges.append(exchange)
                 return exchange
             attempt += 1
-            headers = build_headers(url)
+            with self._lock:
+                nonce = self.nonce
+            with nonces.handing(nonce) as slot:
+                headers = build_headers(url)
             exchange = self._send_once(method, url, headers, json_body)
             exchange.attempts = attempt
+            exchange.retried_after = refused_for_nonce
+            self._keep_nonce(exchange)
             delay = _retry_after(exchange)
             if exchange.status in (429, 503) and delay is not None and waited + delay <= self.retry_cap and self._can_wait(delay):
                 time.sleep(delay)
                 waited += delay
                 continue
+            if refused_for_nonce is None and slot.taken and self._wants_nonce_retry(exchange, slot.value):
+                refused_for_nonce = exchange
+                continue
             self._note(method, url, exchange)
             self.exchanges.append(exchange)
             return exchange
+
+    def _keep_nonce(self, exchange: Exchange) -> None:
+        """Remember the DPoP-Nonce a response carries: the newest is the one to use (§8.2)."""
+        fresh = nonces.nonce_of(exchange)
+        if fresh is not None:
+            with self._lock:
+                self.nonce = fresh
+
+    def _wants_nonce_retry(self, exchange: Exchange, sent: str | None) -> bool:
+        """Was a request whose proof carried the nonce `sent` (None: the client had none) refused
+        for its nonce, with a fresher one now known? A refusal that says use_dpop_nonce is; so is
+        any 400 or 401 that brings a first nonce to a proof that had none, for a target whose
+        refusal forgets to say why (CHALLENGE-nonce reports that, where it is judged)."""
+        if exchange.status not in nonces.REFUSALS:
+            return False
+        with self._lock:
+            newest = self.nonce
+        if newest is None or newest == sent:
+            return False
+        if not (nonces.asks_for_nonce(exchange) or sent is None):
+            return False
+        with self._lock:
+            self.nonce_retries += 1
+        return True
 
     def _reserve(self, method: str, url: str) -> str | None:
         """Why this request must not be sent, or None (then it is counted as sent)."""

@@ -31,6 +31,9 @@ class Exchange:
     attempts: int = 1
     sent: bool = True  # False: the client declined to send it (budget, deadline, a path given up); `error` says why
     timed_out: bool = False  # no complete response within the request timeout
+    # The attempt before this one, refused for its DPoP nonce and so retried once with the target's
+    # fresh DPoP-Nonce (wire.client): kept, so that the report shows both. None: not retried.
+    retried_after: "Exchange | None" = None
 
     @property
     def ok(self) -> bool:
@@ -78,7 +81,8 @@ class Exchange:
         """Request and response for a failure message: tokens and proofs as their views (decoded
         header and claims plus a hash), request secrets blanked, control characters visible."""
         secrets = redact.request_secrets(self.request_json)
-        lines = [f"> {self.method} {self.url}"]
+        lines = [f"(retried once with the target's fresh DPoP-Nonce after {self.retried_after.summary()})"] if self.retried_after else []
+        lines.append(f"> {self.method} {self.url}")
         for k, v in self.request_headers:
             lines.append(f"> {k}: {redact.redact_header(k, v, secrets)}")
         if self.error:

@@ -15,6 +15,7 @@ from ..dpop.tokens import jkt_of
 from .agent_endpoint import AgentEndpoint
 from .client import TargetClient
 from .exchange import Exchange, HeaderList
+from .nonces import take_nonce
 
 POLL_FIRST_WAIT = 0.02  # then doubling up to POLL_MAX_WAIT: quick servers answer in ms, slow ones in seconds
 POLL_MAX_WAIT = 0.1  # upstream with Redis validates in 0.5-1 s: a longer wait would add up to 0.4 s to each validation
@@ -62,13 +63,24 @@ class Proof:
     other_key: KeyPair | None = None
     replay: tuple[str, ...] = ()
     htu: str | None = None  # override the URL the proof names (never the URL the request goes to)
+    # A fresh proof carries the newest DPoP-Nonce the client hands it (wire.nonces), defects or
+    # not, so that a defect is judged for itself; with follow_nonce False it carries `nonce`
+    # instead (None: no nonce claim), and the client does not retry it for its nonce.
+    follow_nonce: bool = True
+    nonce: str | None = None
 
     def headers(self, method: str, url: str, token: str | None) -> list[str]:
         if self.replay:
             return list(self.replay)
         if self.key is None:
             return []
-        return build_proof(self.key, method, self.htu or url, access_token=token, defects=self.defects, other_key=self.other_key)
+        nonce = take_nonce() if self.follow_nonce else self.nonce
+        return build_proof(self.key, method, self.htu or url, access_token=token, defects=self.defects,
+                           other_key=self.other_key, nonce=nonce)
+
+    def with_nonce(self, nonce: str | None) -> "Proof":
+        """This proof with a fixed nonce (None: none) instead of the one the client hands over."""
+        return replace(self, follow_nonce=False, nonce=nonce)
 
 
 NO_PROOF = Proof()

@@ -30,6 +30,8 @@ class Issuance:
     unregistered: bool = False
     reasons: dict[str, str] = field(default_factory=dict)
     algs: dict[str, "AlgFlow"] = field(default_factory=dict)  # per proof algorithm, once the alg flows ran
+    nonce_issued: bool = False  # the target gave a DPoP-Nonce during the flow: the nonce checks apply
+    phase1_nonce: dict[str, Exchange] = field(default_factory=dict)  # nonce proof variant (spec.cases.NONCE_PROOFS) -> phase 1 with it
 
     def token(self, subject: str) -> str | None:
         source = {"temp": (self.phase1, "temp_token"), "validated": (self.poll, "validated_token"), "access": (self.register, "access_token")}[subject]
@@ -38,6 +40,8 @@ class Issuance:
         return value if isinstance(value, str) else None
 
     def exchange(self, subject: str) -> Exchange | None:
+        if subject.startswith("phase1:"):  # phase1:nonce-missing, ...
+            return self.phase1_nonce.get(subject.partition(":")[2])
         return {"phase1": self.phase1, "temp": self.phase1, "poll": self.poll, "validated": self.poll, "register": self.register, "access": self.register}[subject]
 
 

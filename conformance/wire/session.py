@@ -1,19 +1,21 @@
 """One conformance run against one target: discovery, the shared tokens, and each situation sent once.
 
 Phase 1 is slow on real servers (≥ 1.8 s on upstream) and rate limited, so the run makes three
-phase-1 calls in all, at once, and shares what they yield. Everything else is obtained lazily,
+phase-1 calls in all, at once, and shares what they yield (and two more, for the nonce checks,
+where the target gives DPoP-Nonce values). Everything else is obtained lazily,
 the first time a check needs it, and cached.
 """
 from __future__ import annotations
 
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ..dpop.keys import SUPPORTED_ALGS, KeyPair, generate_key
 from ..dpop.tokens import ForgeRefused, Forger, bad_signature, jkt_of
-from ..spec.cases import OPERATIONS, OPTIONAL_ENDPOINTS, REFRESH, REFRESH_CASES, Case
+from ..spec.cases import NONCE_PROOFS, OPERATIONS, OPTIONAL_ENDPOINTS, REFRESH, REFRESH_CASES, Case
 from ..spec.checks import ALG_SUBJECT, Check
 from ..spec.vocabulary import AUTO, MODE_CHOICES
 from .agent_endpoint import AgentEndpoint
@@ -23,6 +25,7 @@ from .flows import NO_PROOF, Endpoints, Flows, Identity, Proof
 from .records import AlgFlow, CaseResult, Issuance
 
 PHASE1_DEFECT = "signature-bad"  # the defect of the defective phase-1 call
+NO_NONCE = "the target issues no DPoP-Nonce"  # why the nonce checks do not apply (profile §5)
 PREFERRED_ALGS = ("EdDSA", "ES256")
 
 
@@ -169,7 +172,31 @@ class ConformanceSession:
         with self._lock:
             if self._issuance is None:
                 self._issuance = self._run_main_flow()
+                self._phase1_nonce(self._issuance)
             return self._issuance
+
+    def nonce_issued(self) -> bool:
+        """Did the target give a DPoP-Nonce in the main flow (so the nonce checks apply)?"""
+        return self.issuance().nonce_issued
+
+    def _phase1_nonce(self, iss: Issuance) -> None:
+        """Where the target gave a DPoP-Nonce (anywhere in the flow), phase 1 once with each proof
+        that ignores it (spec.cases.NONCE_PROOFS), at once: two more phase-1 calls, on such targets only."""
+        if not self.settings.agent_key:
+            for proof in NONCE_PROOFS:
+                iss.reasons[f"phase1:{proof}"] = "no --agent-key given: the suite cannot register"
+            return
+        iss.nonce_issued = self.client.nonce is not None
+        if not iss.nonce_issued or self.mode == "disabled":
+            return
+        calls = {proof: (self.identity("n"), self.nonce_proof(proof)) for proof in NONCE_PROOFS}
+        with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+            futures = {proof: pool.submit(self.flows.phase1, who, p) for proof, (who, p) in calls.items()}
+            iss.phase1_nonce = {proof: f.result()[0] for proof, f in futures.items()}
+
+    def nonce_proof(self, proof: str) -> Proof:
+        """A valid proof by key A that ignores the target's nonce: none, or one the target never gave."""
+        return Proof(key=self.key_a).with_nonce(None if proof == "nonce-missing" else f"arcp-conformance-{uuid.uuid4().hex}")
 
     def _run_main_flow(self) -> Issuance:
         iss = Issuance(jkt=self.key_a.thumbprint)
@@ -552,6 +579,8 @@ class ConformanceSession:
             return Proof(key=self.key_a), "Bearer"
         if case.proof == "dpop-scheme":
             return Proof(key=self.key_a), "DPoP"
+        if case.proof in NONCE_PROOFS:
+            return self.nonce_proof(case.proof), "Bearer"
         return Proof(key=self.key_a, defects=(case.proof,), other_key=self.key_b), "Bearer"
 
     # --- situations
@@ -578,6 +607,8 @@ class ConformanceSession:
         return result
 
     def _send_case(self, case: Case) -> CaseResult:
+        if case.proof in NONCE_PROOFS and not self.nonce_issued():
+            return CaseResult(None, NO_NONCE)  # a proof without the nonce of a target that gives none is simply valid
         who, token, why = self._token_for(case)
         self._case_token[case.id] = token
         if who is None or (token is None and case.token != "missing"):
@@ -589,7 +620,8 @@ class ConformanceSession:
             return self._send_refresh(who, token, proof, scheme)
         if case.endpoint == "validate":
             if case.proof == "replay":
-                values = tuple(proof.headers("POST", self.client.url(self.endpoints.validate), token))
+                # the target's newest nonce, fixed: a replay is the same proof, and is not retried
+                values = tuple(proof.with_nonce(self.client.nonce).headers("POST", self.client.url(self.endpoints.validate), token))
                 first = self.flows.phase2(who, token, Proof(replay=values))
                 if not (first.ok or first.status == 202):
                     return CaseResult(None, f"the first use of the proof was refused ({first.summary()})")
@@ -603,7 +635,8 @@ class ConformanceSession:
     def _send_operation(self, case: Case, who: Identity, token: str | None, proof: Proof, scheme: str) -> CaseResult:
         if case.proof == "replay":
             method, path = self.flows.operation_target(case.endpoint, who)
-            values = tuple(proof.headers(method, self.client.url(path), token))
+            # the target's newest nonce, fixed: a replay is the same proof, and is not retried
+            values = tuple(proof.with_nonce(self.client.nonce).headers(method, self.client.url(path), token))
             first = self.flows.operation(case.endpoint, who, token, Proof(replay=values))
             if not first.ok:
                 return CaseResult(None, f"the first use of the proof was refused ({first.summary()})")

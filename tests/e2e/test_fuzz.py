@@ -14,7 +14,7 @@ def run_fuzz(tmp_path, target, *args):
     return run, run.doc
 
 
-@pytest.mark.parametrize("target", ["model:required", "model:optional"])
+@pytest.mark.parametrize("target", ["model:required", "model:optional", "model:optional:nonce"])
 def test_the_fault_free_model_has_no_fuzz_failure(tmp_path, target):
     proc, doc = run_fuzz(tmp_path, target)
     assert proc.returncode == 0, proc.stdout[-3000:]

@@ -6,7 +6,11 @@ import pytest
 from conformance.spec.catalogue import ROOT
 from conformance.spec.checks import fixed_checks
 from conformance.model_target import FAULTS
+from conformance.spec.vocabulary import DPOP_MODES, INCONCLUSIVE, PASS, SKIP
 from tools.mutation import BEGIN, END, MODES, against_model, evaluate_all, expected, fault_modes, flagged, score_markdown
+
+
+NONCE_REQUIREMENTS = {"PROOF-nonce-missing", "PROOF-nonce-unknown", "CHALLENGE-nonce"}
 
 
 @pytest.fixture(scope="module")
@@ -19,6 +23,19 @@ def results():
 def test_the_fault_free_model_gets_no_failure_and_no_warning(mode):
     flags = flagged(against_model(mode))
     assert flags == {}, sorted(flags)
+
+
+@pytest.mark.parametrize("mode", DPOP_MODES)
+def test_the_fault_free_model_with_nonces_gets_no_failure_and_nothing_less_conclusive(mode):
+    """With DPoP-Nonce on (RFC 9449 §8, §9), every check keeps its meaning: nothing fails or warns,
+    no check is less conclusive than without nonces, and the nonce checks pass instead of skipping."""
+    plain, nonce = against_model(mode), against_model(mode, nonce=True)
+    assert flagged(nonce) == {}, sorted(flagged(nonce))
+    assert set(nonce) == set(plain)
+    worse = {i for i, o in nonce.items() if o.verdict == INCONCLUSIVE and plain[i].verdict != INCONCLUSIVE}
+    assert worse == set()
+    skipped = {i for i, o in plain.items() if o.verdict == SKIP and o.requirement in NONCE_REQUIREMENTS}
+    assert skipped and all(nonce[i].verdict == PASS for i in skipped)
 
 
 @pytest.mark.parametrize(("fault", "mode"), fault_modes(), ids=[f"{m}-{f}" for f, m in fault_modes()])

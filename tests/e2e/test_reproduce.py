@@ -16,6 +16,7 @@ from conformance.judging.issuance_judges import ISSUANCE_JUDGES
 from conformance.judging.judge_check import judge_check, known_checks
 from conformance.judging.stateful.run import StatefulRun, StatefulSettings
 from conformance.model_target import start_model
+from conformance.model_target.faults import fault_options
 from conformance.report import reproduce
 from conformance.report.reproduce import EXIT_MISSING_SETTING, EXIT_NOT_REPRODUCED, EXIT_REPRODUCED, plan_for
 from conformance.spec.checks import fixed_checks
@@ -30,10 +31,12 @@ def clean_model():
     """One fault-free model per mode, started on first use, shared by the module."""
     models = {}
 
-    def get(mode):
-        if mode not in models:
-            models[mode] = start_model(mode)
-        return models[mode]
+    def get(mode, **options):
+        """The fault-free model of `mode` with `options` (those a fault needs: fault_options)."""
+        key = (mode, tuple(sorted(options.items())))
+        if key not in models:
+            models[key] = start_model(mode, **options)
+        return models[key]
 
     yield get
     for model in models.values():
@@ -131,6 +134,11 @@ REPRODUCIBLE = [
     ("disabled", "ISSUE-no-store@poll", ("no-cache-headers",)),
     ("optional", "ISSUE-single-use@register", ("validated-reusable",)),
     ("required", "ISSUE-listed-alg-works@alg:ES256", ("listed-alg-refused",)),
+    # the nonce checks (a model that gives DPoP-Nonce values: the faults switch the option on)
+    ("required", "PROOF-nonce-missing@validate:bound:nonce-missing", ("nonce-not-checked",)),
+    ("optional", "CHALLENGE-nonce@register:bound:nonce-unknown", ("nonce-refusal-bare",)),
+    ("required", "PROOF-nonce-unknown@phase1:nonce-unknown", ("nonce-any-accepted",)),
+    ("optional", "CHALLENGE-nonce@phase1:nonce-missing", ("nonce-refusal-bare",)),
     # the searches: re-run with the same seed and budget
     ("required", "PROOF-replay@fuzz:validate", ("accept-replay",)),
     ("optional", "ISSUE-single-use@stateful", ("validated-reusable",)),
@@ -158,7 +166,7 @@ def test_the_plan_reproduces_the_fault_and_not_without_it(mode, check_id, faults
         code, out = run_plan(plan, model, jwt_secret=forged)
     assert code == EXIT_REPRODUCED, out[-3000:]
     assert f"REPRODUCED: {check_id}" in out and "look at: " in out and "--- " in out
-    clean = clean_model(mode)
+    clean = clean_model(mode, **fault_options(faults))  # without the fault, with the options it needs
     code, out_clean = run_plan(plan, clean, jwt_secret=forged)  # the same plan, pointed at a server without the fault
     assert code == EXIT_NOT_REPRODUCED, out_clean[-3000:]
     assert f"not reproduced: {check_id}: pass" in out_clean

@@ -143,11 +143,12 @@ def run_stateful(tmp_path, target, *args):
     return run, run.doc
 
 
-def test_the_fault_free_model_has_no_stateful_failure_and_the_results_validate(tmp_path):
+@pytest.mark.parametrize("target", ["model:required", "model:required:nonce"])
+def test_the_fault_free_model_has_no_stateful_failure_and_the_results_validate(tmp_path, target):
     from conformance.report.results import schema_errors
     from conformance.judging.stateful.run import stateful_checks
 
-    proc, doc = run_stateful(tmp_path, "model:required", "--fuzz-examples", "0")
+    proc, doc = run_stateful(tmp_path, target, "--fuzz-examples", "0")
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert schema_errors(doc) == []
     ids = {c.id for c in stateful_checks("required")}

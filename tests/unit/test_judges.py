@@ -85,6 +85,21 @@ def refusal(slug, status=None, *, challenge=DPOP_PROOF_ERROR, content_type="appl
     return exchange(status, problem(slug, where=where, status=changes.pop("body_status", status), **changes), headers, where=where)
 
 
+DPOP_NONCE_ERROR = 'DPoP algs="ES256 EdDSA", error="use_dpop_nonce"'
+SENT_NONCE = "n-sent-1"  # the nonce of the refused proof, in nonce_refusal's request
+
+
+def nonce_refusal(status=401, *, challenge=DPOP_NONCE_ERROR, nonces=("n-fresh-2",), where="validate", **changes) -> Exchange:
+    """A refusal for a proof's nonce: dpop-invalid problem, the challenge, DPoP-Nonce fields `nonces`;
+    its request carries a proof whose nonce is SENT_NONCE (the judges read only its claims)."""
+    ex = refusal("dpop-invalid", status, challenge=challenge, where=where, **changes)
+    ex.response_headers += [("DPoP-Nonce", n) for n in nonces]
+    proof = jwt.encode({"jti": "j", "htm": "POST", "htu": BASE + PATHS[where], "iat": NOW, "nonce": SENT_NONCE},
+                       SIGNING_KEY, algorithm="HS256", headers={"typ": "dpop+jwt"})
+    ex.request_headers = [*ex.request_headers, ("DPoP", proof)]
+    return ex
+
+
 def accepted(where="validate") -> Exchange:
     return exchange(200, {"status": "ok"}, [("Content-Type", "application/json")], where=where)
 
@@ -351,6 +366,31 @@ ROWS: list[Row] = [
     *case_rows("CHALLENGE-error", "ensure_challenge_error", "validate:missing:none", "disabled",
                {"no-error": refusal("authentication-failed", challenge='Bearer realm="arcp"')},
                {"error-without-credentials": refusal("authentication-failed", challenge='Bearer error="invalid_token"')}),
+    # nonce (§5): refusals for the proof's nonce, at a resource and at phase 1
+    *outcome_rows("PROOF-nonce-missing", "validate:bound:nonce-missing", "required", accept=False),
+    *outcome_rows("PROOF-nonce-unknown", "register:bound:nonce-unknown", "optional", accept=False),
+    *case_rows("CHALLENGE-nonce", "ensure_nonce_challenge", "validate:bound:nonce-missing", "required",
+               {"use_dpop_nonce": nonce_refusal(),
+                "beside-bearer": nonce_refusal(challenge='Bearer realm="arcp", DPoP algs="ES256", error=use_dpop_nonce')},
+               {"invalid_dpop_proof": nonce_refusal(challenge=DPOP_PROOF_ERROR), "no-nonce-header": nonce_refusal(nonces=()),
+                "on-bearer-only": nonce_refusal(challenge='Bearer error="use_dpop_nonce"'),
+                "two-nonce-headers": nonce_refusal(nonces=("a", "b")), "not-nqchar": nonce_refusal(nonces=('say "hi"',)),
+                "stale-nonce": nonce_refusal(nonces=(SENT_NONCE,)), "400": nonce_refusal(400)}),
+    *issuance_rows("PROOF-nonce-missing", "phase1:nonce-missing", "required",
+                   {"400": flow(nonce_issued=True, phase1_nonce={"nonce-missing": nonce_refusal(400, where="phase1", error="use_dpop_nonce")})},
+                   {"issued": flow(nonce_issued=True, phase1_nonce={"nonce-missing": token_response("temp")})},
+                   skip={"no-nonce-given": flow()}),
+    *issuance_rows("PROOF-nonce-unknown", "phase1:nonce-unknown", "optional",
+                   {"401": flow(nonce_issued=True, phase1_nonce={"nonce-unknown": nonce_refusal(where="phase1")})},
+                   {"issued": flow(nonce_issued=True, phase1_nonce={"nonce-unknown": token_response("temp")})},
+                   skip={"no-nonce-given": flow()}),
+    *issuance_rows("CHALLENGE-nonce", "phase1:nonce-missing", "required",
+                   {"400-use_dpop_nonce": flow(nonce_issued=True, phase1_nonce={"nonce-missing": nonce_refusal(400, where="phase1", error="use_dpop_nonce")}),
+                    "401-challenge": flow(nonce_issued=True, phase1_nonce={"nonce-missing": nonce_refusal(where="phase1")})},
+                   {"400-invalid_dpop_proof": flow(nonce_issued=True, phase1_nonce={"nonce-missing": nonce_refusal(400, where="phase1", error="invalid_dpop_proof")}),
+                    "400-no-nonce-header": flow(nonce_issued=True, phase1_nonce={"nonce-missing": nonce_refusal(400, where="phase1", nonces=(), error="use_dpop_nonce")}),
+                    "403": flow(nonce_issued=True, phase1_nonce={"nonce-missing": nonce_refusal(403, where="phase1")})},
+                   skip={"no-nonce-given": flow(), "issued": flow(nonce_issued=True, phase1_nonce={"nonce-missing": token_response("temp")})}),
     # issuance (§4, §6)
     *issuance_rows("ISSUE-cnf-jkt", "phase1", "required", {"bound-to-a": flow()},
                    {"bound-to-b": flow(**token_in("temp", cnf={"jkt": JKT_B})), "unbound": flow(**token_in("temp", cnf=ABSENT))}),
