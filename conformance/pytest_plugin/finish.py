@@ -45,6 +45,7 @@ def run_facts(config: pytest.Config) -> dict:
             "dpop_mode_source": conf.mode_source,
             "forged_tokens": conf.forger is not None,
             "operations": conf.operations_seen(),
+            "dpop_nonce": {"given": conf.client.nonce is not None, "retries": conf.client.nonce_retries},
             "algorithms": conf.algorithms(),
         },
         limits={"request_timeout": conf.client.timeout, "run_timeout": conf.client.run_timeout,

@@ -142,7 +142,7 @@ def operations_line(target: dict) -> str:
     words = {"present": "tested", "absent": "not on this target (404 or 405 for a registered agent's own id): not applicable",
              "untested": "not reached"}
     parts = [f"{_e(', '.join(names))}: {words[state]}" for state, names in groups.items() if names]
-    return f"<p>Agent operations — {'; '.join(parts)}.</p>"
+    return f"<p>Agent operations and refresh — {'; '.join(parts)}.</p>"
 
 
 def summary_sections(doc: dict) -> list[str]:
@@ -150,9 +150,19 @@ def summary_sections(doc: dict) -> list[str]:
     header = (
         f'<div class="arcp-section"><p>Target {_e(target["url"])} (server version {_e(target["server_version"] or "unknown")}), '
         f'DPoP mode {_e(target["dpop_mode"])} ({_e(target["dpop_mode_source"])}), forged tokens {"on" if target["forged_tokens"] else "off"}; '
-        f'exit status {_e(doc["exit_status"])}; format {_e(doc["format"])}.</p>{operations_line(target)}{algorithms_line(target.get("algorithms"))}</div>'
+        f'exit status {_e(doc["exit_status"])}; format {_e(doc["format"])}.</p>{operations_line(target)}{algorithms_line(target.get("algorithms"))}{nonce_line(target.get("dpop_nonce"))}</div>'
     )
     return [_STYLE, header, requirements_section(doc), matrix_section(doc), fuzz_section(doc), stateful_section(doc)]
+
+
+def nonce_line(nonce: dict | None) -> str:
+    """Whether the target gave DPoP-Nonce values, and so whether the nonce checks applied."""
+    if not nonce:
+        return ""
+    if not nonce["given"]:
+        return "<p>DPoP-Nonce: the target gave none (the nonce checks are not applicable).</p>"
+    return (f"<p>DPoP-Nonce: the target gave nonces; the suite's proofs carried the newest, and "
+            f"{nonce['retries']} request{'s were' if nonce['retries'] != 1 else ' was'} sent again with a fresh one.</p>")
 
 
 def algorithms_line(algs: dict | None) -> str:

@@ -162,9 +162,11 @@ def test_the_run_time_budget_stops_a_slow_run(tmp_path):
 # --- 3. 429 / 503 / lockouts: honoured up to the cap, then inconclusive, never failed -----------
 
 def test_growing_retry_after_is_honoured_then_a_lockout_makes_everything_inconclusive(tmp_path):
-    """Upstream: phase-1 failures get 429 with Retry-After 1, 2, 4, ... s, then a 300 s lockout."""
+    """Upstream: phase-1 failures get 429 with Retry-After 1, 2, 4, ... s, then a 300 s lockout.
+    The suite's first round is five phase-1 calls at once: each gets a short wait (1 or 2 s), and
+    their retries the lockout."""
     lockout = Fault("status", "^/auth/agent/request_temp_token$", ("POST",), status=429,
-                    retry_after=lambda hit: 2 ** (hit - 1) if hit <= 2 else 300)
+                    retry_after=lambda hit: min(2 ** (hit - 1), 2) if hit <= 5 else 300)
     target = FaultyTarget("required", [lockout])
     try:
         run = suite(tmp_path, target.url, "--dpop-mode", "required", "--fuzz-examples", "2", "--stateful-examples", "1", env=target.env())
