@@ -1,14 +1,15 @@
 """One conformance run against one target: discovery, the shared tokens, and each situation sent once.
 
-Phase 1 is slow on real servers (≥ 1.8 s on upstream) and rate limited, so the run makes three
-phase-1 calls in all, at once, and shares what they yield (and two more, for the nonce checks,
-where the target gives DPoP-Nonce values). Everything else is obtained lazily,
-the first time a check needs it, and cached.
+Phase 1 is slow on real servers (≥ 1.8 s on upstream) and rate limited, so the run makes its
+phase-1 calls at once and shares what they yield: the main flow's three and the two agents of
+the operation situations (wire.operation_agents); two more for the nonce checks where the target
+gives DPoP-Nonce values, one per other listed algorithm (wire.algorithm_flows), and two for the
+operations' proof-less agents in optional mode. Everything else is obtained lazily, the first
+time a check needs it, and cached.
 """
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,7 +23,9 @@ from .agent_endpoint import AgentEndpoint
 from .client import DEFAULT_MAX_REQUESTS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_CAP, DEFAULT_RUN_TIMEOUT, TargetClient, TargetError
 from .exchange import Exchange
 from .flows import NO_PROOF, Endpoints, Flows, Identity, Proof
-from .records import AlgFlow, CaseResult, Issuance
+from .algorithm_flows import AlgorithmFlows
+from .operation_agents import PROVEN_SLOTS, AgentSlot, OperationAgents, Sourced
+from .records import CaseResult, Issuance
 
 PHASE1_DEFECT = "signature-bad"  # the defect of the defective phase-1 call
 NO_NONCE = "the target issues no DPoP-Nonce"  # why the nonce checks do not apply (profile §5)
@@ -64,23 +67,6 @@ class FlowState:
     validated_a: str | None = None
 
 
-Sourced = tuple[Identity | None, str | None, str]  # (identity the token names, token, why there is none)
-
-PROVEN_SLOTS = ("ops", "gone")  # the operations' agents that prove key A (ConformanceSession.SLOTS)
-KEEP_ALIVE = 30.0  # seconds: an agent idle this long gets a heartbeat before use (upstream drops agents silent for ~60 s)
-
-
-@dataclass
-class AgentSlot:
-    """A registered agent the operation situations act on: its identity, the temp token and the
-    proof of its flow, and its current access token. Registered lazily (phase 2 and 3 with the
-    flow's proof), and again after a situation unregistered it."""
-
-    who: Identity
-    temp: str
-    proof: Proof  # by key A, or none
-    access: str | None = None
-    last_used: float = 0.0
 
 
 @dataclass
@@ -91,12 +77,7 @@ class Discovery:
     algs: list[str]
 
 
-def _absent(exchanges: list[Exchange | None]) -> bool:
-    seen = [ex for ex in exchanges if ex is not None and not ex.error]
-    return bool(seen) and all(ex.status in (404, 405) for ex in seen)
-
-
-class ConformanceSession:
+class ConformanceSession(OperationAgents, AlgorithmFlows):
     def __init__(self, settings: Settings):
         if settings.dpop_mode not in MODE_CHOICES:
             raise TargetError(f"--dpop-mode must be one of {', '.join(MODE_CHOICES)}, got {settings.dpop_mode!r}")
@@ -237,102 +218,6 @@ class ConformanceSession:
                     self.flows.unregister_last(st.id_a)
         return iss
 
-    # --- every proof algorithm the target lists: one flow each (ISSUE-listed-alg-works)
-
-    def alg_flows(self) -> dict[str, AlgFlow]:
-        """A flow per algorithm the suite signs with (conformance.dpop.keys.SUPPORTED_ALGS): for
-        the run's own algorithm (key A's) the main flow; for each other one the target lists, a
-        flow of its own with a fresh key, all at once, the first time a check needs them; for one
-        not listed, nothing. Kept on the main flow's record."""
-        iss = self.issuance()
-        with self._lock:
-            if not iss.algs:
-                iss.algs = self._run_alg_flows(iss)
-            return iss.algs
-
-    def alg_flow(self, alg: str) -> AlgFlow | None:
-        return self.alg_flows().get(alg)
-
-    def _run_alg_flows(self, iss: Issuance) -> dict[str, AlgFlow]:
-        listed = set(self.discovery.algs)
-        flows: dict[str, AlgFlow] = {}
-        todo: list[tuple[AlgFlow, Identity]] = []
-        for alg in SUPPORTED_ALGS:
-            if alg not in listed:
-                flows[alg] = AlgFlow(alg, listed=False)
-            elif alg == self.key_a.alg:
-                flows[alg] = self._main_alg_flow(iss)
-            elif iss.reasons.get("phase1") or self.state.temp_a is None:
-                why = iss.reasons.get("phase1") or f"phase 1 with the run's own algorithm {self.key_a.alg} failed: {iss.phase1.summary()}"
-                flows[alg] = AlgFlow(alg, reason=why)
-            else:
-                flows[alg] = AlgFlow(alg)
-                todo.append((flows[alg], self.identity(alg.lower())))  # here: the agent endpoint is made under the lock
-        if todo:
-            with ThreadPoolExecutor(max_workers=len(todo)) as pool:
-                sent = [(flow, pool.submit(self._send_alg_flow, flow, who)) for flow, who in todo]
-                for flow, future in sent:
-                    try:
-                        future.result()
-                    except Exception as exc:  # noqa: BLE001 - kept as the flow's reason: never sent again
-                        flow.reason = f"the {flow.alg} flow could not be sent: {type(exc).__name__}: {exc}"
-        return flows
-
-    def _main_alg_flow(self, iss: Issuance) -> AlgFlow:
-        flow = AlgFlow(self.key_a.alg, main=True, jkt=iss.jkt, reason=iss.reasons.get("phase1", ""))
-        for step, ex in (("phase 1", iss.phase1), ("phase 2 poll", iss.poll), ("phase 3 register", iss.register)):
-            if ex is not None:
-                flow.steps.append((step, ex))
-        return flow
-
-    def _send_alg_flow(self, flow: AlgFlow, who: Identity) -> None:
-        """Phase 1, 2 (validate and poll) and 3, then unregister, each with a proof by a fresh key
-        of the flow's algorithm; stops at the first step that does not give what the next needs."""
-        key = generate_key(flow.alg)  # in the thread: an RSA key takes a while
-        flow.jkt = key.thumbprint
-        proof = Proof(key=key)
-        ex, temp = self.flows.phase1(who, proof)
-        flow.steps.append(("phase 1", ex))
-        if temp is None:
-            return
-        accepted, last, validated = self.flows.validate(who, temp, proof)
-        flow.steps.append(("phase 2 validate", accepted))
-        if last is not None:
-            flow.steps.append(("phase 2 poll", last))
-        if validated is None:
-            return
-        ex = self.flows.phase3(who, validated, proof)
-        flow.steps.append(("phase 3 register", ex))
-        unregistered = self._unregister_agent(who) if ex.ok else None
-        if unregistered is not None:
-            flow.steps.append(("unregister", unregistered))
-
-    def _unregister_agent(self, who: Identity) -> Exchange | None:
-        """Unregister the agent `who` registered (as Flows.unregister_last, keeping the exchange)."""
-        with self._unregister_lock:
-            registered = self.flows.registered
-            for i in range(len(registered) - 1, -1, -1):
-                if registered[i][0].agent_id == who.agent_id:
-                    ex = self.flows.unregister(*registered[i])
-                    if ex.ok:
-                        del registered[i]
-                    return ex
-        return None
-
-    def algorithms(self) -> dict:
-        """The proof algorithms of the run, for its results: listed by the target (or ARCP's
-        default where it advertises none), exercised in flows, and listed but not signable by the suite."""
-        iss = self._issuance
-        exercised = [self.key_a.alg] if iss is not None and iss.phase1 is not None else []
-        if iss is not None:
-            exercised += [alg for alg, flow in iss.algs.items() if not flow.main and any(ex.sent for ex in flow.exchanges)]
-        return {
-            "listed": list(self.discovery.algs),
-            "advertised": isinstance(self.discovery.config.get("dpop_signing_alg_values_supported"), list),
-            "exercised": exercised,
-            "not_signable": [alg for alg in self.discovery.algs if alg not in SUPPORTED_ALGS],
-        }
-
     # --- the mode, when the user asked us to detect it
 
     def resolve_mode(self) -> str:
@@ -449,127 +334,6 @@ class ConformanceSession:
             return self._forge(who, lambda f: f.legacy(fresh), "a legacy token can only be forged")
         raise ValueError(f"unknown token kind {kind!r}")
 
-    # --- the agents of the operation situations
-
-    # slot name -> (label, proof by key A?). A situation that may end its agent (unregister) gets
-    # agents of its own, so that the other operations always find theirs registered.
-    SLOTS = {"ops": ("o", True), "ops-unbound": ("v", False), "gone": ("x", True), "gone-unbound": ("w", False)}
-
-    def _slot(self, name: str) -> tuple[AgentSlot | None, str]:
-        """The slot's agent, registered; or why there is none."""
-        with self._lock:
-            if name not in self._slots:
-                self._slots[name] = self._new_slot(name)
-            slot = self._slots[name]
-            if isinstance(slot, str):
-                return None, slot
-            why = self._register_slot(slot)
-            return (None, why) if why else (slot, "")
-
-    def _new_slot(self, name: str) -> AgentSlot | str:
-        self.issuance()  # which makes the proven slots' phase-1 calls
-        if name in self._slots:
-            return self._slots[name]
-        label, proven = self.SLOTS[name]
-        if not proven and self.state.temp_u is None:
-            return "phase 1 without a proof issued no token"
-        who = self.identity(label)
-        proof = Proof(key=self.key_a) if proven else NO_PROOF
-        return self._slot_from(who, proof, *self.flows.phase1(who, proof))
-
-    @staticmethod
-    def _slot_from(who: Identity, proof: Proof, ex: Exchange, temp: str | None) -> AgentSlot | str:
-        if temp is None:
-            return f"phase 1 for the operations' agent failed ({ex.summary()})"
-        return AgentSlot(who, temp, proof)
-
-    def _register_slot(self, slot: AgentSlot) -> str:
-        """Register the slot's agent if it is not; a heartbeat first if it sat idle. '' or why not."""
-        if slot.access is not None:
-            if time.monotonic() - slot.last_used > KEEP_ALIVE:
-                self.flows.operation("heartbeat", slot.who, slot.access, self._proof_for_access(slot))
-            slot.last_used = time.monotonic()
-            return ""
-        accepted, last, validated = self.flows.validate(slot.who, slot.temp, slot.proof)
-        if validated is None:
-            return f"phase 2 gave the operations' agent no validated token ({(last or accepted).summary()})"
-        ex = self.flows.phase3(slot.who, validated, slot.proof)
-        access = ex.json_member("access_token") if ex.ok else None
-        if not isinstance(access, str):
-            return f"phase 3 did not register the operations' agent ({ex.summary()})"
-        slot.access, slot.last_used = access, time.monotonic()
-        return ""
-
-    def _proof_for_access(self, slot: AgentSlot) -> Proof:
-        return Proof(key=self.key_a) if jkt_of(slot.access) == self.key_a.thumbprint else slot.proof
-
-    def _unbound_slot(self, consumes: bool) -> tuple[AgentSlot | None, str]:
-        """An agent whose access token the target issued without cnf: a proof-less flow's, else the
-        proven flow's when the target binds nothing."""
-        slot, why = self._slot("gone-unbound" if consumes else "ops-unbound")
-        if slot is not None and jkt_of(slot.access) is None:
-            return slot, ""
-        proven, why_proven = self._slot("gone" if consumes else "ops")
-        if proven is not None and jkt_of(proven.access) is None:
-            return proven, ""
-        return None, why or why_proven or "the target issues only bound access tokens"
-
-    def _operation_token(self, case: Case) -> Sourced:
-        """The token of an operation situation, from a registered agent of the suite's own."""
-        kind, consumes = case.token, case.endpoint == "unregister"
-        if self.state.temp_a is None:  # no agent key, or the target issues nothing: no agent to act on
-            return None, None, self._issuance.reasons.get("phase1") or "phase 1 issued no temp token"
-        if kind == "unbound":
-            slot, why = self._unbound_slot(consumes)
-        else:
-            slot, why = self._slot("gone" if consumes else "ops")
-        if slot is None:
-            return None, None, why
-        who, access = slot.who, slot.access
-        if kind in ("bound", "mismatched"):
-            return self._bound(who, access, "access")
-        if kind == "unbound":
-            return who, access, ""
-        if kind == "wrong-phase":
-            return who, slot.temp, ""
-        if kind == "missing":
-            return who, None, ""
-        if kind == "malformed":
-            return who, "not-a-jwt", ""
-        if kind == "bad-signature":
-            return who, bad_signature(access), ""
-        if kind == "expired":
-            return self._forge(who, lambda f: f.expired(access), "an expired token can only be forged")
-        if kind == "legacy":
-            return self._forge(who, lambda f: f.legacy(access), "a legacy token can only be forged")
-        raise ValueError(f"unknown token kind {kind!r}")
-
-    def _agent_gone(self, who: Identity) -> None:
-        """A situation unregistered `who`: its slot registers again when next needed."""
-        for slot in self._slots.values():
-            if isinstance(slot, AgentSlot) and slot.who.agent_id == who.agent_id:
-                slot.access = None
-        self.flows.forget(who)
-
-    def operation_absent(self, endpoint: str) -> bool:
-        """Did the target answer every defect-free request at this operation, for a registered
-        agent's own id, with 404 or 405: it does not have the operation (not applicable)."""
-        if endpoint not in OPTIONAL_ENDPOINTS:
-            return False
-        return _absent([self.result(c).exchange for c in self.control_cases(endpoint)])
-
-    def operations_seen(self) -> dict[str, str]:
-        """Each agent operation: "present", "absent" (not applicable) or "untested", from what the
-        run recorded (sends nothing)."""
-        if self.mode is None:
-            return {name: "untested" for name in OPTIONAL_ENDPOINTS}
-        out = {}
-        for name in OPTIONAL_ENDPOINTS:
-            results = [self.recorded(c) for c in self.control_cases(name)]
-            exchanges = [r.exchange for r in results if r is not None]
-            out[name] = "absent" if _absent(exchanges) else "present" if any(ex is not None and ex.ok for ex in exchanges) else "untested"
-        return out
-
     def proof_for(self, case: Case) -> tuple[Proof, str]:
         if case.proof == "none" or case.token == "missing":
             return NO_PROOF, "Bearer"
@@ -631,34 +395,6 @@ class ConformanceSession:
         if ex.ok:
             self.flows.unregister_last(who)
         return CaseResult(ex)
-
-    def _send_operation(self, case: Case, who: Identity, token: str | None, proof: Proof, scheme: str) -> CaseResult:
-        if case.proof == "replay":
-            method, path = self.flows.operation_target(case.endpoint, who)
-            # the target's newest nonce, fixed: a replay is the same proof, and is not retried
-            values = tuple(proof.with_nonce(self.client.nonce).headers(method, self.client.url(path), token))
-            first = self.flows.operation(case.endpoint, who, token, Proof(replay=values))
-            if not first.ok:
-                return CaseResult(None, f"the first use of the proof was refused ({first.summary()})")
-            return CaseResult(self.flows.operation(case.endpoint, who, token, Proof(replay=values)))
-        ex = self.flows.operation(case.endpoint, who, token, proof, scheme)
-        if case.endpoint == "unregister" and ex.ok:
-            self._agent_gone(who)
-        return CaseResult(ex)
-
-    def _send_refresh(self, who: Identity, token: str | None, proof: Proof, scheme: str) -> CaseResult:
-        """The refresh, then the refreshed token at work: a heartbeat with a proof by the key it is bound to."""
-        ex = self.flows.refresh(token, proof, scheme)
-        result = CaseResult(ex, presented=token)
-        new = ex.json_member("access_token") if ex.ok else None
-        if not isinstance(new, str):
-            return result
-        if self.operation_absent("heartbeat"):
-            result.reason = "the target has no heartbeat operation to present the refreshed token at"
-            return result
-        bound_to_a = jkt_of(new) == self.key_a.thumbprint
-        result.follow_up = self.flows.operation("heartbeat", who, new, Proof(key=self.key_a) if bound_to_a else NO_PROOF)
-        return result
 
     def control_cases(self, endpoint: str) -> list[Case]:
         """The defect-free requests that make the positive control of `endpoint`, in the order tried."""
