@@ -48,7 +48,15 @@ def _redact_value(value: object, secrets: list[str]) -> object:
 def exchange_record(ex: Exchange) -> dict:
     """One exchange as the outputs show it: tokens and proofs as their decoded header and claims
     plus a hash (conformance.wire.redact), request secrets blanked, and blanked in the response too
-    should the target echo them; the body cut to BODY_LIMIT characters."""
+    should the target echo them; the body cut to BODY_LIMIT characters. Made once per exchange
+    (a situation's exchange is shown by each of its ten or so checks) and never changed after."""
+    cached = vars(ex).get("_record")
+    if cached is None:
+        cached = vars(ex)["_record"] = _exchange_record(ex)
+    return cached
+
+
+def _exchange_record(ex: Exchange) -> dict:
     secrets = redact.request_secrets(ex.request_json)
     # redact before cutting, so that a cut never leaves the head of a token or secret behind
     body = redact.redact_text(ex.body_text[:BODY_LIMIT * 2], secrets)[:BODY_LIMIT]

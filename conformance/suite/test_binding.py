@@ -11,5 +11,5 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("check", checks, ids=[c.id for c in checks])
 
 
-def test_binding(check, arcp_session, pytestconfig, request):
-    run_check(pytestconfig, arcp_session, check, request.node)
+def test_binding(check, arcp_session, request):
+    run_check(request.config, arcp_session, check, request.node)

@@ -10,5 +10,5 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("check", checks, ids=[c.id for c in checks])
 
 
-def test_issuance(check, arcp_session, pytestconfig, request):
-    run_check(pytestconfig, arcp_session, check, request.node)
+def test_issuance(check, arcp_session, request):
+    run_check(request.config, arcp_session, check, request.node)
