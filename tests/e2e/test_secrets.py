@@ -103,11 +103,12 @@ def test_a_record_with_redaction_switched_off_leaks_and_the_scan_says_so(model_r
     """The deliberately leaking variant: the same record built with redaction off is caught."""
     probe = read_probe(model_run)
     token = probe["issued"][0]
-    ex = Exchange("POST", "http://127.0.0.1:1/agents/register", [("Authorization", f"Bearer {token}")],
-                  {"agent_key": probe["agent_key"]}, 400, [], json.dumps({"detail": f"bad key {probe['agent_key']}", "t": token}))
+    def exchange() -> Exchange:  # a fresh one each time: an exchange's record is made once and kept
+        return Exchange("POST", "http://127.0.0.1:1/agents/register", [("Authorization", f"Bearer {token}")],
+                        {"agent_key": probe["agent_key"]}, 400, [], json.dumps({"detail": f"bad key {probe['agent_key']}", "t": token}))
     secrets = secrets_of(probe, probe["agent_key"], probe["jwt_secret"], [token])
-    assert leaks({"json": json.dumps(results.exchange_record(ex))}, secrets) == []
+    assert leaks({"json": json.dumps(results.exchange_record(exchange()))}, secrets) == []
     monkeypatch.setattr(redact, "redact_text", lambda text, secrets=(): text)
     monkeypatch.setattr(redact, "token_view", lambda token, kind="jwt": token)
-    leaked = {what for _, what in leaks({"json": json.dumps(results.exchange_record(ex))}, secrets)}
+    leaked = {what for _, what in leaks({"json": json.dumps(results.exchange_record(exchange()))}, secrets)}
     assert {"agent key", f"token {redact.fingerprint(token)}"} <= leaked
