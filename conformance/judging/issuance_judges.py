@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..dpop.tokens import claims_of, jkt_of
-from ..spec.cases import NONCE_PROOFS
+from ..spec.cases import BODY_BINDINGS, NONCE_PROOFS
 from ..spec.catalogue import slug_of
-from ..spec.checks import ALG_SUBJECT
+from ..spec.checks import ALG_SUBJECT, BODY_SUBJECT
 from ..spec.vocabulary import FAIL, INCONCLUSIVE, PASS, SKIP, Verdict
 from ..wire.exchange import Exchange
 from ..wire.records import ALG_STEPS, STEP_TOKENS, AlgFlow, CaseResult, Issuance
@@ -283,3 +283,28 @@ def ensure_phase1_nonce_challenge(subject: str, iss: Issuance) -> Verdict:
         return Verdict(SKIP, f"not refused: {NONCE_PROOFS[subject.partition(':')[2]][0]} reports it")
     errors = nonce_refusal_errors(ex, phase1=True)
     return Verdict(FAIL, f"{'; '.join(errors)} ({ex.summary()})") if errors else Verdict(PASS)
+
+
+@issuance_judge
+def ensure_binding_from_proof(subject: str, iss: Issuance) -> Verdict:
+    """A phase-2 body naming key B binds no token to B: the flow's tokens are bound to the proving key, or refused."""
+    variant = subject[len(BODY_SUBJECT):]
+    flow = iss.body_bindings.get(variant)
+    if flow is None or flow.reason:
+        return Verdict(INCONCLUSIVE, flow.reason if flow else "not sent")
+    member = BODY_BINDINGS[variant][0]
+    tokens = flow.tokens()
+    to_b = [name for name, token in tokens.items() if jkt_of(token) == flow.body_jkt]
+    if to_b:
+        return Verdict(FAIL, f"the {' and '.join(to_b)} token{'s are' if len(to_b) > 1 else ' is'} bound to the key named only "
+                             f"by the phase-2 body's {member} (cnf.jkt={flow.body_jkt}), not by a verified proof")
+    if tokens:
+        bound = ", ".join(f"{name}: cnf.jkt={jkt_of(token)!r}" for name, token in tokens.items())
+        return Verdict(PASS, f"the body's {member} was not taken ({bound})")
+    # nothing issued: a refusal says something only where phase 2 works (the main flow's, the positive control)
+    if iss.token("validated") is None:
+        return Verdict(INCONCLUSIVE, "phase 2 gave the main flow no validated token either, so a refusal here says nothing")
+    last = flow.poll or flow.validate
+    if last is None or last.error:
+        return Verdict(INCONCLUSIVE, f"phase 2 was not answered ({last.summary() if last else 'not sent'})")
+    return Verdict(PASS, f"refused, so nothing was bound to the body's key ({last.summary()})")

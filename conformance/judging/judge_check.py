@@ -3,7 +3,7 @@ meets its judge (the plugin, the reproducers and the mutation self-test all come
 from __future__ import annotations
 
 from ..spec.cases import NONCE_PROOFS, expect
-from ..spec.checks import ALG_SUBJECT, Check, fixed_checks
+from ..spec.checks import ALG_SUBJECT, BODY_SUBJECT, Check, fixed_checks
 from ..spec.vocabulary import SKIP, Verdict
 from ..wire.records import CaseResult
 from ..wire.session import NO_NONCE, ConformanceSession
@@ -23,6 +23,8 @@ def judge_check(session: ConformanceSession, check: Check) -> Verdict:
     if check.case is None:
         if check.subject.startswith(ALG_SUBJECT):
             session.alg_flows()  # sent the first time a check needs them, kept on the main flow's record
+        elif check.subject.startswith(BODY_SUBJECT):
+            session.body_bindings()  # likewise
         return judge_issuance(check.judge, check.subject, session.issuance())
     exp = expect(check.case, session.resolve_mode())
     if session.operation_absent(check.case.endpoint):

@@ -179,6 +179,15 @@ class ModelApp:
 
     # --- phase 2
 
+    def body_binding(self, body: dict) -> str | None:
+        """With the body-jkt-trusted fault, a thumbprint the phase-2 body names (dpop_jkt, cnf.jkt or jkt)
+        binds the validated token, over the verified proof's key; the strict model never reads one."""
+        if not self.config.has("body-jkt-trusted"):
+            return None
+        cnf = body.get("cnf")
+        named = body.get("dpop_jkt") or (cnf.get("jkt") if isinstance(cnf, dict) else None) or body.get("jkt")
+        return named if isinstance(named, str) and named else None
+
     async def validate_compliance(self, request: Request) -> JSONResponse:
         caller = self.guard.protected(request, "temp")
         body = await json_object(request)
@@ -190,7 +199,7 @@ class ModelApp:
         text(body, "communication_mode")
         text(body, "version")
         validation_id = uuid.uuid4().hex
-        check = Validation(agent_id, agent_type, caller.jkt)
+        check = Validation(agent_id, agent_type, self.body_binding(body) or caller.jkt)
         self.validations[validation_id] = check
         task = asyncio.create_task(self.check_agent(check, endpoint))
         self._tasks.add(task)

@@ -34,8 +34,8 @@ from ..dpop.proofs import CONTROLS, DEFECTS
 from ..judging.exploration import ExplorationRun
 from ..judging.judge_check import EXPLORATIONS, judge_check, known_checks, what_it_checks
 from ..model_target.spec import SPEC_SCHEME
-from ..spec.cases import NONCE_PROOFS, expect
-from ..spec.checks import ALG_SUBJECT, Check
+from ..spec.cases import BODY_BINDINGS, NONCE_PROOFS, expect
+from ..spec.checks import ALG_SUBJECT, BODY_SUBJECT, Check
 from ..spec.vocabulary import FAIL, INCONCLUSIVE, INFO, WARN, graded
 from ..wire.client import TargetError
 from ..wire.exchange import Exchange
@@ -142,6 +142,12 @@ def situation(check: Check, mode: str, exploration: ExplorationRun | None = None
         alg = check.subject[len(ALG_SUBJECT):]
         return (f"a registration flow with every proof signed {alg} by a fresh key (phase 1, phase 2 validate and poll, "
                 f"phase 3 register, unregister), beside the main flow proved by key A")
+    if case is None and check.subject.startswith(BODY_SUBJECT):
+        variant = check.subject[len(BODY_SUBJECT):]
+        member, proven = BODY_BINDINGS[variant]
+        proof = "a valid DPoP proof by key A" if proven else "no DPoP proof"
+        return (f"phase 2 (validate_compliance) with the main flow's temp token, {proof} and a body whose {member} names "
+                f"key B's thumbprint; then phase 3 (register) with the validated token it gave, and the same proof")
     if case is None:
         nonce = (", and where the target gives DPoP-Nonce values, phase 1 with a proof without the nonce and with one it never gave"
                  if check.subject.startswith("phase1:") else "")

@@ -72,6 +72,23 @@ NONCE_PROOFS = {
 }
 
 
+# Phase 2 with a body naming key B's thumbprint (profile §6: a token is bound to the key of the
+# proof the server verified, and to nothing a request says): variant -> (the body member that
+# names B, whether the request carries a valid proof by key A). dpop_jkt is upstream's member.
+BODY_BINDINGS = {
+    "dpop_jkt": ("dpop_jkt", True),
+    "cnf": ("cnf", True),
+    "jkt": ("jkt", True),
+    "dpop_jkt-noproof": ("dpop_jkt", False),
+}
+
+
+def body_members(variant: str, jkt: str) -> dict:
+    """The phase-2 body members of a BODY_BINDINGS variant, naming the thumbprint `jkt`."""
+    member = BODY_BINDINGS[variant][0]
+    return {"cnf": {"jkt": jkt}} if member == "cnf" else {member: jkt}
+
+
 def defect_requirements() -> dict[str, str]:
     """Defect or control name -> its requirement."""
     return {**DEFECT_REQUIREMENTS, **CONTROL_REQUIREMENTS}

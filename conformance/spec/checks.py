@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..dpop.keys import SUPPORTED_ALGS
-from .cases import NONCE_PROOFS, REFRESH, Case, Expectation, cases_for, expect
+from .cases import BODY_BINDINGS, NONCE_PROOFS, REFRESH, Case, Expectation, cases_for, expect
 from .catalogue import Requirement, requirement
 from .vocabulary import DPOP_MODES, MODES
 
 ALG_SUBJECT = "alg:"  # the subject of a check of one proof algorithm: "alg:ES384"
+BODY_SUBJECT = "body:"  # the subject of a phase-2 body that names another key: "body:dpop_jkt"
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,13 @@ def issuance_checks(mode: str) -> list[Check]:
           for proof in NONCE_PROOFS
           for req, judge in ((NONCE_PROOFS[proof][0], "ensure_phase1_nonce_refused"), ("CHALLENGE-nonce", "ensure_phase1_nonce_challenge"))],
     ]
-    return [Check(req, subject, judge) for req, subject, judge, wanted in items if wanted] + alg_checks(mode)
+    return [Check(req, subject, judge) for req, subject, judge, wanted in items if wanted] + alg_checks(mode) + body_binding_checks(mode)
+
+
+def body_binding_checks(mode: str) -> list[Check]:
+    """Phase 2 with a body naming another key: with a proof (where the mode has DPoP) and without."""
+    return [Check("ISSUE-binding-from-proof", BODY_SUBJECT + variant, "ensure_binding_from_proof")
+            for variant, (_, proven) in BODY_BINDINGS.items() if not proven or mode in DPOP_MODES]
 
 
 def alg_checks(mode: str) -> list[Check]:

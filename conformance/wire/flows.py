@@ -132,10 +132,10 @@ class Flows:
             "version": "1.0.0",
         }
 
-    def phase2(self, identity: Identity, temp: str | None, proof: Proof, scheme: str = "Bearer") -> Exchange:
-        return self.client.send(
-            "POST", self.endpoints.validate, lambda url: request_headers(temp, proof, "POST", url, scheme), self.phase2_body(identity)
-        )
+    def phase2(self, identity: Identity, temp: str | None, proof: Proof, scheme: str = "Bearer", extra: dict | None = None) -> Exchange:
+        """Phase 2 (validate); `extra`: members added to the body."""
+        body = {**self.phase2_body(identity), **(extra or {})}
+        return self.client.send("POST", self.endpoints.validate, lambda url: request_headers(temp, proof, "POST", url, scheme), body)
 
     def poll(self, temp: str, accepted: Exchange) -> tuple[Exchange | None, str | None]:
         """Poll a 202 until it passes or fails; returns the last poll and the validated token."""
@@ -159,8 +159,8 @@ class Flows:
         token = last.json_member("validated_token") if last is not None and last.ok else None
         return last, token if isinstance(token, str) else None
 
-    def validate(self, identity: Identity, temp: str, proof: Proof) -> tuple[Exchange, Exchange | None, str | None]:
-        accepted = self.phase2(identity, temp, proof)
+    def validate(self, identity: Identity, temp: str, proof: Proof, extra: dict | None = None) -> tuple[Exchange, Exchange | None, str | None]:
+        accepted = self.phase2(identity, temp, proof, extra=extra)
         if accepted.status != 202 and not accepted.ok:
             return accepted, None, None
         last, token = self.poll(temp, accepted)

@@ -32,6 +32,7 @@ class Issuance:
     algs: dict[str, "AlgFlow"] = field(default_factory=dict)  # per proof algorithm, once the alg flows ran
     nonce_issued: bool = False  # the target gave a DPoP-Nonce during the flow: the nonce checks apply
     phase1_nonce: dict[str, Exchange] = field(default_factory=dict)  # nonce proof variant (spec.cases.NONCE_PROOFS) -> phase 1 with it
+    body_bindings: dict[str, "BodyBinding"] = field(default_factory=dict)  # spec.cases.BODY_BINDINGS variant -> its flow, once sent
 
     def token(self, subject: str) -> str | None:
         source = {"temp": (self.phase1, "temp_token"), "validated": (self.poll, "validated_token"), "access": (self.register, "access_token")}[subject]
@@ -74,3 +75,30 @@ class AlgFlow:
     @property
     def exchanges(self) -> list[Exchange]:
         return [ex for _, ex in self.steps]
+
+
+@dataclass
+class BodyBinding:
+    """Phase 2 with a body naming key B's thumbprint (spec.cases.BODY_BINDINGS), then, where it
+    gave a validated token, phase 3 with a plain body: the tokens are judged for their cnf.jkt."""
+
+    variant: str
+    key_jkt: str  # the proving key A's thumbprint (what the tokens may be bound to)
+    body_jkt: str  # key B's thumbprint, named by the body (what they must never be bound to)
+    validate: Exchange | None = None
+    poll: Exchange | None = None
+    register: Exchange | None = None
+    reason: str = ""  # why nothing was sent
+
+    @property
+    def exchanges(self) -> list[Exchange]:
+        return [ex for ex in (self.validate, self.poll, self.register) if ex is not None]
+
+    def tokens(self) -> dict[str, str]:
+        """The tokens the flow was issued: {"validated": ..., "access": ...}, as far as it got."""
+        out = {}
+        for name, ex, member in (("validated", self.poll, "validated_token"), ("access", self.register, "access_token")):
+            value = ex.json_member(member) if ex is not None and ex.ok else None
+            if isinstance(value, str):
+                out[name] = value
+        return out

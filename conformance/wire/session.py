@@ -17,15 +17,16 @@ from dataclasses import dataclass
 from ..dpop.keys import SUPPORTED_ALGS, KeyPair, generate_key
 from ..dpop.tokens import ForgeRefused, Forger, bad_signature, jkt_of
 from ..spec.cases import NONCE_PROOFS, OPERATIONS, OPTIONAL_ENDPOINTS, REFRESH, REFRESH_CASES, Case
-from ..spec.checks import ALG_SUBJECT, Check
+from ..spec.checks import ALG_SUBJECT, BODY_SUBJECT, Check, body_binding_checks
 from ..spec.vocabulary import AUTO, MODE_CHOICES
 from .agent_endpoint import AgentEndpoint
 from .client import DEFAULT_MAX_REQUESTS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_CAP, DEFAULT_RUN_TIMEOUT, TargetClient, TargetError
 from .exchange import Exchange
 from .flows import NO_PROOF, Endpoints, Flows, Identity, Proof
 from .algorithm_flows import AlgorithmFlows
+from .body_bindings import send_body_bindings
 from .operation_agents import PROVEN_SLOTS, AgentSlot, OperationAgents, Sourced
-from .records import CaseResult, Issuance
+from .records import BodyBinding, CaseResult, Issuance
 
 PHASE1_DEFECT = "signature-bad"  # the defect of the defective phase-1 call
 NO_NONCE = "the target issues no DPoP-Nonce"  # why the nonce checks do not apply (profile §5)
@@ -217,6 +218,22 @@ class ConformanceSession(OperationAgents, AlgorithmFlows):
                 if iss.reregister.ok:
                     self.flows.unregister_last(st.id_a)
         return iss
+
+    def body_bindings(self) -> dict[str, BodyBinding]:
+        """Phase 2 with a body naming key B (wire.body_bindings), each variant the mode has, all at
+        once the first time a check needs them; kept on the main flow's record."""
+        iss = self.issuance()
+        with self._lock:
+            if not iss.body_bindings:
+                variants = [c.subject[len(BODY_SUBJECT):] for c in body_binding_checks(self.resolve_mode())]
+                if not self.settings.agent_key:
+                    iss.body_bindings = {v: BodyBinding(v, self.key_a.thumbprint, self.key_b.thumbprint, reason=iss.reasons["phase1"])
+                                         for v in variants}
+                else:
+                    st = self.state
+                    iss.body_bindings = send_body_bindings(self.flows, Proof(key=self.key_a), self.key_b.thumbprint,
+                                                           (st.id_a, st.temp_a), (st.id_u, self._unbound_temp()[1]), variants)
+            return iss.body_bindings
 
     # --- the mode, when the user asked us to detect it
 
@@ -417,6 +434,9 @@ class ConformanceSession(OperationAgents, AlgorithmFlows):
         if check.case is None and check.subject.startswith(ALG_SUBJECT):
             flow = self.alg_flow(check.subject[len(ALG_SUBJECT):])
             return flow.exchanges if flow is not None else []
+        if check.case is None and check.subject.startswith(BODY_SUBJECT):
+            binding = self.body_bindings().get(check.subject[len(BODY_SUBJECT):])
+            return binding.exchanges if binding is not None else []
         if check.case is not None:
             result = self.result(check.case)
             return [e for e in (result.exchange, result.follow_up) if e is not None]

@@ -134,6 +134,7 @@ REPRODUCIBLE = [
     ("disabled", "ISSUE-no-store@poll", ("no-cache-headers",)),
     ("optional", "ISSUE-single-use@register", ("validated-reusable",)),
     ("required", "ISSUE-listed-alg-works@alg:ES256", ("listed-alg-refused",)),
+    ("optional", "ISSUE-binding-from-proof@body:dpop_jkt-noproof", ("body-jkt-trusted",)),
     # the nonce checks (a model that gives DPoP-Nonce values: the faults switch the option on)
     ("required", "PROOF-nonce-missing@validate:bound:nonce-missing", ("nonce-not-checked",)),
     ("optional", "CHALLENGE-nonce@register:bound:nonce-unknown", ("nonce-refusal-bare",)),

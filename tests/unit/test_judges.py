@@ -26,7 +26,7 @@ from conformance.spec.catalogue import problem_types, problem_uri
 from conformance.spec.checks import Check, fixed_checks, issuance_checks
 from conformance.spec.vocabulary import FAIL, INCONCLUSIVE, MODES, PASS, SKIP, Verdict
 from conformance.wire.exchange import Exchange
-from conformance.wire.records import AlgFlow, CaseResult, Issuance
+from conformance.wire.records import AlgFlow, BodyBinding, CaseResult, Issuance
 
 # the judge of each issuance requirement (spec.checks.issuance_checks)
 ISSUANCE_JUDGE = {c.requirement_id: c.judge for mode in MODES for c in issuance_checks(mode)}
@@ -180,6 +180,20 @@ def with_algs(*flows: AlgFlow, mode="required", **parts) -> Issuance:
     """The main flow (key A, EdDSA) with the given algorithms' flows."""
     iss = flow(mode, **parts)
     iss.algs = {"EdDSA": AlgFlow("EdDSA", main=True, jkt=JKT_A), **{f.alg: f for f in flows}}
+    return iss
+
+
+# --- synthetic phase-2 flows whose body names key B (ISSUE-binding-from-proof)
+
+def with_body(variant, *, body_poll=None, body_register=None, **parts) -> Issuance:
+    """The main flow with the body-binding flow `variant`: by default its validated and access
+    tokens are bound to the proving key A; `body_poll` / `body_register` replace those exchanges
+    (ABSENT: none); `parts` change the main flow."""
+    iss = flow(**parts)
+    binding = BodyBinding(variant, key_jkt=JKT_A, body_jkt=JKT_B, validate=exchange(202, {"status": "pending", "validation_id": "v1"}))
+    binding.poll = token_response("validated", status="passed") if body_poll is None else (None if body_poll is ABSENT else body_poll)
+    binding.register = token_response("access") if body_register is None else (None if body_register is ABSENT else body_register)
+    iss.body_bindings = {variant: binding}
     return iss
 
 
@@ -448,6 +462,14 @@ ROWS: list[Row] = [
                     "temp-unbound": with_algs(alg_flow("ES384", unbound="phase 1")),
                     "access-bound-to-a": with_algs(alg_flow("ES384", unbound="phase 3 register", jkt=JKT_A))},
                    {"not-listed": with_algs(AlgFlow("ES384", listed=False))}),
+    *issuance_rows("ISSUE-binding-from-proof", "body:dpop_jkt", "required",
+                   {"bound-to-prover": with_body("dpop_jkt"),
+                    "unbound": with_body("dpop_jkt", body_poll=token_response("validated", claims={"cnf": ABSENT}), body_register=ABSENT),
+                    "refused": with_body("dpop_jkt", body_poll=ABSENT, body_register=ABSENT)},
+                   {"validated-to-body-key": with_body("dpop_jkt", body_poll=token_response("validated", claims={"cnf": {"jkt": JKT_B}}), body_register=ABSENT),
+                    "access-to-body-key": with_body("dpop_jkt", body_register=token_response("access", claims={"cnf": {"jkt": JKT_B}}))}),
+    *issuance_rows("ISSUE-binding-from-proof", "body:dpop_jkt-noproof", "disabled", {"unbound": with_body("dpop_jkt-noproof")},
+                   {"to-body-key": with_body("dpop_jkt-noproof", body_poll=token_response("validated", claims={"cnf": {"jkt": JKT_B}}))}),
     *issuance_rows("ISSUE-listed-alg-works", "alg:EdDSA", "optional", {"main-flow": with_algs(AlgFlow("EdDSA", main=True, jkt=JKT_A))},
                    {"refused": with_algs(alg_flow("EdDSA", stop=("phase 2 poll", token_response("validated", status="failed", validated_token=ABSENT))))}),
 ]
@@ -762,6 +784,17 @@ def test_a_failure_names_the_alg_the_step_and_what_was_answered():
     assert verdict.message.startswith("ES384: phase 2 validate refused") and "401" in verdict.message and "dpop-invalid" in verdict.message
     verdict = judge_alg(with_algs(alg_flow("ES384", unbound="phase 2 poll", jkt=JKT_B)))
     assert verdict.outcome == FAIL and "validated token of phase 2 poll" in verdict.message and JKT_B in verdict.message
+
+
+def test_a_body_binding_refusal_says_nothing_where_the_main_flow_got_no_validated_token():
+    check = Check("ISSUE-binding-from-proof", "body:cnf", "ensure_binding_from_proof")
+    refused = refusal("validation-failed", challenge=None)
+    assert judge_issuance(check, with_body("cnf", body_poll=refused, body_register=ABSENT)).outcome == PASS
+    main_failed = with_body("cnf", body_poll=refused, body_register=ABSENT, poll=token_response("validated", status="failed", validated_token=ABSENT))
+    assert judge_issuance(check, main_failed).outcome == INCONCLUSIVE
+    unsent = with_body("cnf")
+    unsent.body_bindings["cnf"] = BodyBinding("cnf", JKT_A, JKT_B, reason="phase 1 issued no temp token")
+    assert judge_issuance(check, unsent).outcome == INCONCLUSIVE
 
 
 def test_binding_is_not_judged_where_the_main_flow_was_not_bound_either():
