@@ -5,9 +5,11 @@ and never for a name or role that looks like an administrator (profile §4).
 """
 from __future__ import annotations
 
+import json
 import time
 
 import jwt
+from jwt.utils import base64url_decode, base64url_encode
 
 ADMIN_MARKERS = ("admin", "root", "superuser", "operator")
 # Claims that name who the token is for, what it may do, or flag an administrator outright.
@@ -101,8 +103,47 @@ class Forger:
         return self.forge(template, now=now - 7200, exp=now - 3600)
 
 
+# Tampered copies of a target-issued token, made without the secret (profile §6: tokens that are
+# not what the target signed are refused at every endpoint that takes them). Each is what an
+# attacker holding one of the target's tokens can make of it.
+
 def bad_signature(token: str) -> str:
     """The same token with its signature altered (no secret needed)."""
     head, _, sig = token.rpartition(".")
     flipped = ("A" if sig[:1] != "A" else "B") + sig[1:]
     return f"{head}.{flipped}"
+
+
+def _header_with(token: str, **changes: object) -> str:
+    """The token's header segment with `changes` made; its other members kept, in order."""
+    header = json.loads(base64url_decode(token.split(".", 1)[0]))
+    header.update(changes)
+    return base64url_encode(json.dumps(header, separators=(",", ":")).encode()).decode()
+
+
+def alg_none(token: str) -> str:
+    """The token's header saying alg none, its payload kept and its signature removed
+    (`header.payload.`): the unsecured JWS that naive libraries accepted (RFC 8725 §2.1, §3.1)."""
+    payload = token.split(".")[1]
+    return f"{_header_with(token, alg='none')}.{payload}."
+
+
+# Each HMAC size and the one the tampered token claims instead.
+OTHER_HMAC = {"HS256": "HS384", "HS384": "HS512", "HS512": "HS256"}
+
+
+def alg_hmac_other(token: str) -> str | None:
+    """The token's header naming another HMAC size (HS256 -> HS384), its payload and signature
+    kept: a server that verifies with a fixed algorithm, or picks it from the header without
+    checking it against its own, accepts it. None when the token is not HMAC-signed."""
+    alg = (header_of(token) or {}).get("alg")
+    if alg not in OTHER_HMAC:
+        return None
+    _, payload, sig = token.split(".")
+    return f"{_header_with(token, alg=OTHER_HMAC[alg])}.{payload}.{sig}"
+
+
+def with_signature_of(token: str, other: str) -> str:
+    """`token`'s header and payload with the signature of `other`, another token the target
+    signed: a real signature, but not over these contents."""
+    return f"{token.rpartition('.')[0]}.{other.rpartition('.')[2]}"

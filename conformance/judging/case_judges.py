@@ -31,6 +31,8 @@ def precondition(result: CaseResult) -> Verdict | None:
     """Verdicts that say nothing about the server: no exchange, no response, rate limited, busy identity."""
     ex = result.exchange
     if ex is None:
+        if result.not_applicable:
+            return Verdict(SKIP, f"not applicable: {result.reason}")
         return Verdict(INCONCLUSIVE, result.reason or "the situation could not be set up")
     if ex.error:
         return Verdict(INCONCLUSIVE, f"{'no response' if ex.sent else 'not sent'}: {ex.error}")

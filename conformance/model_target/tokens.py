@@ -6,10 +6,12 @@ validation ids, at phase 3).
 """
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
 import jwt
+from jwt.utils import base64url_decode, base64url_encode
 
 from .config import ModelConfig
 from .problems import TOKEN_ERROR, Problem
@@ -25,6 +27,7 @@ NO_CNF_FAULT = {"temp": "temp-no-cnf", "validated": "validated-no-cnf", "access"
 class Tokens:
     def __init__(self, config: ModelConfig):
         self.config = config
+        self._issued_signatures: set[str] = set()  # kept for the token-issued-signature-trusted fault only
 
     def ttl(self, kind: str) -> int:
         return {"temp": self.config.temp_ttl, "validated": self.config.validated_ttl, "access": self.config.access_ttl}[kind]
@@ -59,7 +62,10 @@ class Tokens:
         if kind == "access" and self.config.has("access-no-token-type"):
             del claims["token_type"]
         secret = self.config.jwt_secret + ("-foreign" if foreign else "")
-        return jwt.encode(claims, secret, algorithm="HS256", headers=headers or None)
+        token = jwt.encode(claims, secret, algorithm="HS256", headers=headers or None)
+        if self.config.has("token-issued-signature-trusted"):
+            self._issued_signatures.add(token.rpartition(".")[2])
+        return token
 
     def expires_in(self, kind: str) -> int:
         """The expires_in of a token response: the TTL, as the token's exp is iat + TTL."""
@@ -76,7 +82,7 @@ class Tokens:
         options = {"verify_aud": False, "require": ["exp", "iat"], "verify_exp": not cfg.has("accept-expired")}
         try:
             header = jwt.get_unverified_header(token)
-            claims = jwt.decode(token, cfg.jwt_secret, algorithms=["HS256"], options=options, leeway=cfg.clock_skew)
+            claims = self._verified_claims(token, header, options)
         except jwt.ExpiredSignatureError:
             raise Problem("token-invalid", "the token has expired", error=TOKEN_ERROR) from None
         except jwt.InvalidSignatureError:
@@ -88,6 +94,21 @@ class Tokens:
         if not isinstance(claims.get("agent_id"), str):
             raise self._invalid("the token names no agent")
         return header, claims
+
+    def _verified_claims(self, token: str, header: dict, options: dict) -> dict:
+        """The claims of a token signed HS256 with the model's secret, its header saying so; the
+        token faults each trust a token without that check, as broken JWT code did."""
+        cfg = self.config
+        unverified = {**options, "verify_signature": False}
+        if cfg.has("token-signature-unchecked"):
+            return jwt.decode(token, options=unverified, leeway=cfg.clock_skew)
+        if cfg.has("alg-none-token-accepted") and str(header.get("alg")).lower() == "none":
+            return jwt.decode(token, options=unverified, leeway=cfg.clock_skew)  # an unsecured JWS, taken as it is
+        if cfg.has("token-issued-signature-trusted") and token.rpartition(".")[2] in self._issued_signatures:
+            return jwt.decode(token, options=unverified, leeway=cfg.clock_skew)  # a signature it knows, whatever it signs
+        if cfg.has("token-header-alg-ignored"):
+            token = _alg_overwritten(token, "HS256")  # its one algorithm, whatever the header says
+        return jwt.decode(token, cfg.jwt_secret, algorithms=["HS256"], options=options, leeway=cfg.clock_skew)
 
     def _invalid(self, detail: str) -> Problem:
         slug = "authentication-failed" if self.config.has("wrong-problem-type") else "token-invalid"
@@ -115,3 +136,13 @@ class Tokens:
         if jkt is None and any(self.config.has(fault) for fault in NO_CNF_FAULT.values()):
             jkt = header.get(PRIVATE_BINDING_HEADER)
         return jkt if isinstance(jkt, str) else None
+
+
+def _alg_overwritten(token: str, alg: str) -> str:
+    """The token with its header's alg set to `alg`, re-encoded compactly in the order it came."""
+    head, _, rest = token.partition(".")
+    header = json.loads(base64url_decode(head))
+    if not isinstance(header, dict):
+        raise ValueError("the token's header is not a JSON object")
+    header["alg"] = alg
+    return base64url_encode(json.dumps(header, separators=(",", ":")).encode()).decode() + "." + rest

@@ -89,6 +89,17 @@ def body_members(variant: str, jkt: str) -> dict:
     return {"cnf": {"jkt": jkt}} if member == "cnf" else {member: jkt}
 
 
+# Tokens that are not what the target signed (profile §6), each refused with 401 token-invalid at
+# every endpoint that takes a token. All but `expired` (forged with the signing secret) and
+# `malformed` (a fixed string) are made without the secret from a token the target issued for the
+# endpoint (dpop.tokens): its signature altered; its header saying alg none with the signature
+# removed; its header naming another HMAC size; its contents with another issued token's signature.
+TAMPERED_TOKENS = ("bad-signature", "alg-none", "alg-hmac-other", "signature-other")
+INVALID_TOKENS = ("expired", *TAMPERED_TOKENS, "malformed")
+# The requirement an invalid token's refusal is judged under (TOKEN-invalid for the others).
+INVALID_TOKEN_REQUIREMENTS = {"alg-none": "TOKEN-alg-none"}
+
+
 def defect_requirements() -> dict[str, str]:
     """Defect or control name -> its requirement."""
     return {**DEFECT_REQUIREMENTS, **CONTROL_REQUIREMENTS}
@@ -97,7 +108,7 @@ def defect_requirements() -> dict[str, str]:
 @dataclass(frozen=True)
 class Case:
     endpoint: str
-    token: str  # bound | unbound | legacy | mismatched | expired | bad-signature | malformed | missing | wrong-phase
+    token: str  # bound | unbound | legacy | mismatched | missing | wrong-phase | one of INVALID_TOKENS
     proof: str  # valid | none | replay | dpop-scheme | a defect or control name
 
     @property
@@ -117,12 +128,14 @@ class Expectation:
     nonce_refusal: bool = False  # refused for its nonce: the refusal asks for one (use_dpop_nonce, DPoP-Nonce)
 
 
-# The refresh situations per mode: the defect-free refresh (the claims it keeps, the refreshed
-# token at work), and in required mode the two a bound token must be refused in.
+# The refresh situations per mode: the defect-free refresh first (the claims it keeps, the
+# refreshed token at work), in required mode the two a bound token must be refused in, and in
+# every mode the invalid tokens (refresh takes a token like any other endpoint).
+_INVALID_AT_REFRESH = tuple((token, "valid") for token in INVALID_TOKENS)
 REFRESH_CASES = {
-    "required": (("bound", "valid"), ("bound", "none"), ("mismatched", "valid")),
-    "optional": (("bound", "valid"),),
-    "disabled": (("unbound", "none"),),
+    "required": (("bound", "valid"), ("bound", "none"), ("mismatched", "valid"), *_INVALID_AT_REFRESH),
+    "optional": (("bound", "valid"), *_INVALID_AT_REFRESH),
+    "disabled": (("unbound", "none"), *_INVALID_AT_REFRESH),
 }
 
 
@@ -137,7 +150,7 @@ def cases_for(mode: str) -> list[Case]:
             out.append(Case(endpoint, "mismatched", "valid"))
         for token in ("unbound", "legacy"):
             out += [Case(endpoint, token, p) for p in ("valid", "none", "htm-wrong")]
-        out += [Case(endpoint, t, "valid") for t in ("expired", "bad-signature", "malformed", "wrong-phase")]
+        out += [Case(endpoint, t, "valid") for t in (*INVALID_TOKENS, "wrong-phase")]
         out.append(Case(endpoint, "missing", "none"))
     out += [Case(REFRESH, token, proof) for token, proof in REFRESH_CASES[mode]]
     return out
@@ -151,9 +164,10 @@ def expect(case: Case, mode: str) -> Expectation:
         slug = "dpop-required" if proof == "none" else "dpop-binding-mismatch"
         errors = EITHER_ERROR if proof == "none" else (TOKEN_ERROR,)
         return Expectation("ISSUE-refresh-proof-required", False, (401,), (slug,), "BIND-problem-type", errors, True)
-    if token in ("expired", "bad-signature", "malformed"):
+    if token in INVALID_TOKENS:
         types = ("token-invalid", "authentication-failed") if token == "expired" else ("token-invalid",)
-        return Expectation("TOKEN-invalid", False, (401,), types, "BIND-problem-type", (TOKEN_ERROR,))
+        req = INVALID_TOKEN_REQUIREMENTS.get(token, "TOKEN-invalid")
+        return Expectation(req, False, (401,), types, "BIND-problem-type", (TOKEN_ERROR,))
     if token == "missing":
         return Expectation("TOKEN-missing-auth", False, (401,), ("authentication-failed",), "BIND-problem-type", NO_ERROR)
     if token == "wrong-phase":

@@ -7,8 +7,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ..dpop.tokens import bad_signature, jkt_of
-from ..spec.cases import OPTIONAL_ENDPOINTS, Case
+from ..dpop.tokens import jkt_of
+from ..spec.cases import OPTIONAL_ENDPOINTS, TAMPERED_TOKENS, Case
 from .exchange import Exchange
 from .flows import NO_PROOF, Identity, Proof
 from .records import CaseResult
@@ -123,8 +123,8 @@ class OperationAgents:
             return who, None, ""
         if kind == "malformed":
             return who, "not-a-jwt", ""
-        if kind == "bad-signature":
-            return who, bad_signature(access), ""
+        if kind in TAMPERED_TOKENS:  # TamperedTokens, the session's other mixin
+            return self._tampered(who, kind, access, lambda: self._second_access(consumes), "access")
         if kind == "expired":
             return self._forge(who, lambda f: f.expired(access), "an expired token can only be forged")
         if kind == "legacy":

@@ -9,11 +9,12 @@ from .exchange import Exchange
 @dataclass
 class CaseResult:
     exchange: Exchange | None = None
-    reason: str = ""  # why there is no exchange (inconclusive)
+    reason: str = ""  # why there is no exchange (inconclusive, or skip where not_applicable)
     control_ok: bool = True  # the same endpoint accepted a defect-free request in this run
     forged: bool = False  # its token was forged with the target's signing secret
     presented: str | None = None  # the token the request presented (a refresh's judge compares it with the new one)
     follow_up: Exchange | None = None  # a refresh: the refreshed token at work (a heartbeat)
+    not_applicable: bool = False  # no exchange because a conformant target cannot be put in the situation
 
 
 @dataclass

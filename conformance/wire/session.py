@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ..dpop.keys import SUPPORTED_ALGS, KeyPair, generate_key
-from ..dpop.tokens import ForgeRefused, Forger, bad_signature, jkt_of
-from ..spec.cases import NONCE_PROOFS, OPERATIONS, OPTIONAL_ENDPOINTS, REFRESH, REFRESH_CASES, Case
+from ..dpop.tokens import ForgeRefused, Forger, jkt_of
+from ..spec.cases import NONCE_PROOFS, OPERATIONS, OPTIONAL_ENDPOINTS, REFRESH, REFRESH_CASES, TAMPERED_TOKENS, Case
 from ..spec.checks import ALG_SUBJECT, BODY_SUBJECT, Check, body_binding_checks
 from ..spec.vocabulary import AUTO, MODE_CHOICES
 from .agent_endpoint import AgentEndpoint
@@ -27,6 +27,7 @@ from .algorithm_flows import AlgorithmFlows
 from .body_bindings import send_body_bindings
 from .operation_agents import PROVEN_SLOTS, AgentSlot, OperationAgents, Sourced
 from .records import BodyBinding, CaseResult, Issuance
+from .tampered_tokens import NotApplicable, TamperedTokens
 
 PHASE1_DEFECT = "signature-bad"  # the defect of the defective phase-1 call
 NO_NONCE = "the target issues no DPoP-Nonce"  # why the nonce checks do not apply (profile §5)
@@ -78,7 +79,7 @@ class Discovery:
     algs: list[str]
 
 
-class ConformanceSession(OperationAgents, AlgorithmFlows):
+class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens):
     def __init__(self, settings: Settings):
         if settings.dpop_mode not in MODE_CHOICES:
             raise TargetError(f"--dpop-mode must be one of {', '.join(MODE_CHOICES)}, got {settings.dpop_mode!r}")
@@ -340,8 +341,9 @@ class ConformanceSession(OperationAgents, AlgorithmFlows):
                 return None, None, why
         else:
             template = st.temp_a
-        if kind == "bad-signature":
-            return st.id_a, bad_signature(template), ""
+        if kind in TAMPERED_TOKENS:
+            second = self._second_validated if phase3 else (lambda: self._second_temp(template))
+            return self._tampered(st.id_a, kind, template, second, "validated" if phase3 else "temp")
         if kind == "expired":
             return self._forge(st.id_a, lambda f: f.expired(template), "an expired token can only be forged")
         if kind == "legacy":
@@ -390,7 +392,10 @@ class ConformanceSession(OperationAgents, AlgorithmFlows):
     def _send_case(self, case: Case) -> CaseResult:
         if case.proof in NONCE_PROOFS and not self.nonce_issued():
             return CaseResult(None, NO_NONCE)  # a proof without the nonce of a target that gives none is simply valid
-        who, token, why = self._token_for(case)
+        try:
+            who, token, why = self._token_for(case)
+        except NotApplicable as exc:
+            return CaseResult(None, str(exc), not_applicable=True)
         self._case_token[case.id] = token
         if who is None or (token is None and case.token != "missing"):
             return CaseResult(None, why or "no token of this kind")

@@ -286,6 +286,11 @@ ROWS: list[Row] = [
     *outcome_rows("PROOF-ath-missing", "register:bound:ath-missing", "required", accept=False),  # SHOULD
     *outcome_rows("PROOF-crit-unknown", "validate:bound:crit-unknown", "optional", accept=False),
     *outcome_rows("TOKEN-invalid", "validate:expired:valid", "required", accept=False),
+    *outcome_rows("TOKEN-invalid", "heartbeat:signature-other:valid", "optional", accept=False),
+    *outcome_rows("TOKEN-invalid", "refresh:alg-hmac-other:valid", "disabled", accept=False),
+    *outcome_rows("TOKEN-alg-none", "register:alg-none:valid", "required", accept=False),
+    *outcome_rows("TOKEN-alg-none", "refresh:alg-none:valid", "optional", accept=False),
+    *outcome_rows("TOKEN-alg-none", "validate:alg-none:valid", "disabled", accept=False),
     *outcome_rows("TOKEN-missing-auth", "register:missing:none", "disabled", accept=False),
     *outcome_rows("TOKEN-wrong-phase-refused", "validate:wrong-phase:valid", "optional", accept=False),
     *case_rows("TOKEN-wrong-phase-refused", "ensure_outcome", "validate:wrong-phase:valid", "optional",
@@ -551,6 +556,11 @@ def test_no_exchange_is_inconclusive_with_the_reason():
     verdict = judge_defect(CaseResult(None, reason="no --agent-key given"))
     assert (verdict.outcome, verdict.message) == (INCONCLUSIVE, "no --agent-key given")
     assert judge_defect(CaseResult()).outcome == INCONCLUSIVE
+
+
+def test_a_situation_a_conformant_target_cannot_be_put_in_is_skipped_with_the_reason():
+    verdict = judge_defect(CaseResult(None, reason="the target signs its temp tokens with 'RS256'", not_applicable=True))
+    assert verdict.outcome == SKIP and "not applicable" in verdict.message and "RS256" in verdict.message
 
 
 def test_transport_error_is_inconclusive():
