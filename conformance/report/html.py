@@ -9,11 +9,11 @@ from __future__ import annotations
 from html import escape
 
 from ..dpop.proofs import CONTROLS, DEFECTS
-from ..spec.cases import ENDPOINTS, NONCE_PROOFS, Case, expect
+from ..spec.cases import ENDPOINTS, INVALID_TOKENS, NONCE_PROOFS, Case, expect
 from ..spec.vocabulary import FAIL, STALE, WARN
 from .requirements_doc import NAME as DOC_NAME
 
-TOKEN_ORDER = ("bound", "mismatched", "unbound", "legacy", "expired", "bad-signature", "malformed", "wrong-phase", "missing")
+TOKEN_ORDER = ("bound", "mismatched", "unbound", "legacy", *INVALID_TOKENS, "wrong-phase", "missing")
 PROOF_ORDER = ("valid", "none", *DEFECTS, *CONTROLS, "dpop-scheme", "replay", *NONCE_PROOFS)
 
 _STYLE = """<style>

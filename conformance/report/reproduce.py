@@ -34,11 +34,12 @@ from ..dpop.proofs import CONTROLS, DEFECTS
 from ..judging.exploration import ExplorationRun
 from ..judging.judge_check import EXPLORATIONS, judge_check, known_checks, what_it_checks
 from ..model_target.spec import SPEC_SCHEME
-from ..spec.cases import BODY_BINDINGS, NONCE_PROOFS, expect
+from ..spec.cases import BODY_BINDINGS, NONCE_PROOFS, REFRESH, expect
 from ..spec.checks import ALG_SUBJECT, BODY_SUBJECT, Check
 from ..spec.vocabulary import FAIL, INCONCLUSIVE, INFO, WARN, graded
 from ..wire.client import TargetError
 from ..wire.exchange import Exchange
+from ..wire.flows import OPERATION_REQUESTS, Endpoints
 from ..wire.redact import printable
 from ..wire.session import ENV, ConformanceSession, Settings
 from . import transcript
@@ -50,12 +51,15 @@ FULL_TRANSCRIPT = 40  # a run of more exchanges (a search's) shows the judged on
 COMMAND = "arcp-conformance"
 
 _TOKEN_TEXT = {
-    "bound": "a {phase} token bound to key A (cnf.jkt)",
+    "bound": "{a_phase} token bound to key A (cnf.jkt)",
     "unbound": "an unbound {phase} token (issued to a flow that sent no proof)",
     "legacy": "a legacy {phase} token (no cnf; forged with the signing secret)",
-    "mismatched": "a {phase} token bound to key A",
+    "mismatched": "{a_phase} token bound to key A",
     "expired": "an expired {phase} token (forged with the signing secret)",
-    "bad-signature": "a {phase} token with an altered signature",
+    "bad-signature": "{a_phase} token with an altered signature",
+    "alg-none": "{a_phase} token the target issued, its header changed to alg none and its signature removed",
+    "alg-hmac-other": "{a_phase} token the target issued, its header naming another HMAC size (HS256 -> HS384), its signature kept",
+    "signature-other": "{a_phase} token the target issued, carrying the signature of another {phase} token it issued",
     "malformed": "a malformed token (not a JWT)",
     "missing": "no Authorization header",
     "wrong-phase": "a token of the wrong phase (the {other} token)",
@@ -152,9 +156,9 @@ def situation(check: Check, mode: str, exploration: ExplorationRun | None = None
         nonce = (", and where the target gives DPoP-Nonce values, phase 1 with a proof without the nonce and with one it never gave"
                  if check.subject.startswith("phase1:") else "")
         return f"the registration flow (phase 1 with a proof by key A, without a proof and with a badly signed proof; phases 2 and 3 with key A{nonce}), judged on {check.subject}"
-    phase, other = ("temp", "validated") if case.endpoint == "validate" else ("validated", "temp")
-    method_path = "POST phase 2 (validate_compliance)" if case.endpoint == "validate" else "POST phase 3 (register)"
-    token = _TOKEN_TEXT[case.token].format(phase=phase, other=other)
+    method_path, phase, other = _endpoint_text(case.endpoint)
+    a_phase = f"{'an' if phase[0] in 'aeiou' else 'a'} {phase}"
+    token = _TOKEN_TEXT[case.token].format(phase=phase, a_phase=a_phase, other=other)
     if case.token == "missing" or case.proof == "none":
         proof = "no DPoP proof"
     elif case.token == "mismatched":
@@ -172,6 +176,18 @@ def situation(check: Check, mode: str, exploration: ExplorationRun | None = None
     scheme = "DPoP" if case.proof == "dpop-scheme" else "Bearer"
     auth = "" if case.token == "missing" else f", Authorization: {scheme}"
     return f"{method_path} with {token}{auth}, and {proof}"
+
+
+def _endpoint_text(endpoint: str) -> tuple[str, str, str]:
+    """(the request in words, the kind of token it takes, the kind its wrong-phase situation presents)."""
+    if endpoint == "validate":
+        return "POST phase 2 (validate_compliance)", "temp", "validated"
+    if endpoint == "register":
+        return "POST phase 3 (register)", "validated", "temp"
+    if endpoint == REFRESH:
+        return f"POST {Endpoints.refresh} (refresh)", "access", "temp"
+    method, field_name, _ = OPERATION_REQUESTS[endpoint]
+    return f"{method} {getattr(Endpoints, field_name)} ({endpoint} of an agent the suite registered)", "access", "temp"
 
 
 def expected(check: Check, mode: str) -> str:

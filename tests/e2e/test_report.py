@@ -111,7 +111,11 @@ def test_the_html_report_has_the_matrix_per_endpoint(full_run):
     matrix = html.split('id="arcp-matrix"', 1)[1]
     assert "<h3>validate endpoint</h3>" in matrix and "<h3>register endpoint</h3>" in matrix
     proofs, tokens, cells = html_report.matrix(full_run["doc"], "validate")
-    assert {"bound", "mismatched", "unbound", "legacy", "expired", "missing"} <= set(tokens)
+    assert {"bound", "mismatched", "unbound", "legacy", "expired", "missing", "alg-none", "alg-hmac-other", "signature-other"} <= set(tokens)
+    assert cells[("valid", "alg-none")]["check"]["verdict"] == "pass" and cells[("valid", "alg-none")]["status"] == 401
+    assert tokens.index("bad-signature") < tokens.index("alg-none") < tokens.index("signature-other") < tokens.index("malformed")
+    matrix_html = matrix.split("<h3>refresh endpoint</h3>", 1)[1].split("</table>", 1)[0]
+    assert "<th>alg-none</th>" in matrix_html and "<th>signature-other</th>" in matrix_html
     assert cells[("replay", "bound")]["check"]["verdict"] == "fail"
     assert cells[("replay", "bound")]["status"] == 202
     assert cells[("htm-wrong", "bound")]["check"]["verdict"] == "pass"

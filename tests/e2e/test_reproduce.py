@@ -98,6 +98,11 @@ REPRODUCIBLE = [
     ("required", "BIND-unbound-proof-required@register:legacy:valid", ("accept-unbound-required",)),
     ("optional", "BIND-unbound-proof-optional@validate:unbound:valid", ("refuse-unbound-optional",)),
     ("optional", "TOKEN-invalid@validate:expired:valid", ("accept-expired",)),
+    # tampered target-issued tokens, made afresh by the reproducer (no secret needed)
+    ("optional", "TOKEN-alg-none@heartbeat:alg-none:valid", ("alg-none-token-accepted",)),
+    ("disabled", "TOKEN-invalid@register:alg-hmac-other:valid", ("token-header-alg-ignored",)),
+    ("required", "TOKEN-invalid@refresh:signature-other:valid", ("token-issued-signature-trusted",)),
+    ("required", "TOKEN-invalid@validate:bad-signature:valid", ("token-signature-unchecked",)),
     ("required", "TOKEN-wrong-phase-refused@validate:wrong-phase:valid", ("accept-wrong-phase",)),
     ("disabled", "BIND-disabled-ignored@validate:unbound:htm-wrong", ("disabled-checks-proofs",)),
     ("required", "PROOF-replay@validate:bound:replay", ("accept-replay",)),
