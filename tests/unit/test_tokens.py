@@ -122,3 +122,23 @@ def test_a_token_fault_still_refuses_an_expired_token(fault):
     expired = jwt.encode({"agent_id": "agent-1", "aud": "arcp:validate", "token_type": "temp", "iat": 1, "exp": 2}, SECRET, algorithm="HS256")
     with pytest.raises(Problem, match="expired"):
         tokens.verify(expired, "temp")
+
+
+# --- the session's side: a situation that cannot be made says why (wire.tampered_tokens)
+
+def test_another_hmac_size_is_not_applicable_to_a_target_whose_tokens_are_not_hmac_signed():
+    from conformance.wire.tampered_tokens import NotApplicable, TamperedTokens
+
+    header = base64url_encode(json.dumps({"alg": "ES256", "typ": "JWT"}).encode()).decode()
+    with pytest.raises(NotApplicable, match="'ES256', not with an HMAC"):
+        TamperedTokens()._tampered(None, "alg-hmac-other", f"{header}.{_segments(_issued())[1]}.c2ln", lambda: (None, None, ""), "temp")
+
+
+def test_signature_other_without_a_second_token_gives_the_reason():
+    from conformance.wire.tampered_tokens import TamperedTokens
+
+    token = _issued()
+    who, made, why = TamperedTokens()._tampered("who", "signature-other", token, lambda: (None, None, "phase 1 failed"), "temp")
+    assert (who, made) == (None, None) and why == "no second temp token to take a signature from (phase 1 failed)"
+    _, made, why = TamperedTokens()._tampered("who", "signature-other", token, lambda: ("who", token, ""), "temp")
+    assert made is None and "the same signature" in why  # its own signature would be no attack
