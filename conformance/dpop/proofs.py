@@ -21,6 +21,7 @@ import jwt
 from jwt.algorithms import get_default_algorithms
 from jwt.utils import base64url_decode, base64url_encode
 
+from .key_documents import CERTIFICATE, JWK_SET, x5c_chain
 from .keys import KeyPair, access_token_hash
 
 CRIT_PARAMETER = "urn:arcp-conformance:unknown"
@@ -34,6 +35,8 @@ class Defect:
     summary: str  # one line: what is wrong with the proof (or, for a control, what is odd)
     needs_token: bool
     needs_other_key: bool
+    # what the key URL the proof names must serve (key_documents.JWK_SET or CERTIFICATE); None: it names none
+    key_url_serves: str | None = None
 
 
 @dataclass
@@ -49,6 +52,7 @@ class ProofParts:
     break_signature: bool = False
     copies: int = 1
     signing_alg: str | None = None  # the algorithm that signs, when not the header's alg (signature-other-key)
+    key_url: str | None = None  # a URL serving the key (jku-instead, x5u-instead): the caller's, this layer does no I/O
 
 
 DEFECTS: dict[str, Defect] = {}
@@ -57,10 +61,10 @@ _TRANSFORMS: dict[str, Callable[[ProofParts], None]] = {}
 _TARGETS: dict[str, str] = {}  # the part a name changes: two names on one part do not compose
 
 
-def _register(name, target, summary, *, needs_token=False, needs_other_key=False, control=False):
+def _register(name, target, summary, *, needs_token=False, needs_other_key=False, key_url_serves=None, control=False):
     def register(transform: Callable[[ProofParts], None]):
         catalogue = CONTROLS if control else DEFECTS
-        catalogue[name] = Defect(name, summary, needs_token, needs_other_key)
+        catalogue[name] = Defect(name, summary, needs_token, needs_other_key, key_url_serves)
         _TRANSFORMS[name] = transform
         _TARGETS[name] = target
         return transform
@@ -218,6 +222,34 @@ def _two_headers(p):
     p.copies = 2
 
 
+# --- the key named by reference instead of jwk (RFC 9449 §4.2: the key is the jwk, nothing else) ---
+# Each proof is still signed by key A, and what it names leads to A: a server that looks the key
+# up (a kid among keys it has seen, the jku or x5u URL, the x5c certificate) accepts it.
+
+@_register("kid-instead", "jwk", "no jwk; kid names key A by its RFC 7638 thumbprint")
+def _kid_instead(p):
+    del p.header["jwk"]
+    p.header["kid"] = p.key.thumbprint
+
+
+@_register("jku-instead", "jwk", "no jwk; jku is a URL serving a JWK Set with key A", key_url_serves=JWK_SET)
+def _jku_instead(p):
+    del p.header["jwk"]
+    p.header["jku"] = p.key_url
+
+
+@_register("x5u-instead", "jwk", "no jwk; x5u is a URL serving a self-signed certificate of key A", key_url_serves=CERTIFICATE)
+def _x5u_instead(p):
+    del p.header["jwk"]
+    p.header["x5u"] = p.key_url
+
+
+@_register("x5c-instead", "jwk", "no jwk; x5c holds a self-signed certificate of key A")
+def _x5c_instead(p):
+    del p.header["jwk"]
+    p.header["x5c"] = x5c_chain(p.key)
+
+
 # --- positive controls: odd but valid, a conformant server accepts them -----------------------
 
 @_register(
@@ -263,16 +295,18 @@ def build_proof(
     extra_headers: dict | None = None,
     extra_claims: dict | None = None,
     nonce: str | None = None,
+    key_url: str | None = None,
 ) -> list[str]:
     """The DPoP header values to send: one proof, or two for `two-headers`.
 
     `defects` takes names from DEFECTS and CONTROLS; names that change the same part of the
     proof (e.g. typ-missing and typ-wrong) are refused. Extras are added before the defects.
     `nonce`: the `nonce` claim (RFC 9449 §4.2), the value a target gave in DPoP-Nonce; None, none.
+    `key_url`: the URL jku-instead or x5u-instead names (the caller serves the key there).
     """
     parts = proof_parts(
         key, method, url, access_token=access_token, defects=defects, other_key=other_key,
-        now=now, jti=jti, extra_headers=extra_headers, extra_claims=extra_claims, nonce=nonce,
+        now=now, jti=jti, extra_headers=extra_headers, extra_claims=extra_claims, nonce=nonce, key_url=key_url,
     )
     # Claims we built ourselves (int iat, str members) may take the fast path of _encode.
     plain_claims = not extra_claims
@@ -298,13 +332,14 @@ def proof_parts(
     extra_headers: dict | None = None,
     extra_claims: dict | None = None,
     nonce: str | None = None,
+    key_url: str | None = None,
 ) -> ProofParts:
     """What `build_proof` signs, before signing: the header and claims with the defects
     applied, the signing key, and how to finish (break_signature, copies). Pure; the fuzz
     strategies start from it to encode proofs their own way (encode_raw)."""
     names = list(dict.fromkeys([defects] if isinstance(defects, str) else defects))  # no repeats
     if names:
-        _check(names, access_token, other_key)
+        _check(names, access_token, other_key, key_url)
     claims = {
         "jti": jti if jti is not None else str(uuid.uuid4()),
         "htm": method.upper(),
@@ -324,6 +359,7 @@ def proof_parts(
         key=key,
         other_key=other_key,
         access_token=access_token,
+        key_url=key_url,
     )
     parts.header.update(extra_headers or {})
     for name in names:
@@ -368,7 +404,7 @@ _NO_CHECKS = {
 }
 
 
-def _check(names: list[str], access_token: str | None, other_key: KeyPair | None) -> None:
+def _check(names: list[str], access_token: str | None, other_key: KeyPair | None, key_url: str | None = None) -> None:
     seen: dict[str, str] = {}
     for name in names:
         defect = DEFECTS.get(name) or CONTROLS.get(name)
@@ -378,6 +414,8 @@ def _check(names: list[str], access_token: str | None, other_key: KeyPair | None
             raise ValueError(f"defect {name!r} needs an access_token")
         if defect.needs_other_key and other_key is None:
             raise ValueError(f"defect {name!r} needs other_key")
+        if defect.key_url_serves and not key_url:
+            raise ValueError(f"defect {name!r} needs key_url (a URL serving the {defect.key_url_serves})")
         target = _TARGETS[name]
         if target in seen:
             raise ValueError(f"defects {seen[target]!r} and {name!r} both change the {target}")

@@ -124,9 +124,11 @@ def defect_names(*, with_token: bool = True) -> list[str]:
 def defect_sets(*, with_token: bool = True, max_size: int = 3) -> st.SearchStrategy[tuple[str, ...]]:
     """Non-empty sets of named defects, at most one per part of the proof; shrinks to one defect."""
     names = defect_names(with_token=with_token)
-    # half the sets are single defects (what a server most often misses alone); size shrinks to 1
+    # at least half the sets are single defects (what a server most often misses alone); the
+    # size drawn is a bound, not the length, so shrinking deletes defects one by one and keeps
+    # the one that matters (a fixed length would drop all but the first)
     sizes = st.sampled_from([1, 1, *range(2, max_size + 1)])
-    return sizes.flatmap(lambda n: st.lists(st.sampled_from(names), min_size=n, max_size=n, unique_by=lambda d: _TARGETS[d]).map(tuple))
+    return sizes.flatmap(lambda n: st.lists(st.sampled_from(names), min_size=1, max_size=n, unique_by=lambda d: _TARGETS[d]).map(tuple))
 
 
 # --- free-form perturbations -----------------------------------------------------------------
@@ -292,16 +294,24 @@ def corpus(*, endpoint: str = "validate", token: str = "bound") -> list[FuzzCase
 
 # --- building the proof ------------------------------------------------------------------------
 
+def key_url_serves(case: FuzzCase) -> str | None:
+    """What the key URL of the example's proof must serve (for its jku-instead or x5u-instead:
+    proofs.Defect.key_url_serves), or None: its proof names no URL. The caller serves one."""
+    return next((DEFECTS[d].key_url_serves for d in case.defects if d in DEFECTS and DEFECTS[d].key_url_serves), None)
+
+
 def proof_values(case: FuzzCase, key: KeyPair, url: str, *, access_token: str | None,
-                 other_key: KeyPair | None = None, now: int | None = None, nonce: str | None = None) -> list[str]:
+                 other_key: KeyPair | None = None, now: int | None = None, nonce: str | None = None,
+                 key_url: str | None = None) -> list[str]:
     """The DPoP header values for `case` (fresh jti and iat each call), carrying `nonce` (the
-    target's DPoP-Nonce, if it gives one). Replay is not built here: its values are a valid proof
-    (the twin's), sent twice by the caller."""
+    target's DPoP-Nonce, if it gives one) and naming `key_url` where a defect names a key URL
+    (key_url_serves). Replay is not built here: its values are a valid proof (the twin's), sent
+    twice by the caller."""
     defects = () if case.replay else case.defects
     headers = {p.name: p.value for p in case.items(BENIGN) if p.kind == "unknown-header"}
     claims = {p.name: p.value for p in case.items(BENIGN) if p.kind == "extra-claim"}
     parts = proof_parts(key, METHOD, url, access_token=access_token, defects=defects, other_key=other_key,
-                        now=now, extra_headers=headers, extra_claims=claims, nonce=nonce)
+                        now=now, extra_headers=headers, extra_claims=claims, nonce=nonce, key_url=key_url)
     for item in case.items(DEFECTIVE):
         _apply_defective(parts, item)
     first_header, first_claims, variant = {}, {}, "url"
@@ -342,5 +352,5 @@ def _apply_defective(parts: ProofParts, item: Perturbation) -> None:
 
 __all__ = [
     "BENIGN", "DEFECTIVE", "EITHER", "REPLAY", "FuzzCase", "Perturbation", "algs", "keys", "defect_sets",
-    "benign", "defective", "either", "perturbations", "fuzz_cases", "corpus", "proof_values", "json_values",
+    "benign", "defective", "either", "perturbations", "fuzz_cases", "corpus", "proof_values", "json_values", "key_url_serves",
 ]

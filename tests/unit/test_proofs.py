@@ -8,6 +8,7 @@ import pytest
 from jwt.algorithms import get_default_algorithms
 from jwt.utils import base64url_decode, base64url_encode
 
+from conformance.dpop.key_documents import x5c_chain
 from conformance.dpop.keys import SUPPORTED_ALGS, KeyPair, access_token_hash, generate_key
 from conformance.dpop.proofs import CONTROLS, DEFECTS, build_proof, decode_unverified, htu_for, proof_parts
 
@@ -18,6 +19,7 @@ URL = "https://arcp.example:8443/auth/agent/validate_compliance?x=1#frag"
 HTU = "https://arcp.example:8443/auth/agent/validate_compliance"
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZ2VudC0xIn0.c2lnbmF0dXJl"
 CRIT = "urn:arcp-conformance:unknown"
+KEY_URL = "http://127.0.0.1:8002/keys/aGVsbG8ta2V5LXVybA.json"  # the caller's: build_proof only names it
 DROP = object()  # "this member is absent" in an expectation
 
 
@@ -38,7 +40,8 @@ class Not:
 # of the same key, request, token, now and jti. A callable value is computed from the Case.
 # Signature modes: jwk = verifies under the header's jwk; empty = no signature (alg none);
 # hmac-x = HMAC-SHA256 keyed with the jwk's x (RSA: n); bad = fails under the jwk, same length;
-# other-key = fails under the jwk, verifies under other_key; two = two valid proofs.
+# other-key = fails under the jwk, verifies under other_key; two = two valid proofs;
+# key = no jwk in the header, verifies under the key's public jwk.
 EXPECTED = {
     "typ-missing": ({"typ": DROP}, {}, "jwk"),
     "typ-wrong": ({"typ": "jwt"}, {}, "jwk"),
@@ -62,6 +65,10 @@ EXPECTED = {
     "ath-wrong": ({}, {"ath": Not(access_token_hash(TOKEN))}, "jwk"),
     "ath-missing": ({}, {"ath": DROP}, "jwk"),
     "two-headers": ({}, {}, "two"),
+    "kid-instead": ({"jwk": DROP, "kid": lambda case: case.key.thumbprint}, {}, "key"),
+    "jku-instead": ({"jwk": DROP, "jku": KEY_URL}, {}, "key"),
+    "x5u-instead": ({"jwk": DROP, "x5u": KEY_URL}, {}, "key"),
+    "x5c-instead": ({"jwk": DROP, "x5c": lambda case: x5c_chain(case.key)}, {}, "key"),
 }
 CONTROL_EXPECTED = {
     "htu-with-query": ({}, {"htu": HTU + "?q=1#f"}, "jwk"),
@@ -78,7 +85,7 @@ class Case:
     def build(self, *defects, method="POST", url=URL, token=TOKEN, **kwargs):
         return build_proof(
             self.key, method, url, access_token=token, defects=defects,
-            other_key=self.other_key, now=NOW, jti=JTI, **kwargs,
+            other_key=self.other_key, now=NOW, jti=JTI, **{"key_url": KEY_URL, **kwargs},
         )
 
 
@@ -127,6 +134,7 @@ def test_catalogue_entries_are_well_formed():
         assert entry.summary and "\n" not in entry.summary
     assert {n for n, d in DEFECTS.items() if d.needs_token} == {"ath-wrong", "ath-missing"}
     assert {n for n, d in DEFECTS.items() if d.needs_other_key} == {"signature-other-key"}
+    assert {n: d.key_url_serves for n, d in DEFECTS.items() if d.key_url_serves} == {"jku-instead": "jwk-set", "x5u-instead": "certificate"}
 
 
 def test_valid_proof(case):
@@ -169,6 +177,8 @@ def test_defect_is_exactly_that_defect(case, name):
     jwk, alg = case.key.public_jwk, case.key.alg
     if signature == "jwk":
         assert verifies(proofs[0], header["jwk"], alg)
+    elif signature == "key":
+        assert "jwk" not in header and verifies(proofs[0], jwk, alg)
     elif signature == "empty":
         assert proofs[0].endswith(".") and proofs[0].count(".") == 2
     elif signature == "hmac-x":
@@ -206,7 +216,7 @@ def test_documented_combination(case):
     assert verifies(proof, case.key.public_jwk, case.key.alg)
 
 
-SIGNED_UNDER_JWK = sorted(n for n, e in {**EXPECTED, **CONTROL_EXPECTED}.items() if e[2] == "jwk")
+SIGNED_UNDER_JWK = sorted(n for n, e in {**EXPECTED, **CONTROL_EXPECTED}.items() if e[2] in ("jwk", "key"))
 
 
 @pytest.mark.parametrize("first,second", list(itertools.combinations(SIGNED_UNDER_JWK, 2)))
@@ -252,6 +262,12 @@ def test_unknown_defect_is_refused(case):
 def test_ath_defects_need_a_token(case, name):
     with pytest.raises(ValueError, match="access_token"):
         case.build(name, token=None)
+
+
+@pytest.mark.parametrize("name", ["jku-instead", "x5u-instead"])
+def test_key_url_defects_need_a_key_url(ed_case, name):
+    with pytest.raises(ValueError, match="key_url"):
+        ed_case.build(name, key_url=None)
 
 
 def test_signature_other_key_needs_a_different_key(case):
@@ -349,7 +365,7 @@ def test_every_proof_is_what_jwt_encode_makes_of_it(case, name, token):
     defects = () if name is None else (name,)
     proofs = case.build(*defects, token=token)
     parts = proof_parts(case.key, "POST", URL, access_token=token, defects=defects,
-                        other_key=case.other_key, now=NOW, jti=JTI)
+                        other_key=case.other_key, now=NOW, jti=JTI, key_url=KEY_URL)
     assert len(proofs) == parts.copies
     for proof in proofs:
         header, claims = decode_unverified(proof)

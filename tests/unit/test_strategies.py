@@ -17,6 +17,7 @@ from conformance.wire.client import MAX_REQUEST_HEADER_BYTES
 FAST = settings(max_examples=40, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
 WIDE = settings(max_examples=2000, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))  # find() stops at the first hit
 URL = "http://127.0.0.1:8001/auth/agent/validate_compliance"
+KEY_URL = "http://127.0.0.1:8002/keys/Zm9vYmFyYmF6cXV4cXV1eA.json"  # what the fuzz run names for jku-instead, x5u-instead
 TOKEN = "eyJhbGciOiJIUzI1NiJ9." + "a" * 560 + ".sig"  # longer than the tokens targets issue
 KEY = S._fixed_key("EdDSA")
 OTHER = generate_key("EdDSA")
@@ -37,7 +38,7 @@ def test_defects_needing_a_token_are_left_out_without_one():
 def test_defect_sets_are_non_empty_and_compose(defects):
     assert 1 <= len(defects) == len(set(defects))
     assert len({_TARGETS[d] for d in defects}) == len(defects)
-    _check(list(defects), TOKEN, OTHER)  # proofs' own rule: raises if two change one part
+    _check(list(defects), TOKEN, OTHER, KEY_URL)  # proofs' own rule: raises if two change one part
 
 
 @FAST
@@ -77,7 +78,7 @@ def test_cases_are_disjoint_and_within_the_header_limit(case):
     assert case.defects or case.items(S.DEFECTIVE), "every example breaks something (or is a replay)"
     if case.replay:
         assert {p.klass for p in case.perturbations} <= {S.BENIGN}
-    values = S.proof_values(case, KEY, URL, access_token=TOKEN, other_key=OTHER)
+    values = S.proof_values(case, KEY, URL, access_token=TOKEN, other_key=OTHER, key_url=KEY_URL)
     headers = [("Authorization", f"Bearer {TOKEN}"), *(("DPoP", v) for v in values)]
     assert sum(len(k) + len(v) + 4 for k, v in headers) <= MAX_REQUEST_HEADER_BYTES
 
@@ -93,6 +94,17 @@ def test_the_twin_is_a_valid_proof_with_the_same_benign_items(case):
     assert header["typ"] == "dpop+jwt" and claims["htm"] == "POST" and claims["htu"] == URL
     for item in twin.perturbations:
         assert (header if item.kind == "unknown-header" else claims)[item.name] == item.value
+
+
+def test_key_url_defects_say_what_their_url_serves():
+    assert S.key_url_serves(S.FuzzCase(("jku-instead", "htm-wrong"))) == "jwk-set"
+    assert S.key_url_serves(S.FuzzCase(("x5u-instead",))) == "certificate"
+    assert S.key_url_serves(S.FuzzCase(("kid-instead", "typ-wrong"))) is None
+    assert S.key_url_serves(S.FuzzCase((S.REPLAY,))) is None
+    (value,) = S.proof_values(S.FuzzCase(("jku-instead",)), KEY, URL, access_token=TOKEN, key_url=KEY_URL)
+    assert decode_unverified(value)[0]["jku"] == KEY_URL
+    with pytest.raises(ValueError, match="key_url"):
+        S.proof_values(S.FuzzCase(("x5u-instead",)), KEY, URL, access_token=TOKEN)
 
 
 def test_defective_items_land_in_the_proof():
