@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from ..dpop.strategies import DEFECTIVE, REPLAY, FuzzCase, corpus, fuzz_cases, proof_values
+from ..dpop.strategies import DEFECTIVE, REPLAY, FuzzCase, corpus, fuzz_cases, key_url_serves, proof_values
 from ..spec.cases import Case, Expectation, defect_requirements
 from ..spec.catalogue import requirement
 from ..spec.checks import Check
@@ -139,6 +139,7 @@ class FuzzRun(ExplorationRun):
         self.stopped: str | None = None  # why sending stopped early: "time" or "requests"
         self.reason = ""  # why nothing could be sent
         self._digest = hashlib.sha256()
+        self._key_urls: dict[str, str] = {}  # what a key URL serves -> the run's URL serving it (jku-instead, x5u-instead)
 
     @staticmethod
     def checks(mode: str) -> list[Check]:
@@ -214,12 +215,21 @@ class FuzzRun(ExplorationRun):
             ex = flows.phase2(self._who, self._token, Proof(replay=values)) if twin.ok else None
         else:
             twin = flows.phase2(self._who, self._token, _FuzzProof(case.twin(), key))
-            ex = flows.phase2(self._who, self._token, _FuzzProof(case, key, self.session.key_b)) if twin.ok else None
+            proof = _FuzzProof(case, key, self.session.key_b, self._key_url(case))
+            ex = flows.phase2(self._who, self._token, proof) if twin.ok else None
         self.requests += 1 + (ex is not None)
         result = judge_example(case, twin, ex)
         self.results.append(result)
         self._digest.update((case.summary() + "\n").encode())
         return result
+
+    def _key_url(self, case: FuzzCase) -> str | None:
+        """The key URL the example's proof names, if any: one per kind for the whole run, on the
+        session's agent endpoint (the fuzz properties judge acceptance, not whether it is fetched)."""
+        serves = key_url_serves(case)
+        if serves is not None and serves not in self._key_urls:
+            self._key_urls[serves] = self.session.key_url(serves)
+        return self._key_urls.get(serves) if serves else None
 
     # --- what the checks and the report read
 
@@ -299,7 +309,9 @@ class _FuzzProof:
     case: FuzzCase
     key: object
     other_key: object = None
+    key_url: str | None = None
 
     def headers(self, method: str, url: str, token: str | None) -> list[str]:
         # with the nonce the client hands over, like every proof (a fuzzed defect is judged for itself)
-        return proof_values(self.case, self.key, url, access_token=token, other_key=self.other_key, nonce=take_nonce())
+        return proof_values(self.case, self.key, url, access_token=token, other_key=self.other_key, nonce=take_nonce(),
+                            key_url=self.key_url)

@@ -2,12 +2,13 @@
 meets its judge (the plugin, the reproducers and the mutation self-test all come through here)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..spec.cases import NONCE_PROOFS, expect
-from ..spec.checks import ALG_SUBJECT, BODY_SUBJECT, Check, fixed_checks
+from ..spec.checks import ALG_SUBJECT, BODY_SUBJECT, KEY_URL_JUDGE, Check, fixed_checks
 from ..spec.vocabulary import SKIP, Verdict
-from ..wire.records import CaseResult
 from ..wire.session import NO_NONCE, ConformanceSession
-from . import refresh_judges  # noqa: F401  (registers the refresh judges with the case judges)
+from . import key_url_judges, refresh_judges  # noqa: F401  (register their judges with the case judges)
 from .case_judges import CASE_JUDGES, judge_case
 from .exploration import ExplorationRun
 from .fuzz import FuzzRun, fuzz_checks
@@ -35,7 +36,9 @@ def judge_check(session: ConformanceSession, check: Check) -> Verdict:
     result = session.result(check.case)
     if not exp.accept and result.exchange is not None:
         # a refusal says something only where the same endpoint accepted a defect-free request
-        result = CaseResult(result.exchange, result.reason, session.control_ok(check.case.endpoint))
+        result = replace(result, control_ok=session.control_ok(check.case.endpoint))
+    if check.judge == KEY_URL_JUDGE:
+        result = replace(result, key_fetches=session.key_fetches(check.case))  # waits a moment for a late fetch
     return judge_case(check.judge, exp, result)
 
 

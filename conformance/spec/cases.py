@@ -55,7 +55,15 @@ DEFECT_REQUIREMENTS = {
     "ath-wrong": "PROOF-ath-wrong",
     "ath-missing": "PROOF-ath-missing",
     "crit-unknown": "PROOF-crit-unknown",
+    "kid-instead": "PROOF-key-reference",
+    "jku-instead": "PROOF-key-reference",
+    "x5u-instead": "PROOF-key-reference",
+    "x5c-instead": "PROOF-key-reference",
 }
+# The proofs that name a key URL (jku, x5u) on the suite's agent endpoint: whether the target
+# requests it is judged too (profile §5, RFC 8725 §3.10).
+KEY_URL_PROOFS = tuple(name for name, defect in DEFECTS.items() if defect.key_url_serves)
+KEY_URL_REQUIREMENT = "PROOF-key-url-not-fetched"
 CONTROL_REQUIREMENTS = {
     "htu-with-query": "PROOF-htu-query-ignored",
     "unknown-header": "PROOF-unknown-header-ignored",

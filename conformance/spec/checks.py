@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..dpop.keys import SUPPORTED_ALGS
-from .cases import BODY_BINDINGS, NONCE_PROOFS, REFRESH, Case, Expectation, cases_for, expect
+from .cases import BODY_BINDINGS, KEY_URL_PROOFS, KEY_URL_REQUIREMENT, NONCE_PROOFS, REFRESH, Case, Expectation, cases_for, expect
 from .catalogue import Requirement, requirement
 from .vocabulary import DPOP_MODES, MODES
 
 ALG_SUBJECT = "alg:"  # the subject of a check of one proof algorithm: "alg:ES384"
 BODY_SUBJECT = "body:"  # the subject of a phase-2 body that names another key: "body:dpop_jkt"
+KEY_URL_JUDGE = "ensure_key_url_not_fetched"  # reads the agent endpoint's record after a short wait
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ PROBLEM_JUDGES = (
 
 def case_checks(case: Case, exp: Expectation) -> list[Check]:
     out = [Check(exp.requirement, case.id, "ensure_outcome", case)]
+    if case.proof in KEY_URL_PROOFS:
+        out.append(Check(KEY_URL_REQUIREMENT, case.id, KEY_URL_JUDGE, case))
     if exp.accept and case.endpoint == REFRESH:
         out.append(Check("ISSUE-refresh-keeps-binding", case.id, "ensure_refresh_keeps_binding", case))
         out.append(Check("ISSUE-refresh-token-works", case.id, "ensure_refreshed_token_works", case))
@@ -105,7 +108,11 @@ def alg_checks(mode: str) -> list[Check]:
 
 
 def binding_checks(mode: str) -> list[Check]:
-    return [check for case in cases_for(mode) for check in case_checks(case, expect(case, mode))]
+    checks = [check for case in cases_for(mode) for check in case_checks(case, expect(case, mode))]
+    # The key URL checks last: each allows the target a short time after its situation's response
+    # to fetch the URL, which by then has mostly passed (judged next to their situations, the
+    # waits would add up to seconds per run).
+    return [c for c in checks if c.judge != KEY_URL_JUDGE] + [c for c in checks if c.judge == KEY_URL_JUDGE]
 
 
 def fixed_checks(mode: str) -> list[Check]:

@@ -68,6 +68,7 @@ class Proof:
     # instead (None: no nonce claim), and the client does not retry it for its nonce.
     follow_nonce: bool = True
     nonce: str | None = None
+    key_url: str | None = None  # the URL a jku-instead or x5u-instead proof names (on the agent endpoint)
 
     def headers(self, method: str, url: str, token: str | None) -> list[str]:
         if self.replay:
@@ -76,7 +77,7 @@ class Proof:
             return []
         nonce = take_nonce() if self.follow_nonce else self.nonce
         return build_proof(self.key, method, self.htu or url, access_token=token, defects=self.defects,
-                           other_key=self.other_key, nonce=nonce)
+                           other_key=self.other_key, nonce=nonce, key_url=self.key_url)
 
     def with_nonce(self, nonce: str | None) -> "Proof":
         """This proof with a fixed nonce (None: none) instead of the one the client hands over."""

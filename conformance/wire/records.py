@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .agent_endpoint import KeyFetch
 from .exchange import Exchange
 
 
@@ -15,6 +16,8 @@ class CaseResult:
     presented: str | None = None  # the token the request presented (a refresh's judge compares it with the new one)
     follow_up: Exchange | None = None  # a refresh: the refreshed token at work (a heartbeat)
     not_applicable: bool = False  # no exchange because a conformant target cannot be put in the situation
+    key_url: str | None = None  # the key URL its proof named (jku-instead, x5u-instead), on the agent endpoint
+    key_fetches: tuple[KeyFetch, ...] | None = None  # the requests to key_url, once observed (None: not looked at)
 
 
 @dataclass

@@ -14,12 +14,14 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from ..dpop.key_documents import key_document
 from ..dpop.keys import SUPPORTED_ALGS, KeyPair, generate_key
+from ..dpop.proofs import DEFECTS
 from ..dpop.tokens import ForgeRefused, Forger, jkt_of
 from ..spec.cases import NONCE_PROOFS, OPERATIONS, OPTIONAL_ENDPOINTS, REFRESH, REFRESH_CASES, TAMPERED_TOKENS, Case
 from ..spec.checks import ALG_SUBJECT, BODY_SUBJECT, Check, body_binding_checks
 from ..spec.vocabulary import AUTO, MODE_CHOICES
-from .agent_endpoint import AgentEndpoint
+from .agent_endpoint import AgentEndpoint, KeyFetch
 from .client import DEFAULT_MAX_REQUESTS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_CAP, DEFAULT_RUN_TIMEOUT, TargetClient, TargetError
 from .exchange import Exchange
 from .flows import NO_PROOF, Endpoints, Flows, Identity, Proof
@@ -32,6 +34,9 @@ from .tampered_tokens import NotApplicable, TamperedTokens
 PHASE1_DEFECT = "signature-bad"  # the defect of the defective phase-1 call
 NO_NONCE = "the target issues no DPoP-Nonce"  # why the nonce checks do not apply (profile §5)
 PREFERRED_ALGS = ("EdDSA", "ES256")
+# Seconds after a situation's response in which a target that fetches a proof's key URL in the
+# background is still caught doing it; bounded, since a conformant target never does.
+KEY_FETCH_WAIT = 1.0
 
 
 # The environment variables that hold a run's settings where no option gives them (the plugin's
@@ -90,6 +95,7 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens):
         self._agent_endpoint: AgentEndpoint | None = None
         self._results: dict[str, CaseResult] = {}
         self._case_token: dict[str, str | None] = {}  # case id -> the token its request presented
+        self._key_urls: dict[str, str] = {}  # case id -> the key URL its proof names (jku-instead, x5u-instead)
         self._issuance: Issuance | None = None
         self._slots: dict[str, AgentSlot | str] = {}  # slot name -> the agent, or why there is none
         self._unregister_lock = threading.Lock()  # the alg flows unregister their agents one at a time
@@ -133,6 +139,20 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens):
             if self._agent_endpoint is None:
                 self._agent_endpoint = AgentEndpoint(self.settings.agent_endpoint_host)
             return self._agent_endpoint
+
+    def key_url(self, serves: str) -> str:
+        """A new URL on the agent endpoint serving key A as `serves` says (dpop.key_documents: a
+        JWK Set for jku, a certificate for x5u); the endpoint records every request to it."""
+        document = key_document(serves, self.key_a)
+        return self.agent_endpoint.key_url(document.body, document.content_type, document.suffix)
+
+    def key_fetches(self, case: Case) -> tuple[KeyFetch, ...] | None:
+        """The requests to the key URL the situation's proof named, waiting for the first up to
+        KEY_FETCH_WAIT after its response; None when it named none or was not answered."""
+        result = self.result(case)
+        if result.key_url is None or result.exchange is None or not result.exchange.received_at:
+            return None
+        return self.agent_endpoint.key_fetches(result.key_url, until=result.exchange.received_at + KEY_FETCH_WAIT)
 
     def identity(self, label: str) -> Identity:
         who = Identity.create(self.agent_type, self.agent_endpoint, label)
@@ -364,7 +384,18 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens):
             return Proof(key=self.key_a), "DPoP"
         if case.proof in NONCE_PROOFS:
             return self.nonce_proof(case.proof), "Bearer"
-        return Proof(key=self.key_a, defects=(case.proof,), other_key=self.key_b), "Bearer"
+        return Proof(key=self.key_a, defects=(case.proof,), other_key=self.key_b, key_url=self._case_key_url(case)), "Bearer"
+
+    def _case_key_url(self, case: Case) -> str | None:
+        """The key URL of the situation's proof, one of its own (so that a request to it says which
+        proof was dereferenced); None when its defect names none."""
+        serves = DEFECTS[case.proof].key_url_serves if case.proof in DEFECTS else None
+        if serves is None:
+            return None
+        with self._lock:
+            if case.id not in self._key_urls:
+                self._key_urls[case.id] = self.key_url(serves)
+            return self._key_urls[case.id]
 
     # --- situations
 
@@ -387,6 +418,7 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens):
     def _run_case(self, case: Case) -> CaseResult:
         result = self._send_case(case)
         result.forged = self._case_token.get(case.id) in self._forged
+        result.key_url = self._key_urls.get(case.id)
         return result
 
     def _send_case(self, case: Case) -> CaseResult:

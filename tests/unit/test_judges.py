@@ -26,6 +26,7 @@ from conformance.spec.catalogue import problem_types, problem_uri
 from conformance.spec.checks import Check, fixed_checks, issuance_checks
 from conformance.spec.vocabulary import FAIL, INCONCLUSIVE, MODES, PASS, SKIP, Verdict
 from conformance.wire.exchange import Exchange
+from conformance.wire.agent_endpoint import KeyFetch
 from conformance.wire.records import AlgFlow, BodyBinding, CaseResult, Issuance
 
 # the judge of each issuance requirement (spec.checks.issuance_checks)
@@ -102,6 +103,19 @@ def nonce_refusal(status=401, *, challenge=DPOP_NONCE_ERROR, nonces=("n-fresh-2"
 
 def accepted(where="validate") -> Exchange:
     return exchange(200, {"status": "ok"}, [("Content-Type", "application/json")], where=where)
+
+
+KEY_URL = "http://127.0.0.1:8002/keys/c2l0dWF0aW9uLWtleS11cmw.json"
+
+
+def key_fetch(after: float, method="GET") -> KeyFetch:
+    """A request to KEY_URL `after` seconds after the situation's response (negative: before it)."""
+    return KeyFetch(method, KEY_URL.partition("8002")[2], "127.0.0.1", NOW + after, "python-httpx/0.27")
+
+
+def key_url_result(ex: Exchange, fetches) -> CaseResult:
+    """A situation whose proof named KEY_URL, with the requests to it observed (None: not observed)."""
+    return CaseResult(ex, key_url=KEY_URL, key_fetches=fetches)
 
 
 # --- synthetic tokens and the main flow
@@ -285,6 +299,9 @@ ROWS: list[Row] = [
     *outcome_rows("PROOF-ath-wrong", "register:bound:ath-wrong", "required", accept=False),
     *outcome_rows("PROOF-ath-missing", "register:bound:ath-missing", "required", accept=False),  # SHOULD
     *outcome_rows("PROOF-crit-unknown", "validate:bound:crit-unknown", "optional", accept=False),
+    *outcome_rows("PROOF-key-reference", "validate:bound:kid-instead", "required", accept=False),
+    *outcome_rows("PROOF-key-reference", "register:bound:jku-instead", "optional", accept=False),
+    *outcome_rows("PROOF-key-reference", "heartbeat:bound:x5c-instead", "required", accept=False),
     *outcome_rows("TOKEN-invalid", "validate:expired:valid", "required", accept=False),
     *outcome_rows("TOKEN-invalid", "heartbeat:signature-other:valid", "optional", accept=False),
     *outcome_rows("TOKEN-invalid", "refresh:alg-hmac-other:valid", "disabled", accept=False),
@@ -308,6 +325,19 @@ ROWS: list[Row] = [
     *case_rows("ISSUE-refresh-token-works", "ensure_refreshed_token_works", "refresh:bound:valid", "optional",
                {"accepted": refreshed(follow_up=accepted("heartbeat"))},
                {"refused": refreshed(follow_up=refusal("token-invalid", where="heartbeat", challenge=DPOP_TOKEN_ERROR))}),
+    # a proof's key URL (§5, RFC 8725 §3.10): the agent endpoint's record of requests to it
+    *case_rows("PROOF-key-url-not-fetched", "ensure_key_url_not_fetched", "validate:bound:jku-instead", "required",
+               {"not-fetched": key_url_result(refusal("dpop-invalid"), ()),
+                "not-fetched-accepted": key_url_result(accepted(), ())},
+               {"fetched-and-refused": key_url_result(refusal("dpop-invalid"), (key_fetch(-0.05),)),
+                "fetched-late": key_url_result(accepted(), (key_fetch(0.4), key_fetch(0.5)))}),
+    *case_rows("PROOF-key-url-not-fetched", "ensure_key_url_not_fetched", "metrics-get:bound:x5u-instead", "optional",
+               {"not-fetched": key_url_result(refusal("dpop-invalid", where="heartbeat"), ())},
+               {"fetched": key_url_result(refusal("dpop-invalid", where="heartbeat"), (key_fetch(0.0, "HEAD"),))}),
+    Row("unobserved", "PROOF-key-url-not-fetched", "ensure_key_url_not_fetched", "validate:bound:jku-instead", "required",
+        key_url_result(refusal("dpop-invalid"), None), INCONCLUSIVE),
+    Row("unanswered", "PROOF-key-url-not-fetched", "ensure_key_url_not_fetched", "validate:bound:x5u-instead", "optional",
+        CaseResult(None, reason="phase 1 issued no temp token", key_url=KEY_URL), INCONCLUSIVE),
     # problem_type
     *case_rows("BIND-problem-type", "ensure_problem_type", "validate:bound:jti-missing", "required",
                {"dpop-invalid": refusal("dpop-invalid")},
