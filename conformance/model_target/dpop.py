@@ -21,6 +21,7 @@ from ..dpop.keys import access_token_hash, jwk_thumbprint
 
 from .config import ALG_KEY_TYPES, ModelConfig
 from .htu import normalize_uri
+from .key_refs import SeenKeys, fetch_loopback, key_from_set
 
 PROOF_TYP = "dpop+jwt"
 RSA_MIN_BITS = 2048  # RFC 7518 §3.3
@@ -116,6 +117,7 @@ class ProofChecker:
         self.config = config
         self.replay = replay
         self.nonces = nonces or NonceStore()
+        self.seen_keys = SeenKeys()  # kept for the kid-lookup-accepted fault only
 
     def check(self, proof: str, method: str, url: str, token: str | None, *, operation: bool = False) -> str:
         """Check `proof` for a request `method url` presenting `token`; returns the jwk thumbprint.
@@ -128,7 +130,10 @@ class ProofChecker:
         jwk = self._check_key(header)
         self._check_signature(header["alg"], jwk, signing_input, signature)
         self._check_claims(claims, method, url, token, operation)
-        return jwk_thumbprint(jwk)
+        thumbprint = jwk_thumbprint(jwk)
+        if "jwk" in header and self.config.has("kid-lookup-accepted"):
+            self.seen_keys.remember(thumbprint, jwk)
+        return thumbprint
 
     def _check_header(self, header: dict) -> None:
         cfg = self.config
@@ -152,6 +157,9 @@ class ProofChecker:
     def _check_key(self, header: dict) -> dict:
         jwk = header.get("jwk")
         if not isinstance(jwk, dict):
+            # RFC 9449 §4.2: the key is the jwk and nothing else; a kid, jku, x5u or x5c is no key
+            jwk = self._key_by_reference(header)
+        if not isinstance(jwk, dict):
             raise ProofError("jwk", "the header has no jwk object")
         if any(m in jwk for m in PRIVATE_MEMBERS) and not self.config.has("accept-private-jwk"):
             raise ProofError("jwk-private", "the jwk holds a private key")
@@ -165,6 +173,21 @@ class ProofChecker:
         if kty == "RSA" and _rsa_bits(jwk["n"]) < RSA_MIN_BITS:
             raise ProofError("jwk", f"the RSA key is shorter than {RSA_MIN_BITS} bits")
         return jwk
+
+    def _key_by_reference(self, header: dict) -> dict | None:
+        """The faults' key of a proof without jwk: fetched from its jku (its x5u is fetched, and
+        not used), or a seen key its kid names. None for the strict model."""
+        cfg = self.config
+        if cfg.has("jku-fetched"):
+            for member in ("jku", "x5u"):
+                if isinstance(header.get(member), str):
+                    document = fetch_loopback(header[member])
+                    if member == "jku":
+                        kty, crv = ALG_KEY_TYPES.get(header["alg"], (None, None))
+                        return key_from_set(document, header.get("kid"), kty, crv)
+        if cfg.has("kid-lookup-accepted"):
+            return self.seen_keys.get(header.get("kid"))
+        return None
 
     def _check_signature(self, alg: str, jwk: dict, signing_input: bytes, signature: bytes) -> None:
         if alg == "none" or self.config.has("skip-signature"):
