@@ -34,8 +34,8 @@ from ..dpop.proofs import CONTROLS, DEFECTS
 from ..judging.exploration import ExplorationRun
 from ..judging.judge_check import EXPLORATIONS, judge_check, known_checks, what_it_checks
 from ..model_target.spec import SPEC_SCHEME
-from ..spec.cases import BODY_BINDINGS, NONCE_PROOFS, REFRESH, expect
-from ..spec.checks import ALG_SUBJECT, BODY_SUBJECT, Check
+from ..spec.cases import BODY_BINDINGS, KEY_URL_PROOFS, NONCE_PROOFS, REFRESH, expect
+from ..spec.checks import ALG_SUBJECT, BODY_SUBJECT, KEY_URL_JUDGE, Check
 from ..spec.vocabulary import FAIL, INCONCLUSIVE, INFO, WARN, graded
 from ..wire.client import TargetError
 from ..wire.exchange import Exchange
@@ -173,6 +173,10 @@ def situation(check: Check, mode: str, exploration: ExplorationRun | None = None
         kind = "odd but valid" if case.proof in CONTROLS else "defective"
         summary = {**DEFECTS, **CONTROLS}[case.proof].summary
         proof = f"a {kind} DPoP proof by key A ({case.proof}: {summary})"
+        if case.proof in KEY_URL_PROOFS:
+            # the URL lives as long as its run's agent endpoint: a reproducer names a new one of its own
+            proof += (", the URL one the suite's agent endpoint makes for this situation in each run "
+                      "(the run's own URL no longer serves once the run ended; a reproducer serves and watches a new one)")
     scheme = "DPoP" if case.proof == "dpop-scheme" else "Bearer"
     auth = "" if case.token == "missing" else f", Authorization: {scheme}"
     return f"{method_path} with {token}{auth}, and {proof}"
@@ -191,7 +195,7 @@ def _endpoint_text(endpoint: str) -> tuple[str, str, str]:
 
 
 def expected(check: Check, mode: str) -> str:
-    if check.case is None:
+    if check.case is None or check.judge == KEY_URL_JUDGE:
         return f"{check.requirement.statement} [{check.requirement_id}]"
     exp = expect(check.case, mode)
     if exp.accept:

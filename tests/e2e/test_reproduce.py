@@ -145,6 +145,10 @@ REPRODUCIBLE = [
     ("optional", "CHALLENGE-nonce@register:bound:nonce-unknown", ("nonce-refusal-bare",)),
     ("required", "PROOF-nonce-unknown@phase1:nonce-unknown", ("nonce-any-accepted",)),
     ("optional", "CHALLENGE-nonce@phase1:nonce-missing", ("nonce-refusal-bare",)),
+    # proofs naming their key by reference: the key URL is a new one of the reproducer's own agent endpoint
+    ("required", "PROOF-key-reference@heartbeat:bound:kid-instead", ("kid-lookup-accepted",)),
+    ("optional", "PROOF-key-reference@validate:bound:jku-instead", ("jku-fetched",)),
+    ("optional", "PROOF-key-url-not-fetched@register:bound:x5u-instead", ("jku-fetched",)),
     # the searches: re-run with the same seed and budget
     ("required", "PROOF-replay@fuzz:validate", ("accept-replay",)),
     ("optional", "ISSUE-single-use@stateful", ("validated-reusable",)),
