@@ -19,11 +19,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conformance.report.diff import OWN_AGENT_ID
+from conformance.report.diff import OWN_AGENT_ID, OWN_KEY_URL
 
-# volatile parts of a message: a run's own port, clock seconds, token hashes, and the agent ids
+# volatile parts of a message: a run's own port, clock seconds, token hashes, and the agent ids and key URLs
 # each run makes up (the diff command's pattern of them)
-_VOLATILE = re.compile(rf"127\.0\.0\.1:\d+|\b\d+(\.\d+)? s\b|sha256:[0-9a-f]{{12}}|{OWN_AGENT_ID.pattern}")
+_VOLATILE = re.compile(rf"127\.0\.0\.1:\d+|\b\d+(\.\d+)? s\b|sha256:[0-9a-f]{{12}}|{OWN_AGENT_ID.pattern}|{OWN_KEY_URL.pattern}")
 
 
 def run_once(target: str, out: Path, extra: list[str]) -> dict | None:

@@ -20,8 +20,9 @@ def ensure_key_url_not_fetched(ex: Exchange, exp: Expectation, result: CaseResul
     if not result.key_fetches:
         return Verdict(PASS)
     first = result.key_fetches[0]
-    when = first.at - ex.received_at if ex.received_at else None
-    timing = f", {abs(when):.2f} s {'before' if when < 0 else 'after'} its response" if when is not None else ""
+    # before or after: whether it fetched while answering or in the background (no seconds: the
+    # message stays the same from run to run, for baselines)
+    timing = "" if not ex.received_at else ", before its response" if first.at <= ex.received_at else ", after its response"
     agent = f" ({first.user_agent})" if first.user_agent else ""
     return Verdict(FAIL, f"the target requested the key URL the proof named ({result.key_url}): {len(result.key_fetches)} "
                          f"request(s), the first {first.method} from {first.client}{agent}{timing}; answered {ex.summary()}")

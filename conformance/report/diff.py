@@ -136,6 +136,8 @@ def strip_volatile(value: Any) -> Any:
 _URL_PORT = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:'\"<>@]+):\d{1,5}(?!\d)")
 # the agent ids a run makes up for itself (wire.flows.Identity.create): a new one each run
 OWN_AGENT_ID = re.compile(r"\barcp-conf-([a-z0-9]+)-[0-9a-f]{10}\b")
+# the key URLs a run serves on its agent endpoint (wire.agent_endpoint.AgentEndpoint.key_url): random each run
+OWN_KEY_URL = re.compile(r"(/keys/)[A-Za-z0-9_-]{24}(?=\.(?:json|pem)\b)")
 _NUMBER = re.compile(r"(\d+)")
 
 
@@ -147,8 +149,8 @@ def _target_pattern(url: str | None) -> re.Pattern | None:
 
 def normalize(value: Any, target: re.Pattern | None = None) -> Any:
     """`value` without its volatile members, and in its strings the run's own target origin as <target>,
-    any other URL's port as <port> (the suite's targets listen on a new port each run) and the
-    agent ids the run made up as arcp-conf-LABEL-<id>."""
+    any other URL's port as <port> (the suite's targets listen on a new port each run), the
+    agent ids the run made up as arcp-conf-LABEL-<id> and its key URLs' paths as /keys/<id>."""
     value = strip_volatile(value)
 
     def walk(v: Any) -> Any:
@@ -159,6 +161,7 @@ def normalize(value: Any, target: re.Pattern | None = None) -> Any:
         if isinstance(v, str):
             if target is not None:
                 v = target.sub("<target>", v)
+            v = OWN_KEY_URL.sub(r"\1<id>", v)
             return OWN_AGENT_ID.sub(r"arcp-conf-\1-<id>", _URL_PORT.sub(r"\1:<port>", v))
         return v
 

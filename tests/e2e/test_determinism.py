@@ -36,10 +36,10 @@ def test_any_difference_between_runs_is_reported(monkeypatch, tmp_path, capsys, 
     assert "1 difference(s)" in capsys.readouterr().out
 
 
-def test_ports_clock_seconds_token_hashes_and_agent_ids_are_not_differences(monkeypatch, tmp_path):
+def test_ports_clock_seconds_token_hashes_agent_ids_and_key_urls_are_not_differences(monkeypatch, tmp_path):
     a, b = doc(), doc()
-    a["checks"][0]["message"] += " at 127.0.0.1:4711 in 1.5 s, token sha256:0123456789ab, POST /agents/arcp-conf-a-f22283549b/heartbeat"
-    b["checks"][0]["message"] += " at 127.0.0.1:5822 in 2.5 s, token sha256:ba9876543210, POST /agents/arcp-conf-a-0c1d2e3f4a/heartbeat"
+    a["checks"][0]["message"] += " at 127.0.0.1:4711 in 1.5 s, token sha256:0123456789ab, POST /agents/arcp-conf-a-f22283549b/heartbeat, key URL http://127.0.0.1:4712/keys/v-UnI6Rojx7PJhokqrHUS1ch.pem"
+    b["checks"][0]["message"] += " at 127.0.0.1:5822 in 2.5 s, token sha256:ba9876543210, POST /agents/arcp-conf-a-0c1d2e3f4a/heartbeat, key URL http://127.0.0.1:5823/keys/UakY4cmhx0WdNyUC17sTu74k.pem"
     docs = iter([a, b])
     monkeypatch.setattr(determinism, "run_once", lambda target, out, extra: next(docs))
     assert determinism.main(["--runs", "2", "--out", str(tmp_path), "model:required"]) == 0

@@ -580,3 +580,15 @@ def test_python_m_conformance_diff_end_to_end(tmp_path):
     assert proc.returncode == 2
     assert proc.stdout == "" and "Traceback" not in proc.stderr
     assert proc.stderr.strip() == f"arcp-conformance-diff: error: {tmp_path / 'missing.json'}: no such file"
+
+
+def test_a_runs_own_ports_agent_ids_and_key_urls_are_not_differences():
+    from conformance.report.diff import normalize
+
+    def message(port, agent, key):
+        return {"message": f"GET http://127.0.0.1:{port}/keys/{key}.pem for /agents/arcp-conf-o-{agent}/heartbeat"}
+
+    first = normalize(message(4711, "f22283549b", "v-UnI6Rojx7PJhokqrHUS1ch"))
+    assert first == normalize(message(5822, "0c1d2e3f4a", "UakY4cmhx0WdNyUC17sTu74k"))
+    assert first == {"message": "GET http://127.0.0.1:<port>/keys/<id>.pem for /agents/arcp-conf-o-<id>/heartbeat"}
+    assert normalize({"m": "/keys/short.json"}) == {"m": "/keys/short.json"}  # only the run's own 24-character names
