@@ -3,6 +3,7 @@ one-defect minimal example for a fault, the same examples for the same seed. (Ju
 synthetic exchanges: tests/unit/test_fuzz_judging.py.)"""
 import pytest
 
+from conformance.dpop.proofs import DEFECTS
 from conformance.judging.fuzz import REFUSE
 from conformance.dpop.strategies import corpus
 from support.suite_run import run_suite
@@ -20,14 +21,16 @@ def test_the_fault_free_model_has_no_fuzz_failure(tmp_path, target):
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert {c["verdict"] for c in doc["checks"]} <= {"pass", "skip"}
     fuzz = doc["fuzz"]
-    assert fuzz["corpus_examples"] == len(corpus()) == 25
-    assert fuzz["examples_run"] == 30 + 25 and fuzz["inconclusive"] == 0 and fuzz["requests"] <= 3 * 55
+    assert fuzz["corpus_examples"] == len(corpus()) == len(DEFECTS) + 3  # each defect alone, two claim types, a replay
+    examples = 30 + len(corpus())
+    assert fuzz["examples_run"] == examples and fuzz["inconclusive"] == 0 and fuzz["requests"] <= 3 * examples
     assert fuzz["defect_sets"] > 20
 
 
 @pytest.mark.parametrize(("fault", "check"), [
     ("skip-typ", f"{REFUSE}@fuzz:validate"),
     ("skip-signature", f"{REFUSE}@fuzz:validate"),
+    ("jku-fetched", f"{REFUSE}@fuzz:validate"),  # the fuzz run serves its jku URLs on the agent endpoint
     ("accept-replay", "PROOF-replay@fuzz:validate"),
     ("plain-json-errors", "PROBLEM-content-type@fuzz:validate"),
 ])
