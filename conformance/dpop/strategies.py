@@ -11,8 +11,9 @@ Small strategies, each doing one thing, composed into `fuzz_cases()`:
 - `fuzz_cases()`: one example, a `FuzzCase`: a defect set (or the pseudo-defect "replay") plus
   perturbations whose parts are disjoint from the defects' parts.
 
-`proof_values` turns a FuzzCase into the DPoP header values to send, and `twin` gives its
-defect-free twin (same benign perturbations, nothing else). Shrinking goes toward one defect
+`proof_values` turns a FuzzCase into the DPoP header values to send (naming the key URL the
+caller serves where a defect names one: `key_url_serves`), and `twin` gives its defect-free twin
+(same benign perturbations, nothing else). Shrinking goes toward one defect
 (the first of DEFECTS) and no perturbation.
 """
 from __future__ import annotations
