@@ -23,6 +23,7 @@ from jwt.utils import base64url_decode, base64url_encode
 
 from .key_documents import CERTIFICATE, JWK_SET, x5c_chain
 from .keys import KeyPair, access_token_hash
+from .own_keys import OWN_KEY_DEFECTS, SHORT_RSA_BITS, SIGNERS, UNKNOWN_CRV, OwnKey, own_key
 
 CRIT_PARAMETER = "urn:arcp-conformance:unknown"
 UNKNOWN_HEADER = "x-arcp-conformance"
@@ -37,6 +38,10 @@ class Defect:
     needs_other_key: bool
     # what the key URL the proof names must serve (key_documents.JWK_SET or CERTIFICATE); None: it names none
     key_url_serves: str | None = None
+    # The proof names a key of its own, not the run's key A (own_keys): presented with a token
+    # bound to A, a server may refuse it for the binding alone, so it is presented with a token
+    # bound to its own jwk (own_key_of) to leave the defect the proof's only one.
+    own_key: bool = False
 
 
 @dataclass
@@ -51,20 +56,24 @@ class ProofParts:
     access_token: str | None
     break_signature: bool = False
     copies: int = 1
-    signing_alg: str | None = None  # the algorithm that signs, when not the header's alg (signature-other-key)
+    signing_alg: str | None = None  # the SIGNERS entry that signs, when not the header's alg (signature-other-key, own keys)
     key_url: str | None = None  # a URL serving the key (jku-instead, x5u-instead): the caller's, this layer does no I/O
+    hand_signed: bool = False  # assembled by hand (_encode_signed_by): jwt.encode refuses or warns about some own keys
+    now: int = 0  # the time the proof is made at (iat, unless a defect changes it)
 
 
 DEFECTS: dict[str, Defect] = {}
 CONTROLS: dict[str, Defect] = {}
 _TRANSFORMS: dict[str, Callable[[ProofParts], None]] = {}
 _TARGETS: dict[str, str] = {}  # the part a name changes: two names on one part do not compose
+# Parts that contain others: an own key replaces both the jwk and what signs.
+_CONTAINS = {"key": ("jwk", "signature")}
 
 
-def _register(name, target, summary, *, needs_token=False, needs_other_key=False, key_url_serves=None, control=False):
+def _register(name, target, summary, *, needs_token=False, needs_other_key=False, key_url_serves=None, control=False, own=False):
     def register(transform: Callable[[ProofParts], None]):
         catalogue = CONTROLS if control else DEFECTS
-        catalogue[name] = Defect(name, summary, needs_token, needs_other_key, key_url_serves)
+        catalogue[name] = Defect(name, summary, needs_token, needs_other_key, key_url_serves, own)
         _TRANSFORMS[name] = transform
         _TARGETS[name] = target
         return transform
@@ -152,6 +161,11 @@ def _htm_wrong(p):
     p.claims["htm"] = "PUT" if p.claims["htm"] == "POST" else "POST"
 
 
+@_register("htm-lowercase", "htm", 'htm is the request method in lower case ("post"): methods are case-sensitive')
+def _htm_lowercase(p):
+    p.claims["htm"] = p.claims["htm"].lower()
+
+
 @_register("htu-missing", "htu", "no htu claim")
 def _htu_missing(p):
     del p.claims["htu"]
@@ -161,6 +175,15 @@ def _htu_missing(p):
 def _htu_path(p):
     url = urlsplit(p.claims["htu"])
     p.claims["htu"] = urlunsplit(url._replace(path=(url.path or "/") + "-elsewhere"))
+
+
+@_register("htu-path-case", "htu", "htu path with its first letter's case swapped (a path is case-sensitive, RFC 3986 §6.2.2.1)")
+def _htu_path_case(p):
+    url = urlsplit(p.claims["htu"])
+    path, swapped = re.subn(r"[A-Za-z]", lambda m: m.group(0).swapcase(), url.path, count=1)
+    if not swapped:
+        raise ValueError("htu-path-case needs a URL whose path has a letter")
+    p.claims["htu"] = urlunsplit(url._replace(path=path))
 
 
 @_register("htu-host", "htu", "htu host is elsewhere.invalid (port kept)")
@@ -205,6 +228,16 @@ def _iat_future(p):
     p.claims["iat"] += 600
 
 
+@_register("exp-past", "exp", "an exp claim 600 s in the past (RFC 7519 §4.1.4)")
+def _exp_past(p):
+    p.claims["exp"] = p.now - 600
+
+
+@_register("nbf-future", "nbf", "an nbf claim 600 s in the future (RFC 7519 §4.1.5)")
+def _nbf_future(p):
+    p.claims["nbf"] = p.now + 600
+
+
 @_register("ath-wrong", "ath", "ath is the hash of another token", needs_token=True)
 def _ath_wrong(p):
     p.claims["ath"] = access_token_hash("other-" + p.access_token)
@@ -213,6 +246,32 @@ def _ath_wrong(p):
 @_register("ath-missing", "ath", "no ath although a token is presented", needs_token=True)
 def _ath_missing(p):
     del p.claims["ath"]
+
+
+# --- a key of its own: a jwk that does not fit the alg (own_keys) -----------------------------
+
+def _use_own_key(p: ProofParts, key: OwnKey) -> None:
+    p.header["alg"], p.header["jwk"] = key.alg, dict(key.jwk)
+    p.signing_key, p.signing_alg, p.hand_signed = key.private_key, key.signer, True
+
+
+def _register_own_key(name: str, summary: str) -> None:
+    _register(name, "key", summary, own=True)(lambda p: _use_own_key(p, own_key(name)))
+
+
+_register_own_key("jwk-x25519", "jwk is OKP X25519 (a key-agreement curve) with alg EdDSA; its x is the Ed25519 key that signs")
+_register_own_key("jwk-x448", "jwk is OKP X448 (a key-agreement curve) with alg EdDSA; its x is the Ed448 key that signs")
+_register_own_key("jwk-crv-unknown", f"jwk is OKP with crv {UNKNOWN_CRV} (no server supports it); its x is the Ed25519 key that signs")
+_register_own_key("jwk-curve-mismatch", "alg ES256 with an EC P-384 jwk, signed with SHA-256 on P-384")
+_register_own_key("jwk-rsa-for-ec", "alg ES256 with an RSA jwk, signed RS256 by that key")
+_register_own_key("jwk-rsa-short", f"jwk is a {SHORT_RSA_BITS}-bit RSA key (alg PS256, signed by it)")
+assert set(OWN_KEY_DEFECTS) == {n for n, d in DEFECTS.items() if d.own_key}
+
+
+def own_key_of(name: str) -> OwnKey | None:
+    """The key a defect's proof names instead of the run's key, or None (not an own-key defect)."""
+    defect = DEFECTS.get(name)
+    return own_key(name) if defect is not None and defect.own_key else None
 
 
 # --- the request ----------------------------------------------------------------------------
@@ -345,7 +404,7 @@ def proof_parts(
         "htm": method.upper(),
         "htu": htu_for(url),
         "iat": int(time.time() if now is None else now),
-    }
+    }  # neither exp nor nbf: RFC 9449 needs neither, and exp-past / nbf-future add them
     if access_token is not None:
         claims["ath"] = access_token_hash(access_token)
     if nonce is not None:
@@ -360,6 +419,7 @@ def proof_parts(
         other_key=other_key,
         access_token=access_token,
         key_url=key_url,
+        now=int(time.time() if now is None else now),
     )
     parts.header.update(extra_headers or {})
     for name in names:
@@ -416,10 +476,11 @@ def _check(names: list[str], access_token: str | None, other_key: KeyPair | None
             raise ValueError(f"defect {name!r} needs other_key")
         if defect.key_url_serves and not key_url:
             raise ValueError(f"defect {name!r} needs key_url (a URL serving the {defect.key_url_serves})")
-        target = _TARGETS[name]
-        if target in seen:
-            raise ValueError(f"defects {seen[target]!r} and {name!r} both change the {target}")
-        seen[target] = name
+        parts = (_TARGETS[name], *_CONTAINS.get(_TARGETS[name], ()))
+        for part in parts:
+            if part in seen:
+                raise ValueError(f"defects {seen[part]!r} and {name!r} both change the {part}")
+        seen.update(dict.fromkeys(parts, name))
 
 
 def _encode(parts: ProofParts, claims: dict[str, Any], plain_claims: bool = False) -> str:
@@ -439,7 +500,7 @@ def _encode(parts: ProofParts, claims: dict[str, Any], plain_claims: bool = Fals
         signature = base64url_encode(algorithm.sign(signing_input, parts.signing_key))
         proof = (signing_input + b"." + signature).decode("ascii")
         return _flip_signature(proof) if parts.break_signature else proof
-    if parts.signing_alg not in (None, parts.header.get("alg")):
+    if parts.hand_signed or parts.signing_alg not in (None, parts.header.get("alg")):
         proof = _encode_signed_by(parts, claims)
         return _flip_signature(proof) if parts.break_signature else proof
     headers = dict(parts.header)
@@ -451,11 +512,12 @@ def _encode(parts: ProofParts, claims: dict[str, Any], plain_claims: bool = Fals
 
 def _encode_signed_by(parts: ProofParts, claims: dict[str, Any]) -> str:
     """The proof as jwt.encode writes it (sorted compact header, compact claims), signed with
-    parts.signing_alg although the header names another alg: jwt.encode cannot do that."""
+    parts.signing_alg although the header may name another alg: jwt.encode cannot do that, and
+    refuses (ES256 on P-384) or warns about (RSA 1024) some of the own keys' signatures."""
     header = base64url_encode(json.dumps(parts.header, separators=(",", ":"), sort_keys=True).encode())
     payload = base64url_encode(json.dumps(claims, separators=(",", ":")).encode("utf-8"))
     signing_input = header + b"." + payload
-    algorithm = _ALGORITHMS[parts.signing_alg]
+    algorithm = SIGNERS[parts.signing_alg or parts.header["alg"]]
     signature = algorithm.sign(signing_input, algorithm.prepare_key(parts.signing_key))
     return (signing_input + b"." + base64url_encode(signature)).decode("ascii")
 
@@ -516,9 +578,7 @@ def encode_raw(
     if alg == "none" or parts.signing_key is None:
         signature = b""
     else:
-        from jwt.algorithms import get_default_algorithms
-
-        algorithm = get_default_algorithms()[parts.signing_alg or alg]
+        algorithm = SIGNERS[parts.signing_alg or alg]
         signature = algorithm.sign(signing_input.encode("ascii"), algorithm.prepare_key(parts.signing_key))
         if parts.break_signature:
             signature = bytes(b ^ 0x01 for b in signature)

@@ -46,7 +46,9 @@ DEFECT_REQUIREMENTS = {
     "signature-other-key": "PROOF-signature",
     "jwk-private": "PROOF-jwk-private",
     "htm-wrong": "PROOF-htm-mismatch",
+    "htm-lowercase": "PROOF-htm-mismatch",
     "htu-path": "PROOF-htu-mismatch",
+    "htu-path-case": "PROOF-htu-mismatch",
     "htu-host": "PROOF-htu-mismatch",
     "htu-scheme": "PROOF-htu-mismatch",
     "htu-port": "PROOF-htu-mismatch",
@@ -59,6 +61,14 @@ DEFECT_REQUIREMENTS = {
     "jku-instead": "PROOF-key-reference",
     "x5u-instead": "PROOF-key-reference",
     "x5c-instead": "PROOF-key-reference",
+    "exp-past": "PROOF-exp-past",
+    "nbf-future": "PROOF-nbf-future",
+    "jwk-x25519": "PROOF-jwk-fit",
+    "jwk-x448": "PROOF-jwk-fit",
+    "jwk-crv-unknown": "PROOF-jwk-fit",
+    "jwk-curve-mismatch": "PROOF-jwk-fit",
+    "jwk-rsa-for-ec": "PROOF-jwk-fit",
+    "jwk-rsa-short": "PROOF-jwk-rsa-short",
 }
 # The proofs that name a key URL (jku, x5u) on the suite's agent endpoint: whether the target
 # requests it is judged too (profile §5, RFC 8725 §3.10).

@@ -76,10 +76,10 @@ def test_no_fuzz_checks_in_disabled_mode():
 
 
 def test_the_corpus_is_each_named_defect_alone_then_wrong_types_then_a_replay():
-    from conformance.dpop.proofs import DEFECTS
+    from conformance.dpop.strategies import defect_names
 
-    cases = corpus()
-    assert [c.defects for c in cases[:len(DEFECTS)]] == [(name,) for name in DEFECTS]
-    assert all(c.perturbations == () for c in cases[:len(DEFECTS)])
-    assert [p.kind for c in cases[len(DEFECTS):-1] for p in c.perturbations] == ["iat-string", "claim-type"]
+    cases, named = corpus(), defect_names()
+    assert [c.defects for c in cases[:len(named)]] == [(name,) for name in named]
+    assert all(c.perturbations == () for c in cases[:len(named)])
+    assert [p.kind for c in cases[len(named):-1] for p in c.perturbations] == ["iat-string", "claim-type"]
     assert cases[-1].replay and len({c.summary() for c in cases}) == len(cases)

@@ -10,7 +10,8 @@ from jwt.utils import base64url_decode, base64url_encode
 
 from conformance.dpop.key_documents import x5c_chain
 from conformance.dpop.keys import SUPPORTED_ALGS, KeyPair, access_token_hash, generate_key
-from conformance.dpop.proofs import CONTROLS, DEFECTS, build_proof, decode_unverified, htu_for, proof_parts
+from conformance.dpop.own_keys import OWN_KEY_DEFECTS, SIGNERS, UNKNOWN_CRV, own_key
+from conformance.dpop.proofs import CONTROLS, DEFECTS, build_proof, decode_unverified, htu_for, own_key_of, proof_parts
 
 ALGS = list(SUPPORTED_ALGS)
 NOW = 1_700_000_000
@@ -55,13 +56,17 @@ EXPECTED = {
     "iat-missing": ({}, {"iat": DROP}, "jwk"),
     "htm-missing": ({}, {"htm": DROP}, "jwk"),
     "htm-wrong": ({}, {"htm": "PUT"}, "jwk"),
+    "htm-lowercase": ({}, {"htm": "post"}, "jwk"),
     "htu-missing": ({}, {"htu": DROP}, "jwk"),
     "htu-path": ({}, {"htu": HTU + "-elsewhere"}, "jwk"),
+    "htu-path-case": ({}, {"htu": HTU.replace("/auth/", "/Auth/")}, "jwk"),
     "htu-host": ({}, {"htu": HTU.replace("arcp.example", "elsewhere.invalid")}, "jwk"),
     "htu-scheme": ({}, {"htu": HTU.replace("https:", "http:")}, "jwk"),
     "htu-port": ({}, {"htu": HTU.replace(":8443", ":8444")}, "jwk"),
     "iat-old": ({}, {"iat": NOW - 600}, "jwk"),
     "iat-future": ({}, {"iat": NOW + 600}, "jwk"),
+    "exp-past": ({}, {"exp": NOW - 600}, "jwk"),
+    "nbf-future": ({}, {"nbf": NOW + 600}, "jwk"),
     "ath-wrong": ({}, {"ath": Not(access_token_hash(TOKEN))}, "jwk"),
     "ath-missing": ({}, {"ath": DROP}, "jwk"),
     "two-headers": ({}, {}, "two"),
@@ -69,6 +74,8 @@ EXPECTED = {
     "jku-instead": ({"jwk": DROP, "jku": KEY_URL}, {}, "key"),
     "x5u-instead": ({"jwk": DROP, "x5u": KEY_URL}, {}, "key"),
     "x5c-instead": ({"jwk": DROP, "x5c": lambda case: x5c_chain(case.key)}, {}, "key"),
+    # a key of its own (own_keys): the header's alg and jwk are the own key's, and so is the signature
+    **{name: ({"alg": own_key(name).alg, "jwk": own_key(name).jwk}, {}, "own") for name in OWN_KEY_DEFECTS},
 }
 CONTROL_EXPECTED = {
     "htu-with-query": ({}, {"htu": HTU + "?q=1#f"}, "jwk"),
@@ -89,6 +96,9 @@ class Case:
         )
 
 
+KEYS_FOR = {alg: generate_key(alg) for alg in ("EdDSA", "ES256", "PS256")}  # the own keys' algs
+
+
 @pytest.fixture(scope="module", params=ALGS)
 def case(request):
     return Case(generate_key(request.param), generate_key(request.param))
@@ -105,6 +115,12 @@ def verifies(proof, jwk, alg):
     algorithm = get_default_algorithms()[alg]
     key = algorithm.from_jwk({name: value for name, value in jwk.items() if name != "d"})
     return algorithm.verify(signing_input.encode(), key, base64url_decode(signature))
+
+
+def own_verifies(proof, own):
+    """Whether the proof's signature verifies under the own key's public key, as it signs."""
+    signing_input, _, signature = proof.rpartition(".")
+    return SIGNERS[own.signer].verify(signing_input.encode(), own.private_key.public_key(), base64url_decode(signature))
 
 
 def expected(case, changes_list):
@@ -135,6 +151,7 @@ def test_catalogue_entries_are_well_formed():
     assert {n for n, d in DEFECTS.items() if d.needs_token} == {"ath-wrong", "ath-missing"}
     assert {n for n, d in DEFECTS.items() if d.needs_other_key} == {"signature-other-key"}
     assert {n: d.key_url_serves for n, d in DEFECTS.items() if d.key_url_serves} == {"jku-instead": "jwk-set", "x5u-instead": "certificate"}
+    assert {n for n, d in DEFECTS.items() if d.own_key} == set(OWN_KEY_DEFECTS)
 
 
 def test_valid_proof(case):
@@ -193,6 +210,8 @@ def test_defect_is_exactly_that_defect(case, name):
     elif signature == "other-key":
         assert not verifies(proofs[0], jwk, alg)
         assert verifies(proofs[0], case.other_key.public_jwk, alg)
+    elif signature == "own":
+        assert own_verifies(proofs[0], own_key(name))
     elif signature == "two":
         second_header, second_claims = decode_unverified(proofs[1])
         assert (second_header, second_claims) == (want_header, {**want_claims, "jti": Not(JTI)})
@@ -370,6 +389,13 @@ def test_every_proof_is_what_jwt_encode_makes_of_it(case, name, token):
     for proof in proofs:
         header, claims = decode_unverified(proof)
         assert header == parts.header
+        if own_key_of(name or "") is not None:
+            # jwt.encode refuses some own keys (ES256 on P-384, RSA for ES256): the signed bytes are
+            # what it makes of this header and these claims with a key that fits the alg
+            stand_in = KEYS_FOR[header["alg"]]
+            assert proof.rpartition(".")[0] == jwt_encode_reference(parts.header, claims, stand_in.private_key).rpartition(".")[0]
+            assert own_verifies(proof, own_key(name))
+            continue
         reference = jwt_encode_reference(parts.header, claims, parts.signing_key, parts.break_signature)
         if case.key.alg == "EdDSA" or parts.signing_key is None or header["alg"] == "HS256":
             assert proof == reference  # deterministic signatures: the whole proof, byte for byte
@@ -391,3 +417,94 @@ def test_default_proofs_are_what_jwt_encode_makes_of_them(case, token):
         else:
             assert proof.rpartition(".")[0] == reference.rpartition(".")[0]
             assert verifies(proof, header["jwk"], case.key.alg)
+
+
+# --- the defects with a key of their own, and the new claim defects ---------------------------
+
+def public_numbers(jwk):
+    """(kty, crv or None, the key's size in bits or its raw public bytes) of a public JWK."""
+    if jwk["kty"] == "RSA":
+        return "RSA", None, int.from_bytes(base64url_decode(jwk["n"]), "big").bit_length()
+    return jwk["kty"], jwk["crv"], base64url_decode(jwk["x"])
+
+
+@pytest.mark.parametrize("name, alg, kty, crv, signer", [
+    ("jwk-x25519", "EdDSA", "OKP", "X25519", "Ed25519"),
+    ("jwk-x448", "EdDSA", "OKP", "X448", "Ed448"),
+    ("jwk-crv-unknown", "EdDSA", "OKP", UNKNOWN_CRV, "Ed25519"),
+    ("jwk-curve-mismatch", "ES256", "EC", "P-384", "P-384 with SHA-256"),
+    ("jwk-rsa-for-ec", "ES256", "RSA", None, "RS256"),
+    ("jwk-rsa-short", "PS256", "RSA", None, "PS256"),
+])
+def test_an_own_key_names_a_jwk_unfit_for_its_alg_that_its_signer_matches(ed_case, name, alg, kty, crv, signer):
+    own = own_key(name)
+    (proof,) = ed_case.build(name)
+    header, _ = decode_unverified(proof)
+    assert (header["alg"], header["jwk"]["kty"], header["jwk"].get("crv")) == (alg, kty, crv)
+    assert set(header["jwk"]) == ({"e", "kty", "n"} if kty == "RSA" else {"crv", "kty", "x", "y"} if kty == "EC" else {"crv", "kty", "x"})
+    _, _, numbers = public_numbers(header["jwk"])
+    public = own.private_key.public_key()
+    if kty == "OKP":  # the x of an Ed25519 / Ed448 signing key, under a label that is not its curve
+        assert numbers == public.public_bytes_raw() and len(numbers) == {"Ed25519": 32, "Ed448": 57}[signer]
+    elif kty == "EC":  # a P-384 point, signed with ES256's hash (PyJWT's ES256 itself refuses P-384)
+        assert public.curve.name == "secp384r1" and own.signer != "ES256"
+        with pytest.raises(Exception):
+            get_default_algorithms()["ES256"].prepare_key(own.private_key)
+    else:
+        assert numbers == (1024 if name == "jwk-rsa-short" else 2048) and own.signer == signer
+    assert own_verifies(proof, own)
+    assert own.thumbprint != ed_case.key.thumbprint
+
+
+def test_own_keys_are_the_same_for_the_whole_process_and_the_seeded_ones_in_every_run(ed_case):
+    first = decode_unverified(ed_case.build("jwk-rsa-short")[0])[0]["jwk"]
+    assert decode_unverified(ed_case.build("jwk-rsa-short")[0])[0]["jwk"] == first
+    # derived from a fixed seed: a reproducer, in another process, names the very same key
+    assert own_key("jwk-x25519").jwk["x"] == "iVlxo_PqafQTEgcuSfrccKezmFEq-zlrFqmt2cGyGoU"
+    assert own_key("jwk-curve-mismatch").thumbprint == "jjwx6D3lzyRkE_5U5snbsE1YVlC7_4TpeHr2LZ-DICs"
+
+
+@pytest.mark.parametrize("name", OWN_KEY_DEFECTS)
+def test_an_own_key_does_not_compose_with_what_changes_the_jwk_or_the_signature(ed_case, name):
+    for other in ("jwk-private", "signature-bad", "alg-none", *[n for n in OWN_KEY_DEFECTS if n != name]):
+        with pytest.raises(ValueError, match="both change"):
+            ed_case.build(name, other)
+    (proof,) = ed_case.build(name, "htm-wrong")  # a claim defect still composes
+    assert decode_unverified(proof)[1]["htm"] == "PUT" and own_verifies(proof, own_key(name))
+
+
+def test_own_key_of_names_only_the_own_key_defects():
+    assert {n for n in [*DEFECTS, *CONTROLS, "valid", "none"] if own_key_of(n) is not None} == set(OWN_KEY_DEFECTS)
+
+
+def test_the_valid_proof_carries_neither_exp_nor_nbf(case):
+    for token in (TOKEN, None):
+        claims = decode_unverified(case.build(token=token)[0])[1]
+        assert not {"exp", "nbf"} & set(claims)
+
+
+def test_exp_and_nbf_are_set_from_the_proof_time_not_its_iat(ed_case):
+    (proof,) = ed_case.build("exp-past", "nbf-future", "iat-old")
+    claims = decode_unverified(proof)[1]
+    assert (claims["iat"], claims["exp"], claims["nbf"]) == (NOW - 600, NOW - 600, NOW + 600)
+
+
+@pytest.mark.parametrize("method, htm", [("POST", "post"), ("get", "get"), ("DELETE", "delete")])
+def test_htm_lowercase_is_the_request_method_in_lower_case(ed_case, method, htm):
+    (proof,) = ed_case.build("htm-lowercase", method=method)
+    assert decode_unverified(proof)[1]["htm"] == htm
+
+
+@pytest.mark.parametrize("url, htu", [
+    ("https://h.example/agents/a1/heartbeat?q", "https://h.example/Agents/a1/heartbeat"),
+    ("https://H.Example:8443/Tokens/refresh", "https://H.Example:8443/tokens/refresh"),  # only the path changes
+    ("http://h.example/1/x", "http://h.example/1/X"),
+])
+def test_htu_path_case_swaps_the_case_of_the_first_letter_of_the_path(ed_case, url, htu):
+    (proof,) = ed_case.build("htu-path-case", url=url)
+    assert decode_unverified(proof)[1]["htu"] == htu
+
+
+def test_htu_path_case_needs_a_letter_in_the_path(ed_case):
+    with pytest.raises(ValueError, match="letter"):
+        ed_case.build("htu-path-case", url="https://h.example/1/2")
