@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from ..dpop.keys import KeyPair
-from ..dpop.proofs import build_proof
+from ..dpop.proofs import build_proof, own_key_of
 from ..dpop.tokens import jkt_of
 from .agent_endpoint import AgentEndpoint
 from .client import TargetClient
@@ -213,6 +213,9 @@ class Flows:
         bound = next((k for k in self.keys if k.thumbprint == jkt_of(access)), None)
         key = bound or proof.key
         fresh = Proof(key=key) if key else NO_PROOF
+        own = next((d for d in proof.defects if (k := own_key_of(d)) and k.thumbprint == jkt_of(access)), None)
+        if bound is None and own:  # registered by a proof with a key of its own, which a lenient target accepted
+            fresh = Proof(key=key, defects=(own,))
         return self.client.send("DELETE", path, lambda url: request_headers(access, fresh, "DELETE", url))
 
     def unregister_last(self, identity: Identity) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ..dpop.key_documents import key_document
 from ..dpop.keys import SUPPORTED_ALGS, KeyPair, generate_key
-from ..dpop.proofs import DEFECTS
+from ..dpop.proofs import DEFECTS, own_key_of
 from ..dpop.tokens import ForgeRefused, Forger, jkt_of
 from ..spec.cases import NONCE_PROOFS, OPERATIONS, OPTIONAL_ENDPOINTS, REFRESH, REFRESH_CASES, TAMPERED_TOKENS, Case
 from ..spec.checks import ALG_SUBJECT, BODY_SUBJECT, Check, body_binding_checks
@@ -330,6 +330,26 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens):
         return None, None, why or "the target issues only bound validated tokens"
 
     def _token_for(self, case: Case) -> Sourced:
+        who, token, why = self._token_of_kind(case)
+        own = own_key_of(case.proof) if case.token == "bound" else None
+        if own is None or token is None:
+            return who, token, why
+        # The proof names a key of its own: with a token bound to key A a server could refuse it
+        # for the binding alone (and may check that first), hiding whether it checks the key. So
+        # the token is bound to the proof's own jwk, and the key is the proof's only defect.
+        return self._forge(who, lambda f: f.bound(token, own.thumbprint),
+                           f"the proof names a key of its own ({case.proof}), and the target issues no token bound to it")
+
+    def unlisted_alg(self, case: Case) -> str:
+        """Why a situation does not apply because its proof names an alg the target does not list
+        (a proof with a key of its own): refused for its alg alone, it would say nothing; '' otherwise."""
+        own = own_key_of(case.proof)
+        if own is None or own.alg in self.discovery.algs:
+            return ""
+        return (f"the proof ({case.proof}) says alg {own.alg}, which the target does not list "
+                f"({', '.join(self.discovery.algs)}); it would be refused for its alg alone")
+
+    def _token_of_kind(self, case: Case) -> Sourced:
         self.issuance()
         if case.endpoint in OPTIONAL_ENDPOINTS:
             return self._operation_token(case)
@@ -424,6 +444,8 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens):
     def _send_case(self, case: Case) -> CaseResult:
         if case.proof in NONCE_PROOFS and not self.nonce_issued():
             return CaseResult(None, NO_NONCE)  # a proof without the nonce of a target that gives none is simply valid
+        if self.unlisted_alg(case):
+            return CaseResult(None, self.unlisted_alg(case), not_applicable=True)
         try:
             who, token, why = self._token_for(case)
         except NotApplicable as exc:
