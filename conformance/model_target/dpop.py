@@ -14,7 +14,9 @@ from collections import deque
 from collections.abc import Callable
 
 import jwt
-from jwt.algorithms import get_default_algorithms
+from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, get_default_algorithms
 from jwt.utils import base64url_decode
 
 from ..dpop.keys import access_token_hash, jwk_thumbprint
@@ -105,6 +107,37 @@ def unverified_thumbprint(proof: str) -> str | None:
         return None
 
 
+def fits(alg: str, jwk: dict) -> bool:
+    """Is `jwk` a key of the kind `alg` needs (RFC 7518 §3.1-§3.5, RFC 8037 §3.1)?"""
+    actual = (jwk.get("kty"), jwk.get("crv"))
+    return actual == ALG_KEY_TYPES.get(alg, actual)  # alg none (accept-alg-none) needs no key
+
+
+def _strict_key(alg: str, jwk: dict):
+    algorithm = get_default_algorithms()[alg]
+    return algorithm, algorithm.from_jwk(jwk)
+
+
+_EC_HASHES = {"ES256": ECAlgorithm.SHA256, "ES384": ECAlgorithm.SHA384, "ES512": ECAlgorithm.SHA512}
+_EC_ALGS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
+
+
+def _lenient_key(alg: str, jwk: dict):
+    """What a server that does not check the jwk against the alg verifies with (the fault
+    jwk-fit-not-checked): an OKP key of any crv as Ed25519, or Ed448 by the length of its x (upstream
+    2.1.2 takes any OKP key for Ed25519); an EC key on its own curve with the alg's hash (as PyJWT
+    did before it checked curves); a key of another kty with its kty's own algorithm (RS256 for
+    RSA, as a server verifying with jwt.PyJWK's algorithm does)."""
+    kty = jwk.get("kty")
+    if kty == "OKP":
+        x = base64url_decode(jwk["x"])
+        return OKPAlgorithm(), (Ed448PublicKey if len(x) == 57 else Ed25519PublicKey).from_public_bytes(x)
+    if kty == "EC":
+        algorithm = ECAlgorithm(_EC_HASHES[alg]) if alg in _EC_HASHES else get_default_algorithms()[_EC_ALGS[jwk["crv"]]]
+        return algorithm, ECAlgorithm.from_jwk(jwk)
+    return _strict_key("RS256", jwk)
+
+
 def _rsa_bits(n: str) -> int:
     try:
         return int.from_bytes(base64url_decode(n), "big").bit_length()
@@ -163,15 +196,15 @@ class ProofChecker:
             raise ProofError("jwk", "the header has no jwk object")
         if any(m in jwk for m in PRIVATE_MEMBERS) and not self.config.has("accept-private-jwk"):
             raise ProofError("jwk-private", "the jwk holds a private key")
-        kty, crv = ALG_KEY_TYPES.get(header["alg"], (jwk.get("kty"), jwk.get("crv")))
-        if (jwk.get("kty"), jwk.get("crv")) != (kty, crv):
-            raise ProofError("jwk", f"alg {header['alg']} needs {' '.join(filter(None, (kty, crv)))} key")
+        if not fits(header["alg"], jwk) and not self.config.has("jwk-fit-not-checked"):
+            kty, crv = ALG_KEY_TYPES[header["alg"]]
+            raise ProofError("jwk-fit", f"alg {header['alg']} needs {' '.join(filter(None, (kty, crv)))} key")
         try:
             jwk_thumbprint(jwk)
         except ValueError as exc:
             raise ProofError("jwk", str(exc)) from None
-        if kty == "RSA" and _rsa_bits(jwk["n"]) < RSA_MIN_BITS:
-            raise ProofError("jwk", f"the RSA key is shorter than {RSA_MIN_BITS} bits")
+        if jwk["kty"] == "RSA" and _rsa_bits(jwk["n"]) < RSA_MIN_BITS and not self.config.has("rsa-short-accepted"):
+            raise ProofError("jwk-rsa-short", f"the RSA key is shorter than {RSA_MIN_BITS} bits")
         return jwk
 
     def _key_by_reference(self, header: dict) -> dict | None:
@@ -192,10 +225,9 @@ class ProofChecker:
     def _check_signature(self, alg: str, jwk: dict, signing_input: bytes, signature: bytes) -> None:
         if alg == "none" or self.config.has("skip-signature"):
             return
-        algorithm = get_default_algorithms()[alg]
         public = {k: v for k, v in jwk.items() if k not in PRIVATE_MEMBERS}
         try:
-            key = algorithm.from_jwk(public)
+            algorithm, key = (_strict_key if fits(alg, jwk) else _lenient_key)(alg, public)
             valid = algorithm.verify(signing_input, key, signature)
         except (ValueError, TypeError, KeyError, jwt.PyJWTError) as exc:
             raise ProofError("jwk", f"the jwk is not a usable {alg} key ({type(exc).__name__})") from None
@@ -213,8 +245,9 @@ class ProofChecker:
                 continue
             if not isinstance(value, kind) or isinstance(value, bool) or value == "" or (name == "iat" and not math.isfinite(value)):
                 raise ProofError("claims", f"claim {name} is missing or not a {'string' if kind is str else 'number'}")
-        if "htm" in claims and claims["htm"] != method and not cfg.has("skip-htm"):
+        if "htm" in claims and not self._same_method(claims["htm"], method) and not cfg.has("skip-htm"):
             raise ProofError("htm", f"htm {claims['htm']!r} is not the request method {method}")
+        self._check_exp_nbf(claims)
         if "htu" in claims:
             self._check_htu(claims["htu"], url)
         self._check_nonce(claims.get("nonce"))
@@ -227,6 +260,27 @@ class ProofChecker:
             if cfg.has("500-on-replay"):  # the fault: the used jti trips the server up (as upstream's replay handling does)
                 raise RuntimeError("duplicate jti in the replay store")
             raise ProofError("replay", "this proof's jti was already used")
+
+    def _same_method(self, htm: str, method: str) -> bool:
+        if self.config.has("htm-case-insensitive"):  # the fault: as upstream 2.1.2, both sides upper-cased
+            return htm.upper() == method.upper()
+        return htm == method  # methods are case-sensitive (RFC 9110 §9.1)
+
+    def _check_exp_nbf(self, claims: dict) -> None:
+        """exp and nbf, where a proof carries them (RFC 9449 needs neither): RFC 7519 §4.1.4, §4.1.5,
+        with the clock skew as leeway."""
+        cfg = self.config
+        if cfg.has("exp-nbf-ignored"):
+            return
+        now = time.time()
+        for name in ("exp", "nbf"):
+            value = claims.get(name)
+            if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value)):
+                raise ProofError("claims", f"claim {name} is not a number")
+        if claims.get("exp") is not None and now - claims["exp"] > cfg.clock_skew:
+            raise ProofError("exp", f"the proof expired {now - claims['exp']:.0f} s ago")
+        if claims.get("nbf") is not None and claims["nbf"] - now > cfg.clock_skew:
+            raise ProofError("nbf", f"the proof is not valid for another {claims['nbf'] - now:.0f} s")
 
     def _check_htu(self, htu: str, url: str) -> None:
         cfg = self.config
@@ -241,6 +295,8 @@ class ProofChecker:
             raise ProofError("htu", f"htu {htu!r} is not this request's URI") from None
         if cfg.has("ignore-htu-path"):
             got, want = got.split("/", 3)[:3], want.split("/", 3)[:3]
+        if cfg.has("htu-path-case-insensitive"):  # the fault: the path compared ignoring case (RFC 3986 §6.2.2.1: it is not)
+            got, want = got.lower(), want.lower()
         if got != want:
             raise ProofError("htu", f"htu {htu!r} is not this request's URI {url}")
 

@@ -39,9 +39,14 @@ def load_faults(path: Path | None = None) -> dict[str, Fault]:
     data = json.loads((path or catalogue_path()).read_text(encoding="utf-8"))
     return {
         name: Fault(name, raw["summary"], tuple(raw["modes"]), tuple(raw["breaks"]), tuple(raw.get("fuzz", ())), tuple(raw.get("stateful", ())),
-              tuple(raw.get("stateful_modes", ())), tuple(raw.get("endpoints", ())), dict(raw.get("options", {})))
+              tuple(raw.get("stateful_modes", ())), tuple(raw.get("endpoints", ())), _options(raw.get("options", {})))
         for name, raw in data["faults"].items()
     }
+
+
+def _options(raw: dict) -> dict:
+    # JSON lists as tuples, as ModelConfig holds them (algs), so that the two compare equal
+    return {key: tuple(value) if isinstance(value, list) else value for key, value in raw.items()}
 
 
 FAULTS: dict[str, Fault] = load_faults()

@@ -234,3 +234,66 @@ def test_listed_alg_refused_refuses_the_last_listed_alg_only(algs, refused):
         for n, alg in enumerate(algs):
             response = phase1(server, generate_key(alg), agent_id=f"unit-agent-{n}")
             assert (response.status_code == 401) is (alg == refused), (alg, response.text)
+
+
+# --- the proof defects of issue 15 (1a): refused by the strict model for their own reason, and
+# accepted with exactly the fault that skips that check
+
+NEW_DEFECT_RULES = {  # defect -> (the model's ProofError rule, the fault that skips it)
+    "htm-lowercase": ("htm", "htm-case-insensitive"),
+    "htu-path-case": ("htu", "htu-path-case-insensitive"),
+    "exp-past": ("exp", "exp-nbf-ignored"),
+    "nbf-future": ("nbf", "exp-nbf-ignored"),
+    "jwk-x25519": ("jwk-fit", "jwk-fit-not-checked"),
+    "jwk-x448": ("jwk-fit", "jwk-fit-not-checked"),
+    "jwk-crv-unknown": ("jwk-fit", "jwk-fit-not-checked"),
+    "jwk-curve-mismatch": ("jwk-fit", "jwk-fit-not-checked"),
+    "jwk-rsa-for-ec": ("jwk-fit", "jwk-fit-not-checked"),
+    "jwk-rsa-short": ("jwk-rsa-short", "rsa-short-accepted"),
+}
+PS256_TOO = ("EdDSA", "ES256", "PS256")  # so that the PS256 proof of jwk-rsa-short meets its key check
+
+
+def checker(*faults):
+    from conformance.model_target.dpop import ProofChecker
+
+    return ProofChecker(ModelConfig(mode="required", faults=frozenset(faults), algs=PS256_TOO), ReplayStore(180))
+
+
+@pytest.mark.parametrize("alg", ["EdDSA", "ES256"])
+@pytest.mark.parametrize("name", sorted(NEW_DEFECT_RULES))
+def test_the_model_refuses_each_new_defect_for_its_own_reason_and_its_fault_skips_only_that(name, alg):
+    from conformance.model_target.dpop import ProofError
+
+    url = "http://127.0.0.1:8001/agents/a1/heartbeat"
+    key = generate_key(alg)
+    rule, fault = NEW_DEFECT_RULES[name]
+
+    def outcome(faults, defects):
+        (proof,) = build_proof(key, "POST", url, access_token="token", defects=defects)
+        try:
+            checker(*faults).check(proof, "POST", url, "token")
+            return "accepted"
+        except ProofError as exc:
+            return exc.rule
+
+    assert outcome((), ()) == "accepted"
+    assert outcome((), (name,)) == rule
+    assert outcome((fault,), (name,)) == "accepted"
+    # the fault skips its own check only: the other new defects are still refused
+    others = [n for n, (r, f) in NEW_DEFECT_RULES.items() if f != fault]
+    assert all(outcome((fault,), (other,)) == NEW_DEFECT_RULES[other][0] for other in others)
+
+
+def test_the_model_keeps_the_case_of_the_htu_path():
+    assert normalize_uri("HTTP://Example.COM/Agents/%41b/x") == "http://example.com/Agents/Ab/x"
+
+
+def test_a_new_defect_is_a_401_dpop_invalid_at_the_model():
+    with start_model("required", algs=PS256_TOO) as server:
+        url = server.url + "/auth/agent/request_temp_token"
+        body = {"agent_id": "unit-agent", "agent_type": "testing", "agent_key": server.config.agent_key}
+        for name, detail in (("jwk-x25519", "needs OKP Ed25519"), ("jwk-rsa-short", "shorter than 2048"), ("exp-past", "expired")):
+            response = httpx.post(url, headers={"DPoP": build_proof(generate_key("EdDSA"), "POST", url, defects=[name])[0]}, json=body)
+            assert response.status_code == 401 and response.json()["type"].endswith("/dpop-invalid"), (name, response.text)
+            assert detail in response.json()["detail"], name
