@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit, urlunsplit
 
-from ..dpop.proofs import CONTROLS, DEFECTS
+from ..dpop.proofs import CONTROLS, DEFECTS, own_key_of
 from ..judging.exploration import ExplorationRun
 from ..judging.judge_check import EXPLORATIONS, judge_check, known_checks, what_it_checks
 from ..model_target.spec import SPEC_SCHEME
@@ -159,6 +159,8 @@ def situation(check: Check, mode: str, exploration: ExplorationRun | None = None
     method_path, phase, other = _endpoint_text(case.endpoint)
     a_phase = f"{'an' if phase[0] in 'aeiou' else 'a'} {phase}"
     token = _TOKEN_TEXT[case.token].format(phase=phase, a_phase=a_phase, other=other)
+    if case.token == "bound" and own_key_of(case.proof) is not None:  # wire.session presents such a proof with a token bound to its own key
+        token = f"{a_phase} token bound to the key the proof names (cnf.jkt; forged with the signing secret)"
     if case.token == "missing" or case.proof == "none":
         proof = "no DPoP proof"
     elif case.token == "mismatched":
@@ -172,7 +174,7 @@ def situation(check: Check, mode: str, exploration: ExplorationRun | None = None
     else:
         kind = "odd but valid" if case.proof in CONTROLS else "defective"
         summary = {**DEFECTS, **CONTROLS}[case.proof].summary
-        proof = f"a {kind} DPoP proof by key A ({case.proof}: {summary})"
+        proof = f"a {kind} DPoP proof by {'a key of its own' if own_key_of(case.proof) else 'key A'} ({case.proof}: {summary})"
         if case.proof in KEY_URL_PROOFS:
             # the URL lives as long as its run's agent endpoint: a reproducer names a new one of its own
             proof += (", the URL one the suite's agent endpoint makes for this situation in each run "

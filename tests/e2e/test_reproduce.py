@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from conformance.dpop.proofs import own_key_of
 from conformance.judging.case_judges import CASE_JUDGES
 from conformance.judging.fuzz import FuzzRun, FuzzSettings
 from conformance.judging.issuance_judges import ISSUANCE_JUDGES
@@ -92,6 +93,8 @@ REPRODUCIBLE = [
     ("required", "PROOF-htm-mismatch@validate:bound:htm-wrong", ("skip-htm",)),
     ("required", "PROOF-htu-mismatch@register:bound:htu-path", ("ignore-htu-path",)),
     ("required", "PROOF-alg@register:bound:alg-none", ("accept-alg-none",)),
+    # a proof by a key of its own, presented with a token forged bound to that key
+    ("optional", "PROOF-jwk-fit@register:bound:jwk-rsa-for-ec", ("jwk-fit-not-checked",)),
     ("optional", "PROOF-unknown-header-ignored@validate:bound:unknown-header", ("reject-unknown-header",)),
     ("required", "BIND-mismatch@validate:mismatched:valid", ("skip-binding-compare",)),
     ("required", "PROOF-single-header@validate:bound:two-headers", ("temp-no-cnf", "accept-two-headers")),
@@ -171,7 +174,8 @@ def test_the_plan_reproduces_the_fault_and_not_without_it(mode, check_id, faults
             session.close()
         assert outcome in (FAIL, WARN), plan["seen"]
         # the secret is asked for only where the run forged a token the verdict stands on
-        forged = check.case is not None and (check.case.token in ("legacy", "expired") or "temp-no-cnf" in faults)
+        forged = check.case is not None and (check.case.token in ("legacy", "expired") or "temp-no-cnf" in faults
+                                             or own_key_of(check.case.proof) is not None)
         assert plan["needs"] == {"agent_key": True, "jwt_secret": forged}
         code, out = run_plan(plan, model, jwt_secret=forged)
     assert code == EXIT_REPRODUCED, out[-3000:]
