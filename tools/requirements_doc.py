@@ -48,7 +48,8 @@ a one-line statement.
 | MAY | information | never fails |
 
 A check's id is `REQUIREMENT@SUBJECT`: the subject is a situation `endpoint:token:proof`
-(`validate` is phase 2, `register` phase 3), a step of the registration flow (`phase1`, `temp`,
+(`validate` is phase 2, `register` phase 3), a malformed request `malformed:endpoint:variant`
+(a body variant, or a junk Authorization header `auth-...`), a step of the registration flow (`phase1`, `temp`,
 `poll`, `validated`, `register`, `access`), the flow of one proof algorithm (`alg:ES384`), the fuzz run (`fuzz:validate`) or the state machine
 (`stateful`). Each requirement below names the checks that judge it, the judge (a function of
 `conformance/judging/`) or the expectation (`conformance/spec/`) that decides, and the faults of

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..spec.cases import NONCE_PROOFS, expect
+from ..spec.cases import NONCE_PROOFS, Case
 from ..spec.checks import ALG_SUBJECT, BODY_SUBJECT, KEY_URL_JUDGE, Check, fixed_checks
+from ..spec.requests import expectation
 from ..spec.vocabulary import SKIP, Verdict
 from ..wire.session import NO_NONCE, ConformanceSession
 from . import key_url_judges, refresh_judges  # noqa: F401  (register their judges with the case judges)
@@ -27,11 +28,11 @@ def judge_check(session: ConformanceSession, check: Check) -> Verdict:
         elif check.subject.startswith(BODY_SUBJECT):
             session.body_bindings()  # likewise
         return judge_issuance(check.judge, check.subject, session.issuance())
-    exp = expect(check.case, session.resolve_mode())
+    exp = expectation(check.case, session.resolve_mode())
     if session.operation_absent(check.case.endpoint):
         return Verdict(SKIP, f"not applicable: the target has no {check.case.endpoint} operation "
                              "(404 or 405 for a registered agent's own id)")
-    if check.case.proof in NONCE_PROOFS and not session.nonce_issued():
+    if isinstance(check.case, Case) and check.case.proof in NONCE_PROOFS and not session.nonce_issued():
         return Verdict(SKIP, NO_NONCE)
     result = session.result(check.case)
     if not exp.accept and result.exchange is not None:

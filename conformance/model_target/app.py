@@ -16,13 +16,13 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .auth import Caller, Guard, nonce_error
 from .config import ModelConfig
 from .dpop import NonceStore, ProofChecker, ProofError, ReplayStore, unverified_thumbprint
-from .problems import PROOF_ERROR, TOKEN_ERROR, Problem, problem_response
+from .problems import PROOF_ERROR, TOKEN_ERROR, MalformedRequest, Problem, plain_text_response, problem_response
 from .tokens import Tokens
 
 VERSION = "model-0.1"
@@ -42,22 +42,44 @@ class Validation:
     status: str = "pending"
 
 
-# --- request bodies
+# --- request bodies: anything but a JSON object of the right members is a 4xx problem (profile §7)
+
+MAX_BODY_BYTES = 16 << 10  # ARCP's bodies are small; a larger one is refused before it is parsed
+JSON_MEDIA_TYPE = "application/json"
+
 
 async def json_object(request: Request) -> dict:
+    media_type = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if media_type != JSON_MEDIA_TYPE:
+        raise MalformedRequest("content-type", "invalid-input", f"the request body must be {JSON_MEDIA_TYPE}, not {media_type or 'untyped'}")
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise MalformedRequest("size", "request-too-large", f"the request body is larger than {MAX_BODY_BYTES} bytes")
     try:
-        body = json.loads(await request.body())
+        body = json.loads(raw.decode("utf-8"))  # RFC 8259 §8.1: JSON text is UTF-8, nothing else
+    except UnicodeDecodeError:
+        raise MalformedRequest("syntax", "invalid-input", "the request body is not UTF-8") from None
     except ValueError:
-        raise Problem("validation-failed", "the request body is not JSON") from None
+        raise MalformedRequest("syntax", "invalid-input", "the request body is not JSON") from None
     if not isinstance(body, dict):
-        raise Problem("validation-failed", "the request body must be a JSON object")
+        raise MalformedRequest("member-type", "validation-failed", "the request body must be a JSON object")
     return body
 
 
+def member(body: dict, name: str, kind: type, what: str):
+    """The member `name`: 422 when it is missing or not of the JSON type `kind`."""
+    if name not in body or body[name] is None:
+        raise MalformedRequest("member", "validation-failed", f"field {name!r} is missing")
+    value = body[name]
+    if not isinstance(value, kind):
+        raise MalformedRequest("member-type", "validation-failed", f"field {name!r} must be {what}")
+    return value
+
+
 def text(body: dict, name: str, *, pattern: re.Pattern | None = None, min_length: int = 1) -> str:
-    value = body.get(name)
-    if not isinstance(value, str) or len(value) < min_length or (pattern and not pattern.fullmatch(value)):
-        raise Problem("validation-failed", f"field {name!r} is missing or invalid")
+    value = member(body, name, str, "a string")
+    if len(value) < min_length or (pattern and not pattern.fullmatch(value)):
+        raise MalformedRequest("member", "validation-failed", f"field {name!r} is invalid")
     return value
 
 
@@ -69,14 +91,16 @@ def http_url(body: dict, name: str) -> str:
     except ValueError:  # e.g. a port that is not a number: urlsplit checks it lazily
         ok = False
     if not ok:
-        raise Problem("validation-failed", f"field {name!r} must be an http(s) URL")
+        raise MalformedRequest("member", "validation-failed", f"field {name!r} must be an http(s) URL")
     return value
 
 
 def string_list(body: dict, name: str) -> list[str]:
-    value = body.get(name)
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-        raise Problem("validation-failed", f"field {name!r} must be a non-empty list of strings")
+    value = member(body, name, list, "a list of strings")
+    if not all(isinstance(v, str) for v in value):
+        raise MalformedRequest("member-type", "validation-failed", f"field {name!r} must be a list of strings")
+    if not value or not all(value):
+        raise MalformedRequest("member", "validation-failed", f"field {name!r} must be a non-empty list of non-empty strings")
     return value
 
 
@@ -103,7 +127,7 @@ class ModelApp:
     def agent_type_of(self, body: dict) -> str:
         agent_type = text(body, "agent_type")
         if agent_type not in self.config.agent_types:
-            raise Problem("validation-failed", f"agent_type must be one of {', '.join(self.config.agent_types)}")
+            raise MalformedRequest("member", "validation-failed", f"agent_type must be one of {', '.join(self.config.agent_types)}")
         return agent_type
 
     def token_response(self, body: dict, status: int = 200) -> JSONResponse:
@@ -264,8 +288,8 @@ class ModelApp:
         text(body, "version", pattern=SEMVER)
         http_url(body, "endpoint")
         string_list(body, "capabilities")
-        if not isinstance(body.get("metadata"), dict) or not body["metadata"]:
-            raise Problem("validation-failed", "field 'metadata' must be a non-empty object")
+        if not member(body, "metadata", dict, "an object"):
+            raise MalformedRequest("member", "validation-failed", "field 'metadata' must be a non-empty object")
         # From here to the end no await: the check and the use of the validation id are atomic.
         validation_id = self.unused_validation(caller)
         if agent_id in self.agents:
@@ -340,7 +364,16 @@ class ModelApp:
 
     # --- errors: every one a problem+json, a crash included
 
-    async def on_problem(self, request: Request, exc: Problem) -> JSONResponse:
+    # the faults that mishandle a malformed request of one kind, as if its parsing had crashed
+    CRASH_FAULTS = {"syntax": "500-on-malformed-json", "content-type": "500-on-wrong-content-type", "member-type": "500-on-wrong-member-type"}
+
+    async def on_problem(self, request: Request, exc: Problem) -> Response:
+        if isinstance(exc, MalformedRequest):
+            crash = self.CRASH_FAULTS.get(exc.kind)
+            if crash and self.config.has(crash):
+                return await self.on_crash(request, RuntimeError(exc.detail))
+            if self.config.has("plain-text-junk-auth" if exc.kind == "authorization" else "plain-text-malformed-error"):
+                return plain_text_response(self.config, exc)
         return problem_response(self.config, request, exc)
 
     async def on_http_error(self, request: Request, exc: HTTPException) -> JSONResponse:

@@ -5,16 +5,18 @@ mode stops here: bearer semantics) -> number of DPoP fields -> proof -> binding.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from starlette.requests import Request
 
 from .config import ModelConfig
 from .dpop import ProofChecker, ProofError
-from .problems import NONCE_ERROR, PROOF_ERROR, TOKEN_ERROR, Problem
+from .problems import NONCE_ERROR, PROOF_ERROR, TOKEN_ERROR, MalformedRequest, Problem
 from .tokens import Tokens
 
 SCHEMES = ("bearer", "dpop")
+TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 9110 §11.4: the credentials of both schemes
 
 
 def nonce_error(config: ModelConfig) -> str:
@@ -41,8 +43,11 @@ def presented_token(config: ModelConfig, request: Request) -> str:
         raise Problem("authentication-failed", "no Authorization header", status=status)
     scheme, _, token = value.strip().partition(" ")
     scheme, token = scheme.lower(), token.strip()
-    if scheme not in SCHEMES or not token or " " in token:
-        raise Problem("authentication-failed", "Authorization must be 'Bearer <token>' or 'DPoP <token>'", error=TOKEN_ERROR)
+    if config.has("any-auth-scheme") and token:
+        scheme = "bearer"  # the fault: whatever the scheme says, the rest is taken for the token
+    if scheme not in SCHEMES or not TOKEN68.fullmatch(token):
+        raise MalformedRequest("authorization", "authentication-failed", "Authorization must be 'Bearer <token>' or 'DPoP <token>'",
+                               error=TOKEN_ERROR)
     if scheme == "dpop" and config.has("refuse-dpop-scheme"):
         raise Problem("authentication-failed", "the DPoP authorization scheme is not supported", error=TOKEN_ERROR)
     return token

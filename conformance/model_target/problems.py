@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime, timezone
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 
 from .config import ModelConfig
 
@@ -29,6 +29,7 @@ PROBLEM_TYPES: dict[str, tuple[str, int]] = {
     "token-not-dpop-bound": ("Token Not DPoP Bound", 401),
     "validation-failed": ("Request Validation Failed", 422),
     "invalid-input": ("Invalid Input Data", 400),
+    "request-too-large": ("Request Too Large", 413),
     "internal-error": ("Internal Server Error", 500),
     "request-error": ("Request Processing Error", 400),
     "not-found": ("Resource Not Found", 404),
@@ -50,6 +51,16 @@ class Problem(Exception):
         self.status = status or PROBLEM_TYPES[slug][1]
         self.error = error
         self.members = members or {}  # extension members of the body (RFC 9457 §3.2), e.g. an OAuth `error`
+
+
+class MalformedRequest(Problem):
+    """A refusal of a malformed request (profile §7): its `kind` says what is malformed (syntax,
+    content-type, member-type, member, size; authorization for a junk Authorization header), so
+    that a fault can mishandle just that kind."""
+
+    def __init__(self, kind: str, slug: str, detail: str, **options):
+        super().__init__(slug, detail, **options)
+        self.kind = kind
 
 
 def problem_body(config: ModelConfig, request: Request, problem: Problem) -> dict:
@@ -96,3 +107,9 @@ def problem_response(config: ModelConfig, request: Request, problem: Problem) ->
         headers["WWW-Authenticate"] = challenge(config, problem.error)
     media_type = "application/json" if config.has("plain-json-errors") else PROBLEM_MEDIA_TYPE
     return JSONResponse(problem_body(config, request, problem), problem.status, headers, media_type=media_type)
+
+
+def plain_text_response(config: ModelConfig, problem: Problem) -> PlainTextResponse:
+    """The refusal as text/plain, as a framework's default error page would say it (a fault)."""
+    headers = {"WWW-Authenticate": challenge(config, problem.error)} if problem.status == 401 else {}
+    return PlainTextResponse(f"{PROBLEM_TYPES[problem.slug][0]}: {problem.detail}", problem.status, headers)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ..spec.checks import Check, binding_checks, issuance_checks
+from ..spec.checks import Check, binding_checks, issuance_checks, malformed_checks
 from ..wire.session import ConformanceSession
 from .options import check_patterns, option
 from .startup import SUITE_DIR
@@ -16,7 +16,7 @@ from .xdist import is_worker
 
 
 def checks_for(config: pytest.Config, group: str) -> list[Check]:
-    """The checks of one suite module: "issuance", "binding", or an exploration ("fuzz", "stateful")
+    """The checks of one suite module: "issuance", "binding", "malformed", or an exploration ("fuzz", "stateful")
     when it is switched on; narrowed by --check."""
     run = state(config)
     session = run.session
@@ -26,7 +26,7 @@ def checks_for(config: pytest.Config, group: str) -> list[Check]:
         exploration = run.explorations[group]
         checks = exploration.checks(session.mode) if exploration.enabled else []
     else:
-        checks = {"issuance": issuance_checks, "binding": binding_checks}[group](session.mode)
+        checks = {"issuance": issuance_checks, "binding": binding_checks, "malformed": malformed_checks}[group](session.mode)
     patterns = check_patterns(config)
     return checks if patterns is None else [c for c in checks if any(fnmatch.fnmatchcase(c.id, p) for p in patterns)]
 

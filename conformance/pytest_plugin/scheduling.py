@@ -18,7 +18,7 @@ STATEFUL_GROUP = "arcp-stateful"
 ALG_GROUP = "arcp-algs"  # the checks of the proof algorithms: their flows are sent together, once
 # the suite's node ids: the module's path is relative to the rootdir, which may be anywhere
 # (`test_fuzz.py::...` when run from a folder of one's own), so only the module's name is matched
-_CHECK_ID = re.compile(r"(?:^|[/\\])test_(?P<kind>binding|fuzz|issuance|stateful)\.py::test_(?P=kind)\[(?P<check>[^\]]*)\]$")
+_CHECK_ID = re.compile(r"(?:^|[/\\])test_(?P<kind>binding|fuzz|issuance|malformed|stateful)\.py::test_(?P=kind)\[(?P<check>[^\]]*)\]$")
 
 
 def scope_of(nodeid: str) -> str:

@@ -6,14 +6,18 @@ whatever the target sends. Only the links of our own requirement catalogue becom
 """
 from __future__ import annotations
 
+import json
 from html import escape
 
 from ..dpop.proofs import CONTROLS, DEFECTS
+from ..dpop.malformed import AUTH_JUNK
 from ..spec.cases import ENDPOINTS, INVALID_TOKENS, NONCE_PROOFS, Case, expect
+from ..spec.requests import BODY_VARIANTS, ENDPOINT_TEXT, MalformedCase, expect_malformed
 from ..spec.vocabulary import FAIL, STALE, WARN
 from .requirements_doc import NAME as DOC_NAME
 
 TOKEN_ORDER = ("bound", "mismatched", "unbound", "legacy", *INVALID_TOKENS, "wrong-phase", "missing")
+REQUEST_BODY_SHOWN = 600  # characters of a request body in an exchange
 PROOF_ORDER = ("valid", "none", *DEFECTS, *CONTROLS, "dpop-scheme", "replay", *NONCE_PROOFS)
 
 _STYLE = """<style>
@@ -96,14 +100,25 @@ def matrix(doc: dict, endpoint: str) -> tuple[list[str], list[str], dict[tuple[s
             by_case.setdefault((case["proof"], case["token"]), []).append(check)
     proofs = sorted({p for p, _ in by_case}, key=lambda p: (PROOF_ORDER.index(p) if p in PROOF_ORDER else len(PROOF_ORDER), p))
     tokens = sorted({t for _, t in by_case}, key=lambda t: (TOKEN_ORDER.index(t) if t in TOKEN_ORDER else len(TOKEN_ORDER), t))
-    cells = {}
-    for (proof, token), checks in by_case.items():
-        outcome_req = expect(Case(endpoint, token, proof), mode).requirement
-        main = next((c for c in checks if c["requirement"] == outcome_req), checks[0])
-        others = [c for c in checks if c is not main and c["verdict"] in (FAIL, WARN, STALE)]
-        status = next((x["status"] for x in main["exchanges"] if x["status"] is not None), None)
-        cells[(proof, token)] = {"check": main, "status": status, "others": others}
+    cells = {key: _cell(checks, expect(Case(endpoint, key[1], key[0]), mode).requirement) for key, checks in by_case.items()}
     return proofs, tokens, cells
+
+
+def _cell(checks: list[dict], outcome_req: str) -> dict:
+    """A situation's cell: the verdict of its outcome check, the status seen, its other checks that failed or warned."""
+    main = next((c for c in checks if c["requirement"] == outcome_req), checks[0])
+    others = [c for c in checks if c is not main and c["verdict"] in (FAIL, WARN, STALE)]
+    status = next((x["status"] for x in main["exchanges"] if x["status"] is not None), None)
+    return {"check": main, "status": status, "others": others}
+
+
+def _cell_html(cell: dict | None) -> str:
+    if cell is None:
+        return "<td></td>"
+    check, others = cell["check"], cell["others"]
+    flag = f" ⚑{len(others)}" if others else ""
+    title = "; ".join(c["id"] for c in [check, *others])
+    return f'<td class="v-{_e(check["verdict"])}" title="{_e(title)}">{_e(cell["status"] or "–")} {_e(check["verdict"])}{flag}</td>'
 
 
 def matrix_section(doc: dict) -> str:
@@ -115,22 +130,35 @@ def matrix_section(doc: dict) -> str:
         if not cells:
             continue
         head = "".join(f"<th>{_e(t)}</th>" for t in tokens)
-        rows = []
-        for proof in proofs:
-            tds = []
-            for token in tokens:
-                cell = cells.get((proof, token))
-                if cell is None:
-                    tds.append("<td></td>")
-                    continue
-                check, others = cell["check"], cell["others"]
-                flag = f" ⚑{len(others)}" if others else ""
-                title = "; ".join(c["id"] for c in [check, *others])
-                tds.append(f'<td class="v-{_e(check["verdict"])}" title="{_e(title)}">{_e(cell["status"] or "–")} {_e(check["verdict"])}{flag}</td>')
-            rows.append(f"<tr><th>{_e(proof)}</th>{''.join(tds)}</tr>")
+        rows = [f"<tr><th>{_e(proof)}</th>{''.join(_cell_html(cells.get((proof, token))) for token in tokens)}</tr>" for proof in proofs]
         parts.append(f'<h3>{_e(endpoint)} endpoint</h3><table class="arcp-matrix"><tr><th>proof \\ token</th>{head}</tr>{"".join(rows)}</table>')
     parts.append("</div>")
     return "".join(parts)
+
+
+VARIANT_ORDER = (*dict.fromkeys(v for variants in BODY_VARIANTS.values() for v in variants), *AUTH_JUNK)
+
+
+def malformed_section(doc: dict) -> str:
+    """Malformed requests: per endpoint (rows) and variant (columns), the cell of its situation."""
+    by_request: dict[tuple[str, str], list[dict]] = {}
+    for check in doc["checks"]:
+        request = check.get("request")  # absent in results written before malformed requests were checked
+        if request:
+            by_request.setdefault((request["endpoint"], request["variant"]), []).append(check)
+    if not by_request:
+        return ""
+    order = list(ENDPOINT_TEXT)
+    endpoints = sorted({e for e, _ in by_request}, key=lambda e: (order.index(e) if e in order else len(order), e))
+    variants = sorted({v for _, v in by_request}, key=lambda v: (VARIANT_ORDER.index(v) if v in VARIANT_ORDER else len(VARIANT_ORDER), v))
+    cells = {key: _cell(checks, expect_malformed(MalformedCase(*key)).requirement) for key, checks in by_request.items()}
+    head = "".join(f"<th>{_e(v)}</th>" for v in variants)
+    rows = "".join(f"<tr><th>{_e(e)}</th>{''.join(_cell_html(cells.get((e, v))) for v in variants)}</tr>" for e in endpoints)
+    return ('<div class="arcp-section" id="arcp-malformed"><h2>Malformed requests</h2>'
+            "<p>Each cell: the verdict on whether the endpoint refused the malformed request as required (a 4xx; a junk "
+            "Authorization header with 401), the HTTP status seen, and ⚑N when N more checks of it (problem details, "
+            "challenge) failed or warned. Everything else of each request was valid.</p>"
+            f'<table class="arcp-matrix"><tr><th>endpoint \\ variant</th>{head}</tr>{rows}</table></div>')
 
 
 def operations_line(target: dict) -> str:
@@ -152,7 +180,7 @@ def summary_sections(doc: dict) -> list[str]:
         f'DPoP mode {_e(target["dpop_mode"])} ({_e(target["dpop_mode_source"])}), forged tokens {"on" if target["forged_tokens"] else "off"}; '
         f'exit status {_e(doc["exit_status"])}; format {_e(doc["format"])}.</p>{operations_line(target)}{algorithms_line(target.get("algorithms"))}{nonce_line(target.get("dpop_nonce"))}</div>'
     )
-    return [_STYLE, header, requirements_section(doc), matrix_section(doc), fuzz_section(doc), stateful_section(doc)]
+    return [_STYLE, header, requirements_section(doc), matrix_section(doc), malformed_section(doc), fuzz_section(doc), stateful_section(doc)]
 
 
 def nonce_line(nonce: dict | None) -> str:
@@ -247,6 +275,10 @@ def _exchange(ex: dict) -> str:
 def _plain_exchange(ex: dict) -> str:
     lines = [f"> {ex['method']} {ex['url']}"]
     lines += [f"> {k}: {v}" for k, v in ex["request_headers"]]
+    body = ex.get("request_body")
+    if body is not None:  # a raw (malformed) body is its text already; a JSON body is shown as JSON
+        text = (body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)) or "(empty body)"
+        lines.append(f"> {text[:REQUEST_BODY_SHOWN]}" + (" …(cut)" if len(text) > REQUEST_BODY_SHOWN else ""))
     if ex["error"]:
         lines.append(f"< (no response: {ex['error']})")
     else:

@@ -34,8 +34,9 @@ from ..dpop.proofs import CONTROLS, DEFECTS, own_key_of
 from ..judging.exploration import ExplorationRun
 from ..judging.judge_check import EXPLORATIONS, judge_check, known_checks, what_it_checks
 from ..model_target.spec import SPEC_SCHEME
-from ..spec.cases import BODY_BINDINGS, KEY_URL_PROOFS, NONCE_PROOFS, REFRESH, expect
+from ..spec.cases import BODY_BINDINGS, KEY_URL_PROOFS, NONCE_PROOFS, REFRESH
 from ..spec.checks import ALG_SUBJECT, BODY_SUBJECT, KEY_URL_JUDGE, Check
+from ..spec.requests import MalformedCase, expectation
 from ..spec.vocabulary import FAIL, INCONCLUSIVE, INFO, WARN, graded
 from ..wire.client import TargetError
 from ..wire.exchange import Exchange
@@ -124,7 +125,7 @@ def _forged(session: ConformanceSession, check: Check, exploration: ExplorationR
     if check.case is None:
         return False  # the main flow forges nothing
     cases = [check.case]
-    if not expect(check.case, session.mode).accept:
+    if not expectation(check.case, session.mode).accept:
         cases += session.control_cases(check.case.endpoint)  # a refusal is judged with its positive control
     return any(result is not None and result.forged for result in map(session.recorded, cases))
 
@@ -156,6 +157,8 @@ def situation(check: Check, mode: str, exploration: ExplorationRun | None = None
         nonce = (", and where the target gives DPoP-Nonce values, phase 1 with a proof without the nonce and with one it never gave"
                  if check.subject.startswith("phase1:") else "")
         return f"the registration flow (phase 1 with a proof by key A, without a proof and with a badly signed proof; phases 2 and 3 with key A{nonce}), judged on {check.subject}"
+    if isinstance(case, MalformedCase):
+        return case.describe()
     method_path, phase, other = _endpoint_text(case.endpoint)
     a_phase = f"{'an' if phase[0] in 'aeiou' else 'a'} {phase}"
     token = _TOKEN_TEXT[case.token].format(phase=phase, a_phase=a_phase, other=other)
@@ -199,7 +202,7 @@ def _endpoint_text(endpoint: str) -> tuple[str, str, str]:
 def expected(check: Check, mode: str) -> str:
     if check.case is None or check.judge == KEY_URL_JUDGE:
         return f"{check.requirement.statement} [{check.requirement_id}]"
-    exp = expect(check.case, mode)
+    exp = expectation(check.case, mode)
     if exp.accept:
         return f"accepted (2xx) [{exp.requirement}]"
     statuses = " or ".join(map(str, exp.statuses)) or "any 4xx"

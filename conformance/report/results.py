@@ -12,6 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from ..spec.catalogue import SCHEMAS, Requirement, source_links
+from ..spec.requests import MalformedCase
 from ..spec.vocabulary import SKIP, VERDICT_ORDER, VERDICTS
 from ..wire import redact
 from ..wire.exchange import Exchange
@@ -57,7 +58,7 @@ def exchange_record(ex: Exchange) -> dict:
 
 
 def _exchange_record(ex: Exchange) -> dict:
-    secrets = redact.request_secrets(ex.request_json)
+    secrets = ex.request_secrets()
     # redact before cutting, so that a cut never leaves the head of a token or secret behind
     body = redact.redact_text(ex.body_text[:BODY_LIMIT * 2], secrets)[:BODY_LIMIT]
     try:
@@ -70,7 +71,8 @@ def _exchange_record(ex: Exchange) -> dict:
         "method": ex.method,
         "url": ex.url,
         "request_headers": [[k, redact.redact_header(k, v, secrets)] for k, v in ex.request_headers],
-        "request_body": redact.redact_body(ex.request_json),
+        # a raw (malformed) body as its text, cut; a JSON body as JSON, its secret members blanked
+        "request_body": redact.raw_text(ex.request_raw.content, secrets, BODY_LIMIT) if ex.request_raw is not None else redact.redact_body(ex.request_json),
         "status": ex.status,
         "response_headers": [[k, redact.redact_text(v[:2000], secrets)[:1000]] for k, v in ex.response_headers[:HEADER_LIMIT]],
         "body": body,
@@ -88,12 +90,14 @@ def _exchange_record(ex: Exchange) -> dict:
 def check_record(check, verdict: str, message: str, exchanges: list[Exchange], reproducer: dict | None) -> dict:
     req = check.requirement
     case = check.case
+    malformed = isinstance(case, MalformedCase)
     return {
         "id": check.id,
         "requirement": req.id,
         "level": req.level,
         "subject": check.subject,
-        "case": {"endpoint": case.endpoint, "token": case.token, "proof": case.proof} if case else None,
+        "case": {"endpoint": case.endpoint, "token": case.token, "proof": case.proof} if case and not malformed else None,
+        "request": {"endpoint": case.endpoint, "variant": case.variant} if malformed else None,
         "verdict": verdict,
         "message": message,
         "exchanges": [exchange_record(ex) for ex in exchanges],

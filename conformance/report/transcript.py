@@ -43,14 +43,16 @@ def render(ex: Exchange, title: str) -> str:
 
 
 def _render(ex: Exchange, title: str) -> str:
-    secrets = redact.request_secrets(ex.request_json)
+    secrets = ex.request_secrets()
     lines = [f"--- {title}", f"> {ex.method} {ex.url}"]
     for name, value in ex.request_headers:
         if name.lower() in ("authorization", "dpop"):
             lines += _credential(name, value)
         else:
             lines.append(f"> {name}: {_cut(redact.redact_text(value, secrets), HEADER_LIMIT)}")
-    if ex.request_json is not None:
+    if ex.request_raw is not None:
+        lines.append(f"> {redact.raw_text(ex.request_raw.content, secrets, BODY_LIMIT) or '(empty body)'}")
+    elif ex.request_json is not None:
         lines.append(f"> {_cut(_json(redact.redact_body(ex.request_json)), BODY_LIMIT)}")
     if ex.error:
         lines.append(f"< ({'no response' if ex.sent else 'not sent'}: {ex.error})")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from ..dpop.keys import SUPPORTED_ALGS
 from .cases import BODY_BINDINGS, KEY_URL_PROOFS, KEY_URL_REQUIREMENT, NONCE_PROOFS, REFRESH, Case, Expectation, cases_for, expect
 from .catalogue import Requirement, requirement
+from .requests import MalformedCase, expect_malformed, malformed_cases
 from .vocabulary import DPOP_MODES, MODES
 
 ALG_SUBJECT = "alg:"  # the subject of a check of one proof algorithm: "alg:ES384"
@@ -17,9 +18,9 @@ KEY_URL_JUDGE = "ensure_key_url_not_fetched"  # reads the agent endpoint's recor
 @dataclass(frozen=True)
 class Check:
     requirement_id: str
-    subject: str  # a case id ("validate:bound:htm-wrong"), an issuance subject ("phase1"), "fuzz:validate" or "stateful"
+    subject: str  # a case id ("validate:bound:htm-wrong", "malformed:validate:not-json"), an issuance subject ("phase1"), "fuzz:validate" or "stateful"
     judge: str  # the name of the judge (conformance.judging.case_judges / issuance_judges), or "fuzz" / "stateful"
-    case: Case | None = None
+    case: Case | MalformedCase | None = None
 
     @property
     def id(self) -> str:
@@ -115,7 +116,24 @@ def binding_checks(mode: str) -> list[Check]:
     return [c for c in checks if c.judge != KEY_URL_JUDGE] + [c for c in checks if c.judge == KEY_URL_JUDGE]
 
 
+def malformed_checks(mode: str) -> list[Check]:
+    """The malformed requests (spec.requests), the same in every mode: the outcome, the problem
+    details of the refusal and, for a junk Authorization header, its 401's type and challenge."""
+    if mode not in MODES:
+        raise ValueError(f"unknown DPoP mode {mode!r}")
+    out = []
+    for case in malformed_cases():
+        exp = expect_malformed(case)
+        out.append(Check(exp.requirement, case.id, "ensure_outcome", case))
+        if exp.type_requirement:
+            out.append(Check(exp.type_requirement, case.id, "ensure_problem_type", case))
+        out += [Check(req, case.id, judge, case) for req, judge in PROBLEM_JUDGES]
+        if 401 in exp.statuses:
+            out.append(Check("CHALLENGE-present", case.id, "ensure_challenge_present", case))
+    return out
+
+
 def fixed_checks(mode: str) -> list[Check]:
-    """The checks of fixed situations (issuance and the token × proof matrix); the fuzz properties
-    and the state machine's invariants are added by conformance.judging.registry.known_checks."""
-    return issuance_checks(mode) + binding_checks(mode)
+    """The checks of fixed situations (issuance, the token × proof matrix, malformed requests); the
+    fuzz properties and the state machine's invariants are added by judging.judge_check.known_checks."""
+    return issuance_checks(mode) + binding_checks(mode) + malformed_checks(mode)

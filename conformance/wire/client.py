@@ -28,6 +28,7 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
+from ..dpop.malformed import RawBody
 from . import nonces
 from .exchange import Exchange, HeaderList
 
@@ -35,6 +36,7 @@ from .exchange import Exchange, HeaderList
 # every exchange is kept for the report, so a server sending megabytes must not make the run grow.
 MAX_BODY_BYTES = 64 << 10
 MAX_REQUEST_HEADER_BYTES = 8000  # upstream answers 413 from 8192 bytes on, before any DPoP check
+MAX_REQUEST_BODY_BYTES = 64 << 10  # the largest body the suite sends (an oversized value): far below any server's limit
 DEFAULT_REQUEST_TIMEOUT = 10.0  # seconds per request, connection to last byte
 DEFAULT_RETRY_CAP = 30.0  # seconds of Retry-After honoured per request
 DEFAULT_MAX_REQUESTS = 10_000  # a full run against the model sends about 500 (the nightly fuzz profile about 7000)
@@ -114,9 +116,11 @@ class TargetClient:
         path: str,
         build_headers: Callable[[str], HeaderList] = lambda url: [],
         json_body: object = None,
+        raw_body: RawBody | None = None,
     ) -> Exchange:
         """Send once; on 429/503 with Retry-After, wait (up to retry_cap in all) and rebuild the
-        request; refused for its DPoP nonce, rebuild it once with the fresh nonce."""
+        request; refused for its DPoP nonce, rebuild it once with the fresh nonce. The body is
+        `json_body` as JSON, or `raw_body`'s bytes as they are (a malformed request)."""
         url = self.url(path)
         if not self.same_origin(url):
             raise TargetError(f"refusing to send to {url}: not the target {self.base_url}")
@@ -125,7 +129,8 @@ class TargetClient:
         while True:
             why_not = self._reserve(method, url)
             if why_not:
-                exchange = Exchange(method, url, [], json_body, error=why_not, sent=False, received_at=time.time(), attempts=attempt)
+                exchange = Exchange(method, url, [], json_body, error=why_not, sent=False, received_at=time.time(), attempts=attempt,
+                                    request_raw=raw_body)
                 exchange.retried_after = refused_for_nonce
                 self.exchanges.append(exchange)
                 return exchange
@@ -134,7 +139,7 @@ class TargetClient:
                 nonce = self.nonce
             with nonces.handing(nonce) as slot:
                 headers = build_headers(url)
-            exchange = self._send_once(method, url, headers, json_body)
+            exchange = self._send_once(method, url, headers, json_body, raw_body)
             exchange.attempts = attempt
             exchange.retried_after = refused_for_nonce
             self._keep_nonce(exchange)
@@ -218,16 +223,22 @@ class TargetClient:
                 self._silent = True
                 self.stopped = f"the target stopped answering usefully: {FAILURES_TO_STOP} requests in a row failed, the last {cause}"
 
-    def _send_once(self, method: str, url: str, headers: HeaderList, json_body: object) -> Exchange:
+    def _send_once(self, method: str, url: str, headers: HeaderList, json_body: object, raw_body: RawBody | None = None) -> Exchange:
+        if raw_body is not None and raw_body.content_type is not None:
+            headers = [*headers, ("Content-Type", raw_body.content_type)]  # recorded: it may be what is malformed
         size = sum(len(k) + len(v) + 4 for k, v in headers)
         if size > MAX_REQUEST_HEADER_BYTES:
             raise ValueError(f"request headers would be {size} bytes; the suite keeps them under {MAX_REQUEST_HEADER_BYTES}")
-        exchange = Exchange(method, url, list(headers), json_body)
+        exchange = Exchange(method, url, list(headers), json_body, request_raw=raw_body)
         content = None
         send_headers = list(headers)
-        if json_body is not None:
+        if raw_body is not None:
+            content = raw_body.content
+        elif json_body is not None:
             content = json.dumps(json_body).encode()
             send_headers.append(("Content-Type", "application/json"))
+        if content is not None and len(content) > MAX_REQUEST_BODY_BYTES:
+            raise ValueError(f"the request body would be {len(content)} bytes; the suite keeps it under {MAX_REQUEST_BODY_BYTES}")
         _DEADLINE.at = time.monotonic() + self.timeout  # the whole request, read by _DeadlineStream
         try:
             request = self._http.build_request(method, url, headers=send_headers, content=content)

@@ -5,6 +5,7 @@ import json
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from ..dpop.malformed import RawBody
 from . import redact
 
 DESCRIBED_BODY = 800  # characters of a body in a failure message
@@ -23,6 +24,9 @@ class Exchange:
     request_headers: HeaderList
     request_json: object = None
     status: int | None = None
+    # A body sent as bytes (a malformed request): its Content-Type is among request_headers, and
+    # request_json is None. Its `source`, the valid body it was made from, names its secrets.
+    request_raw: RawBody | None = None
     response_headers: HeaderList = field(default_factory=list)
     body_text: str = ""
     truncated: bool = False
@@ -68,6 +72,10 @@ class Exchange:
         body = self.json()
         return body.get(name) if isinstance(body, dict) else None
 
+    def request_secrets(self) -> list[str]:
+        """The request body's secret values (the agent key), to be blanked wherever they show."""
+        return redact.request_secrets(self.request_raw.source if self.request_raw is not None else self.request_json)
+
     def summary(self) -> str:
         """A short, secret-free line: method, path, status and the problem type if any."""
         path = urlsplit(self.url).path
@@ -80,7 +88,7 @@ class Exchange:
     def describe(self) -> str:
         """Request and response for a failure message: tokens and proofs as their views (decoded
         header and claims plus a hash), request secrets blanked, control characters visible."""
-        secrets = redact.request_secrets(self.request_json)
+        secrets = self.request_secrets()
         lines = [f"(retried once with the target's fresh DPoP-Nonce after {self.retried_after.summary()})"] if self.retried_after else []
         lines.append(f"> {self.method} {self.url}")
         for k, v in self.request_headers:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from ..dpop.keys import KeyPair
+from ..dpop.malformed import RawBody
 from ..dpop.proofs import build_proof, own_key_of
 from ..dpop.tokens import jkt_of
 from .agent_endpoint import AgentEndpoint
@@ -100,9 +101,14 @@ class Identity:
         return cls(agent_id, agent_type, agent_endpoint.url_for(agent_id))
 
 
-def request_headers(token: str | None, proof: Proof, method: str, url: str, scheme: str = "Bearer") -> HeaderList:
+def request_headers(token: str | None, proof: Proof, method: str, url: str, scheme: str = "Bearer",
+                    authorization: str | None = None) -> HeaderList:
+    """Authorization (`scheme token`, or exactly `authorization` where given: a junk header) and
+    the DPoP proof, whose ath names `token`."""
     headers: HeaderList = []
-    if token is not None:
+    if authorization is not None:
+        headers.append(("Authorization", authorization))
+    elif token is not None:
         headers.append(("Authorization", f"{scheme} {token}"))
     for value in proof.headers(method, url, token):
         headers.append(("DPoP", value))
@@ -117,8 +123,11 @@ class Flows:
     keys: tuple[KeyPair, ...] = ()  # the suite's keys, to prove possession of a bound access token
     registered: list[tuple[Identity, str, Proof]] = field(default_factory=list)
 
+    def phase1_body(self, identity: Identity, agent_key: str | None = None) -> dict:
+        return {"agent_id": identity.agent_id, "agent_type": identity.agent_type, "agent_key": agent_key or self.agent_key}
+
     def phase1(self, identity: Identity, proof: Proof = NO_PROOF, agent_key: str | None = None) -> tuple[Exchange, str | None]:
-        body = {"agent_id": identity.agent_id, "agent_type": identity.agent_type, "agent_key": agent_key or self.agent_key}
+        body = self.phase1_body(identity, agent_key)
         ex = self.client.send("POST", self.endpoints.token, lambda url: request_headers(None, proof, "POST", url), body)
         token = ex.json_member("temp_token") if ex.ok else None
         return ex, token if isinstance(token, str) else None
@@ -186,10 +195,14 @@ class Flows:
         ex = self.client.send(
             "POST", self.endpoints.register, lambda url: request_headers(validated, proof, "POST", url, scheme), self.registration_body(identity)
         )
+        self.note_registration(identity, ex, proof)
+        return ex
+
+    def note_registration(self, identity: Identity, ex: Exchange, proof: Proof) -> None:
+        """Keep the access token of a registration the target accepted, to unregister the agent later."""
         access = ex.json_member("access_token") if ex.ok else None
         if isinstance(access, str):
             self.registered.append((identity, access, proof))
-        return ex
 
     def operation(self, name: str, identity: Identity, access: str | None, proof: Proof, scheme: str = "Bearer") -> Exchange:
         """One agent operation on `identity`'s own agent, presenting `access` (None: no Authorization)."""
@@ -205,6 +218,28 @@ class Flows:
         """(method, path) of the agent operation `name` on `identity`'s agent."""
         method, field_name, _ = OPERATION_REQUESTS[name]
         return method, getattr(self.endpoints, field_name).format(agent_id=identity.agent_id)
+
+    def body_for(self, endpoint: str, identity: Identity) -> dict | None:
+        """The valid body of an endpoint of profile §3 (None for those that take none)."""
+        makers = {"phase1": self.phase1_body, "validate": self.phase2_body, "register": self.registration_body,
+                  "metrics-post": lambda who: dict(METRICS_BODY)}
+        return makers[endpoint](identity) if endpoint in makers else None
+
+    def target_of(self, endpoint: str, identity: Identity) -> tuple[str, str]:
+        """(method, path) of an endpoint of profile §3 for `identity`'s agent (not the poll: its
+        path comes from the validation it polls)."""
+        fixed = {"phase1": self.endpoints.token, "validate": self.endpoints.validate, "register": self.endpoints.register,
+                 "refresh": self.endpoints.refresh}
+        if endpoint in fixed:
+            return "POST", fixed[endpoint]
+        return self.operation_target(endpoint, identity)
+
+    def send_malformed(self, method: str, path: str, token: str | None, proof: Proof, *, raw: RawBody | None = None,
+                       json_body: object = None, authorization: str | None = None) -> Exchange:
+        """One request whose body is `raw` (bytes as they are) or `json_body`, presenting `token`
+        with the proof, or the exact `authorization` value given (the proof's ath still names `token`)."""
+        return self.client.send(method, path, lambda url: request_headers(token, proof, method, url, authorization=authorization),
+                                json_body, raw)
 
     def unregister(self, identity: Identity, access: str, proof: Proof) -> Exchange:
         path = self.endpoints.unregister.format(agent_id=identity.agent_id)

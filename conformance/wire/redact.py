@@ -141,6 +141,14 @@ def redact_body(value: object) -> object:
     return value
 
 
+def raw_text(content: bytes, secrets: list[str] | tuple[str, ...] = (), limit: int = 2000) -> str:
+    """A raw request body as text: bytes that are not UTF-8 as \\xNN, secrets blanked and tokens
+    shown as views, all before the cut at `limit` characters (a cut secret would not be recognised;
+    the suite sends at most 64 KB)."""
+    text = redact_text(content.decode("utf-8", "backslashreplace"), secrets)
+    return text if len(text) <= limit else text[:limit] + f" …(cut: {len(content)} bytes)"
+
+
 def redact_text(text: str, secrets: list[str] | tuple[str, ...] = ()) -> str:
     """`text` with each of `secrets` blanked and every token shown as its view (`token_view`)."""
     for secret in secrets:

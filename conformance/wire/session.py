@@ -20,12 +20,14 @@ from ..dpop.proofs import DEFECTS, own_key_of
 from ..dpop.tokens import ForgeRefused, Forger, jkt_of
 from ..spec.cases import NONCE_PROOFS, OPERATIONS, OPTIONAL_ENDPOINTS, REFRESH, REFRESH_CASES, TAMPERED_TOKENS, Case
 from ..spec.checks import ALG_SUBJECT, BODY_SUBJECT, Check, body_binding_checks
+from ..spec.requests import PHASE1, POLL, MalformedCase
 from ..spec.vocabulary import AUTO, MODE_CHOICES
 from .agent_endpoint import AgentEndpoint, KeyFetch
 from .client import DEFAULT_MAX_REQUESTS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_CAP, DEFAULT_RUN_TIMEOUT, TargetClient, TargetError
 from .exchange import Exchange
 from .flows import NO_PROOF, Endpoints, Flows, Identity, Proof
 from .algorithm_flows import AlgorithmFlows
+from .malformed_requests import MalformedRequests
 from .body_bindings import send_body_bindings
 from .operation_agents import PROVEN_SLOTS, AgentSlot, OperationAgents, Sourced
 from .records import BodyBinding, CaseResult, Issuance
@@ -84,7 +86,7 @@ class Discovery:
     algs: list[str]
 
 
-class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens):
+class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens, MalformedRequests):
     def __init__(self, settings: Settings):
         if settings.dpop_mode not in MODE_CHOICES:
             raise TargetError(f"--dpop-mode must be one of {', '.join(MODE_CHOICES)}, got {settings.dpop_mode!r}")
@@ -419,13 +421,13 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens):
 
     # --- situations
 
-    def result(self, case: Case) -> CaseResult:
+    def result(self, case: Case | MalformedCase) -> CaseResult:
         with self._lock:
             if case.id not in self._results:
                 self._results[case.id] = self._run_case(case)
             return self._results[case.id]
 
-    def recorded(self, case: Case) -> CaseResult | None:
+    def recorded(self, case: Case | MalformedCase) -> CaseResult | None:
         """The result of a situation already sent, without sending anything."""
         with self._lock:
             return self._results.get(case.id)
@@ -435,13 +437,15 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens):
         no temp token bound to key A?"""
         return self.forger is not None and self.state.temp_a is not None and jkt_of(self.state.temp_a) != self.key_a.thumbprint
 
-    def _run_case(self, case: Case) -> CaseResult:
+    def _run_case(self, case: Case | MalformedCase) -> CaseResult:
         result = self._send_case(case)
         result.forged = self._case_token.get(case.id) in self._forged
         result.key_url = self._key_urls.get(case.id)
         return result
 
-    def _send_case(self, case: Case) -> CaseResult:
+    def _send_case(self, case: Case | MalformedCase) -> CaseResult:
+        if isinstance(case, MalformedCase):
+            return self._send_malformed(case)
         if case.proof in NONCE_PROOFS and not self.nonce_issued():
             return CaseResult(None, NO_NONCE)  # a proof without the nonce of a target that gives none is simply valid
         if self.unlisted_alg(case):
@@ -473,7 +477,10 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens):
         return CaseResult(ex)
 
     def control_cases(self, endpoint: str) -> list[Case]:
-        """The defect-free requests that make the positive control of `endpoint`, in the order tried."""
+        """The defect-free requests that make the positive control of `endpoint`, in the order tried
+        (none for phase 1 and the poll: the main flow's are theirs)."""
+        if endpoint in (PHASE1, POLL):
+            return []
         if endpoint == REFRESH:
             return [Case(REFRESH, *REFRESH_CASES[self.resolve_mode()][0])]
         kinds = [("unbound", "none")] if self.resolve_mode() == "disabled" else [("bound", "valid"), ("unbound", "valid"), ("unbound", "none")]
@@ -481,6 +488,10 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens):
 
     def control_ok(self, endpoint: str) -> bool:
         """Did the endpoint accept some defect-free request in this run (the positive control)?"""
+        if endpoint in (PHASE1, POLL):
+            iss = self.issuance()
+            ex = {PHASE1: iss.phase1, POLL: iss.poll}[endpoint]  # the main flow's phase 1 with a proof by A, its poll
+            return ex is not None and ex.ok
         for case in self.control_cases(endpoint):
             ex = self.result(case).exchange
             if ex is not None and ex.ok:

@@ -24,6 +24,7 @@ from conformance.pytest_plugin.state import RECORD_KEY, STATE, RunState
 from conformance.spec.cases import Case, expect
 from conformance.spec.catalogue import problem_types, problem_uri
 from conformance.spec.checks import Check, fixed_checks, issuance_checks
+from conformance.spec.requests import expectation, situation_of
 from conformance.spec.vocabulary import FAIL, INCONCLUSIVE, MODES, PASS, SKIP, Verdict
 from conformance.wire.exchange import Exchange
 from conformance.wire.agent_endpoint import KeyFetch
@@ -226,7 +227,7 @@ class Row:
 
     @property
     def check(self) -> Check:
-        case = Case(*self.subject.split(":")) if self.judge in CASE_JUDGES else None
+        case = situation_of(self.subject) if self.judge in CASE_JUDGES else None
         return Check(self.requirement, self.subject, self.judge, case)
 
 
@@ -420,6 +421,31 @@ ROWS: list[Row] = [
     *case_rows("CHALLENGE-error", "ensure_challenge_error", "validate:missing:none", "disabled",
                {"no-error": refusal("authentication-failed", challenge='Bearer realm="arcp"')},
                {"error-without-credentials": refusal("authentication-failed", challenge='Bearer error="invalid_token"')}),
+    # malformed requests (§6, §7): a body refused with any 4xx, a junk Authorization header with 401
+    *case_rows("PROBLEM-malformed-refused", "ensure_outcome", "malformed:validate:not-json", "required",
+               {"400-invalid-input": refusal("invalid-input", challenge=None), "422": refusal("validation-failed", challenge=None),
+                "413": refusal("request-too-large", challenge=None), "401": refusal("authentication-failed")},
+               {"2xx": accepted(), "500": refusal("internal-error", challenge=None),
+                "502-text": exchange(502, "Bad Gateway", [("Content-Type", "text/html")])}),
+    *case_rows("PROBLEM-malformed-refused", "ensure_outcome", "malformed:phase1:wrong-type", "disabled",
+               {"422": refusal("validation-failed", challenge=None, where="phase1")}, {"200": token_response("temp")}),
+    *case_rows("TOKEN-malformed-auth", "ensure_outcome", "malformed:poll:auth-empty", "optional",
+               {"401": refusal("authentication-failed", where="poll", challenge='Bearer realm="arcp"')},
+               {"2xx": accepted("poll"), "400": refusal("invalid-input", challenge=None, where="poll"),
+                "403": refusal("authentication-failed", 403, challenge=None, where="poll"),
+                "500": refusal("internal-error", challenge=None, where="poll")}),
+    *case_rows("BIND-problem-type", "ensure_problem_type", "malformed:register:auth-unknown-scheme", "required",
+               {"authentication-failed": refusal("authentication-failed", where="register")},
+               {"token-invalid": refusal("token-invalid", where="register"),
+                "plain-text": exchange(401, "Unauthorized", [("Content-Type", "text/plain"), ("WWW-Authenticate", DPOP_TOKEN_ERROR)], where="register")}),
+    *case_rows("BIND-problem-type", "ensure_problem_type", "malformed:refresh:auth-odd-chars", "disabled",
+               {"authentication-failed": refusal("authentication-failed", where="refresh"), "token-invalid": refusal("token-invalid", where="refresh")},
+               {"dpop-invalid": refusal("dpop-invalid", where="refresh")}),
+    *case_rows("PROBLEM-content-type", "ensure_problem_content_type", "malformed:heartbeat:auth-odd-chars", "required",
+               {"problem+json": refusal("authentication-failed", where="heartbeat")},
+               {"plain-text": exchange(401, "Unauthorized", [("Content-Type", "text/plain"), ("WWW-Authenticate", DPOP_TOKEN_ERROR)], where="heartbeat")}),
+    *case_rows("CHALLENGE-present", "ensure_challenge_present", "malformed:validate:auth-unknown-scheme", "optional",
+               {"bearer": refusal("authentication-failed", challenge='Bearer realm="arcp"')}, {"absent": refusal("authentication-failed", challenge=None)}),
     # nonce (§5): refusals for the proof's nonce, at a resource and at phase 1
     *outcome_rows("PROOF-nonce-missing", "validate:bound:nonce-missing", "required", accept=False),
     *outcome_rows("PROOF-nonce-unknown", "register:bound:nonce-unknown", "optional", accept=False),
@@ -523,7 +549,7 @@ def verdict_of(row: Row) -> Verdict:
     if isinstance(row.given, Issuance):
         return judge_issuance(row.check, row.given)
     result = row.given if isinstance(row.given, CaseResult) else CaseResult(row.given, control_ok=row.control_ok)
-    return judge_case(row.check, expect(row.check.case, row.mode), result)
+    return judge_case(row.check, expectation(row.check.case, row.mode), result)
 
 
 @pytest.mark.parametrize("row", ROWS, ids=row_id)
