@@ -10,7 +10,8 @@ Small strategies, each doing one thing, composed into `fuzz_cases()`:
   `klass` says what a conformant server does with it: accept (benign), refuse (defective, with
   the catalogue requirement it breaks), or either (RFC 7515 lets the receiver choose);
 - `fuzz_cases()`: one example, a `FuzzCase`: a defect set (or the pseudo-defect "replay") plus
-  perturbations whose parts are disjoint from the defects' parts.
+  perturbations whose parts are disjoint from the defects' parts; or, given a strategy of
+  malformed bodies (`dpop.malformed_strategies.body_changes`), a valid proof with a malformed body.
 
 `proof_values` turns a FuzzCase into the DPoP header values to send (naming the key URL the
 caller serves where a defect names one: `key_url_serves`), and `twin` gives its defect-free twin
@@ -28,6 +29,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from .keys import SUPPORTED_ALGS, KeyPair, generate_key
+from .malformed import BodyChange
 from .proofs import _TARGETS, DEFECTS, ProofParts, _encode, encode_raw, proof_parts
 
 BENIGN, DEFECTIVE, EITHER = "benign", "defective", "either"
@@ -69,6 +71,7 @@ class FuzzCase:
     perturbations: tuple[Perturbation, ...] = ()
     endpoint: str = "validate"
     token: str = "bound"
+    body: BodyChange | None = None  # a malformed body (with a valid proof, no defect): it must be refused
 
     @property
     def replay(self) -> bool:
@@ -78,14 +81,15 @@ class FuzzCase:
         return [p for p in self.perturbations if p.klass == klass]
 
     def twin(self) -> "FuzzCase":
-        """The defect-free twin: the same benign perturbations, no defect, nothing defective or either."""
+        """The defect-free twin: the same benign perturbations, no defect, nothing defective or either, the valid body."""
         return FuzzCase((), tuple(self.items(BENIGN)), self.endpoint, self.token)
 
     def size_key(self) -> tuple:
         """Smaller is simpler: fewer defects, fewer odd items, fewer perturbations, fewer bytes."""
-        defects = len(self.defects) + len(self.items(DEFECTIVE))
+        defects = len(self.defects) + len(self.items(DEFECTIVE)) + (self.body is not None)
+        body = self.body.size() if self.body is not None else 0
         return (defects, len(self.items(EITHER)), len(self.perturbations),
-                sum(p.size() for p in self.perturbations), self.summary())
+                sum(p.size() for p in self.perturbations) + body, self.summary())
 
     def describe(self) -> dict:
         return {
@@ -93,12 +97,14 @@ class FuzzCase:
             "token": self.token,
             "defects": list(self.defects),
             "perturbations": [p.describe() for p in self.perturbations],
+            "body": self.body.describe() if self.body is not None else None,
         }
 
     def summary(self) -> str:
         defects = "+".join(self.defects) or "(none)"
         extra = "; ".join(p.describe() for p in self.perturbations)
-        return f"defects {defects}" + (f"; perturbations: {extra}" if extra else "; no perturbation")
+        body = f"; malformed body: {self.body.describe()}" if self.body is not None else ""
+        return f"defects {defects}" + (f"; perturbations: {extra}" if extra else "; no perturbation") + body
 
 
 # --- keys ------------------------------------------------------------------------------------
@@ -279,23 +285,31 @@ def _replay(endpoint, token) -> st.SearchStrategy[FuzzCase]:
         lambda items: FuzzCase((REPLAY,), _compatible((), items), endpoint, token))
 
 
-def fuzz_cases(*, endpoint: str = "validate", token: str = "bound") -> st.SearchStrategy[FuzzCase]:
+def fuzz_cases(*, endpoint: str = "validate", token: str = "bound",
+               bodies: st.SearchStrategy[BodyChange] | None = None) -> st.SearchStrategy[FuzzCase]:
     """One example: named defects (4 in 6), free-form defects only (1 in 6) or a replay (1 in 6),
-    with perturbations on other parts. Shrinks toward the first kind: one named defect, nothing else."""
+    with perturbations on other parts; given `bodies`, one in 7 is instead a valid proof with a
+    malformed body. Shrinks toward the first kind: one named defect, nothing else."""
     kinds = [_named(defect_sets(with_token=token != "missing"), endpoint, token), _free_form(endpoint, token), _replay(endpoint, token)]
-    return st.sampled_from([0, 0, 0, 0, 1, 2]).flatmap(lambda i: kinds[i])
+    weights = [0, 0, 0, 0, 1, 2]
+    if bodies is not None:
+        kinds.append(bodies.map(lambda change: FuzzCase((), (), endpoint, token, change)))
+        weights.append(3)
+    return st.sampled_from(weights).flatmap(lambda i: kinds[i])
 
 
-def corpus(*, endpoint: str = "validate", token: str = "bound") -> list[FuzzCase]:
+def corpus(*, endpoint: str = "validate", token: str = "bound", bodies: tuple[BodyChange, ...] = ()) -> list[FuzzCase]:
     """The seed corpus every run sends before the generated examples: each named defect alone,
-    one example of each defective perturbation kind, and a replay. Random generation within a
+    one example of each defective perturbation kind, a replay, and each of `bodies` (malformed
+    bodies with a valid proof). Random generation within a
     short budget misses single defects (a 30-example run draws each of some 25 names rarely); the
     corpus makes every run cover them, so the budget goes to combinations and perturbations."""
     def bad(kind, name, value):  # the defective perturbations no named defect stands for: wrong JSON types
         return FuzzCase((), (Perturbation(kind, DEFECTIVE, (name,), name, value, "PROOF-claims-missing"),), endpoint, token)
 
     named = [FuzzCase((name,), (), endpoint, token) for name in defect_names(with_token=token != "missing")]
-    return [*named, bad("iat-string", "iat", "<now as a string>"), bad("claim-type", "jti", 1), FuzzCase((REPLAY,), (), endpoint, token)]
+    malformed = [FuzzCase((), (), endpoint, token, change) for change in bodies]
+    return [*named, bad("iat-string", "iat", "<now as a string>"), bad("claim-type", "jti", 1), FuzzCase((REPLAY,), (), endpoint, token), *malformed]
 
 
 # --- building the proof ------------------------------------------------------------------------

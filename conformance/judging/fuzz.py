@@ -1,12 +1,14 @@
-"""Property fuzzing of DPoP proofs at the phase-2 endpoint (issue 5).
+"""Property fuzzing of DPoP proofs and request bodies at the phase-2 endpoint (issues 5, 15).
 
-One Hypothesis run per session (`FuzzRun.run`) sends a stream of examples (`strategies.fuzz_cases`)
+One Hypothesis run per session (`FuzzRun.run`) sends a stream of examples (`strategies.fuzz_cases`,
+malformed bodies from `malformed_strategies.body_changes`)
 with the session's bound temp token, records each example's exchanges and judges them with the
 pure `judge_example`. Per example the defect-free twin goes first: if it is not accepted the
 example says nothing (inconclusive). Properties, each a check `REQ@fuzz:validate`:
 
 - PROOF-defect-combinations: an example with a MUST-level defect is not accepted (a SHOULD-level
   defect alone accepted is a warning);
+- PROBLEM-malformed-refused: an example with a malformed body (and a valid proof) is refused with a 4xx;
 - PROBLEM-content-type, PROBLEM-members: every refusal is problem+json with the ARCP members;
 - BIND-problem-type: a refusal of a MUST-level defect, or of a replay, has type dpop-invalid (profile §6);
 - PROBLEM-no-5xx: no exchange (twin included) is answered with a 5xx;
@@ -23,10 +25,12 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from ..dpop.malformed_strategies import body_changes
 from ..dpop.strategies import DEFECTIVE, REPLAY, FuzzCase, corpus, fuzz_cases, key_url_serves, proof_values
 from ..spec.cases import Case, Expectation, defect_requirements
 from ..spec.catalogue import requirement
 from ..spec.checks import Check
+from ..spec.requests import BODY_VARIANTS, REQUIRED_MEMBERS
 from ..spec.vocabulary import FAIL, INCONCLUSIVE, MUST, PASS, SKIP, WARN, Verdict
 from ..wire.exchange import Exchange
 from ..wire.flows import Proof
@@ -41,8 +45,12 @@ DEFAULT_SECONDS = 60.0
 DEFAULT_SEED = 5449  # fixed: without --hypothesis-seed every run sends the same examples
 REQUESTS_PER_EXAMPLE = 3  # the budget: (corpus + examples) × 3 requests, shrinking included
 REFUSE = "PROOF-defect-combinations"
+MALFORMED = "PROBLEM-malformed-refused"
 # In the order an example's failure is raised to Hypothesis (the first failing one).
-PROPERTIES = ("PROOF-replay", REFUSE, "PROBLEM-no-5xx", "PROBLEM-content-type", "PROBLEM-members", "BIND-problem-type")
+PROPERTIES = ("PROOF-replay", REFUSE, MALFORMED, "PROBLEM-no-5xx", "PROBLEM-content-type", "PROBLEM-members", "BIND-problem-type")
+# The fixed malformed bodies every run sends first (spec.requests): one per way a body parser can
+# stumble (the text, the media type, a member's type); the generated ones combine such changes.
+CORPUS_BODIES = tuple(BODY_VARIANTS["validate"][v] for v in ("not-json", "text-plain", "wrong-type"))
 _PROBLEM = Expectation(REFUSE, False, (), ("dpop-invalid",), "BIND-problem-type")
 
 
@@ -92,7 +100,14 @@ def judge_example(case: FuzzCase, twin: Exchange | None, ex: Exchange | None) ->
         return result  # the twin was not accepted (or the example not answered): says nothing
     result.outcome = "accepted" if ex.ok else "refused"
     must, should = defect_levels(case)
-    if case.replay:
+    if case.body is not None:
+        if ex.ok:
+            v[MALFORMED] = Verdict(FAIL, f"accepted a malformed body: {ex.summary()}")
+        elif not 400 <= ex.status < 500:
+            v[MALFORMED] = Verdict(FAIL, f"a malformed body was not refused with a 4xx: {ex.summary()}")
+        else:
+            v[MALFORMED] = Verdict(PASS)
+    elif case.replay:
         if ex.ok:
             v["PROOF-replay"] = Verdict(FAIL, f"the second use of a proof was accepted: {ex.summary()}")
         elif not 400 <= ex.status < 500:  # as validate:bound:replay: a refusal is a 4xx (a 5xx is no refusal)
@@ -147,7 +162,7 @@ class FuzzRun(ExplorationRun):
 
     @cached_property
     def corpus(self) -> list[FuzzCase]:  # the budget reads it once per example
-        return corpus()
+        return corpus(bodies=CORPUS_BODIES)
 
     @property
     def budget(self) -> int:
@@ -180,12 +195,14 @@ class FuzzRun(ExplorationRun):
         from hypothesis import HealthCheck, Phase, Verbosity, example, given, seed, settings
 
         phases = (Phase.generate, Phase.shrink) if raise_for else (Phase.explicit, Phase.generate)
+        # only the member names and JSON types of the valid body are drawn from: the same seed, the same examples
+        bodies = body_changes(self.session.flows.phase2_body(self._who), REQUIRED_MEMBERS["validate"])
 
         @seed(self.settings.seed)
         @settings(max_examples=self.settings.examples, deadline=None, database=None, derandomize=False,
                   suppress_health_check=list(HealthCheck), phases=phases,
                   report_multiple_bugs=False, verbosity=Verbosity.quiet, print_blob=False)
-        @given(fuzz_cases())
+        @given(fuzz_cases(bodies=bodies))
         def probe(case: FuzzCase) -> None:
             result = self._example(case)
             verdict = None if result is None or raise_for is None else result.verdicts.get(raise_for)
@@ -213,6 +230,10 @@ class FuzzRun(ExplorationRun):
             values = tuple(proof_values(case.twin(), key, self._url, access_token=self._token, nonce=self.session.client.nonce))
             twin = flows.phase2(self._who, self._token, Proof(replay=values))
             ex = flows.phase2(self._who, self._token, Proof(replay=values)) if twin.ok else None
+        elif case.body is not None:  # the valid request, then the same with the malformed body
+            twin = flows.phase2(self._who, self._token, _FuzzProof(case.twin(), key))
+            raw = case.body.apply(flows.phase2_body(self._who))
+            ex = flows.send_malformed("POST", self.session.endpoints.validate, self._token, _FuzzProof(case, key), raw=raw) if twin.ok else None
         else:
             twin = flows.phase2(self._who, self._token, _FuzzProof(case.twin(), key))
             proof = _FuzzProof(case, key, self.session.key_b, self._key_url(case))

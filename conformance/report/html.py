@@ -222,7 +222,8 @@ def fuzz_section(doc: dict) -> str:
             example = "–"
         else:
             perturbations = "".join(f"<li>{_e(p)}</li>" for p in ex["perturbations"]) or "<li>none</li>"
-            example = (f'defects <b>{_e(" + ".join(ex["defects"]))}</b> ({_e(ex["outcome"])}); perturbations:<ul>{perturbations}</ul>'
+            body = f'malformed body: <b>{_e(ex["body"])}</b>; ' if ex.get("body") else ""  # absent in older results
+            example = (f'{body}defects <b>{_e(" + ".join(ex["defects"]) or "none")}</b> ({_e(ex["outcome"])}); perturbations:<ul>{perturbations}</ul>'
                        f'<small>{_e(ex["message"][:500])}</small>')
         rows.append(f'<tr><td>{_verdict(prop["verdict"])}</td><td><a href="#check-{_e(check_id)}">{_e(check_id)}</a></td><td>{example}</td></tr>')
     return (

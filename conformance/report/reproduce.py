@@ -140,7 +140,8 @@ def situation(check: Check, mode: str, exploration: ExplorationRun | None = None
     if exploration is not None:
         s = exploration.settings
         if exploration.name == "fuzz":
-            return f"DPoP proofs fuzzed at phase 2 with the run's bound temp token: seed {s.seed}, {s.examples} examples after the fixed corpus"
+            return (f"DPoP proofs and malformed request bodies fuzzed at phase 2 with the run's bound temp token: seed {s.seed}, "
+                    f"{s.examples} examples after the fixed corpus")
         return f"the registration state machine: seed {s.seed}, {s.examples} examples of up to {s.steps} steps"
     case = check.case
     if case is None and check.subject.startswith(ALG_SUBJECT):

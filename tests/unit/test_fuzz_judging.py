@@ -3,8 +3,9 @@ failing server per property; and the fixed corpus the fuzzing starts with. (End 
 the embedded model: tests/e2e/test_fuzz.py.)"""
 import json
 
-from conformance.judging.fuzz import PROPERTIES, REFUSE, fuzz_checks, judge_example
+from conformance.judging.fuzz import CORPUS_BODIES, MALFORMED, PROPERTIES, REFUSE, fuzz_checks, judge_example
 from conformance.judging.problems import PROBLEM_MEDIA_TYPE
+from conformance.dpop.malformed import BodyChange
 from conformance.dpop.strategies import DEFECTIVE, REPLAY, FuzzCase, Perturbation, corpus
 from conformance.wire.exchange import Exchange
 
@@ -14,6 +15,7 @@ HTM = FuzzCase(("htm-wrong",))
 IAT_FUTURE = FuzzCase(("iat-future",))
 REPLAYED = FuzzCase((REPLAY,))
 RANDOM_TYP = FuzzCase((), (Perturbation("typ-random", DEFECTIVE, ("typ",), "typ", "jwt", "PROOF-typ"),))
+NOT_JSON = FuzzCase((), body=BodyChange(text="truncated"))
 
 
 def answer(status, slug=None, content_type=PROBLEM_MEDIA_TYPE, **members):
@@ -31,7 +33,7 @@ def verdicts(case, twin, ex):
 
 
 def test_a_conformant_refusal_passes_every_property():
-    assert verdicts(HTM, OK, DPOP_INVALID) == {req: "pass" for req in PROPERTIES if req != "PROOF-replay"}
+    assert verdicts(HTM, OK, DPOP_INVALID) == {req: "pass" for req in PROPERTIES if req not in ("PROOF-replay", MALFORMED)}
     assert verdicts(RANDOM_TYP, OK, DPOP_INVALID)[REFUSE] == "pass"
     assert verdicts(REPLAYED, OK, DPOP_INVALID)["PROOF-replay"] == "pass"
 
@@ -41,6 +43,16 @@ def test_accepting_a_must_defect_fails_and_a_should_defect_warns():
     assert verdicts(RANDOM_TYP, OK, OK)[REFUSE] == "fail"
     assert verdicts(IAT_FUTURE, OK, OK)[REFUSE] == "warn"
     assert verdicts(IAT_FUTURE, OK, DPOP_INVALID)[REFUSE] == "pass"
+
+
+def test_a_malformed_body_is_refused_with_a_4xx_problem():
+    invalid_input = answer(400, "invalid-input")
+    assert verdicts(NOT_JSON, OK, invalid_input) == {MALFORMED: "pass", "PROBLEM-no-5xx": "pass", "PROBLEM-content-type": "pass",
+                                                     "PROBLEM-members": "pass"}
+    assert verdicts(NOT_JSON, OK, OK)[MALFORMED] == "fail"
+    assert verdicts(NOT_JSON, OK, answer(500, "internal-error"))[MALFORMED] == "fail"
+    assert verdicts(NOT_JSON, OK, answer(400, "invalid-input", content_type="text/plain"))["PROBLEM-content-type"] == "fail"
+    assert NOT_JSON.twin().body is None and NOT_JSON.size_key()[:3] == (1, 0, 0)  # the twin sends the valid body
 
 
 def test_accepting_a_replay_fails():
@@ -75,9 +87,12 @@ def test_no_fuzz_checks_in_disabled_mode():
     assert [c.id for c in fuzz_checks("required")] == [f"{req}@fuzz:validate" for req in PROPERTIES]
 
 
-def test_the_corpus_is_each_named_defect_alone_then_wrong_types_then_a_replay():
+def test_the_corpus_is_each_named_defect_alone_then_wrong_types_then_a_replay_then_malformed_bodies():
     from conformance.dpop.strategies import defect_names
 
+    with_bodies = corpus(bodies=CORPUS_BODIES)
+    assert [c.body for c in with_bodies[-len(CORPUS_BODIES):]] == list(CORPUS_BODIES)
+    assert all(c.defects == () and c.perturbations == () for c in with_bodies[-len(CORPUS_BODIES):])
     cases, named = corpus(), defect_names()
     assert [c.defects for c in cases[:len(named)]] == [(name,) for name in named]
     assert all(c.perturbations == () for c in cases[:len(named)])
