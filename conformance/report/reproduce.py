@@ -41,7 +41,7 @@ from ..spec.vocabulary import FAIL, INCONCLUSIVE, INFO, WARN, graded
 from ..wire.client import TargetError
 from ..wire.exchange import Exchange
 from ..wire.flows import OPERATION_REQUESTS, Endpoints
-from ..wire.redact import printable
+from ..wire.redact import printable, raw_text, redact_header
 from ..wire.session import ENV, ConformanceSession, Settings
 from . import transcript
 from .results import tool_version
@@ -116,7 +116,27 @@ def plan_for(session: ConformanceSession, check: Check, *, spec: str, seen: tupl
     }
     if exploration is not None:
         plan["exploration"] = {"name": exploration.name, "settings": asdict(exploration.settings)}
+    if isinstance(check.case, MalformedCase):
+        plan["sent"] = malformed_sent(session, check.case)
     return plan
+
+
+SENT_BODY = 2000  # characters of a malformed body kept in a plan
+
+
+def malformed_sent(session: ConformanceSession, case: MalformedCase) -> dict | None:
+    """What the run sent of a malformed request's malformed part: the Content-Type and raw body, or
+    the Authorization header (a token in it as its view), secrets blanked. The reproducer sends the
+    same variant again, around fresh identities, tokens and proofs."""
+    result = session.recorded(case)
+    ex = result.exchange if result is not None else None
+    if ex is None:
+        return None
+    if case.junk_auth:
+        value = next((v for k, v in ex.request_headers if k.lower() == "authorization"), None)
+        return {"authorization": redact_header("Authorization", value) if value else value}
+    raw = ex.request_raw
+    return {"content_type": raw.content_type, "body": raw_text(raw.content, ex.request_secrets(), SENT_BODY), "bytes": len(raw.content)}
 
 
 def _forged(session: ConformanceSession, check: Check, exploration: ExplorationRun | None) -> bool:
@@ -207,8 +227,8 @@ def expected(check: Check, mode: str) -> str:
     if exp.accept:
         return f"accepted (2xx) [{exp.requirement}]"
     statuses = " or ".join(map(str, exp.statuses)) or "any 4xx"
-    types = " or ".join(exp.types) or "any type"
-    return f"refused with {statuses}, problem type {types} [{exp.requirement}]"
+    types = f", problem type {' or '.join(exp.types)}" if exp.types else " (a problem+json)"
+    return f"refused with {statuses}{types} [{exp.requirement}]"
 
 
 # --- running a plan ------------------------------------------------------------------------------
@@ -246,6 +266,8 @@ def reproduce(plan: dict, *, target_url: str | None = None, environ: dict | None
     write(f"  situation:   {plan['situation']}")
     write(f"  expected:    {plan['expected']}")
     write(f"  the run saw: {plan['seen']['verdict']}: {plan['seen']['message']}")
+    if plan.get("sent"):
+        write(f"  the run sent: {json.dumps(plan['sent'], ensure_ascii=True)[:600]}")
     model = session = None
     try:
         settings, model = _settings(plan, target_url, environ)

@@ -23,12 +23,13 @@ def _cut(text: str, limit: int) -> str:
 
 def _credential(name: str, value: str) -> list[str]:
     """An Authorization or DPoP header: the scheme and fingerprint, then what the token says."""
-    scheme, token = ("", value.strip()) if name.lower() == "dpop" else (value.partition(" ")[0], value.partition(" ")[2].strip())
+    scheme, token, odd = ("", value.strip(), "") if name.lower() == "dpop" else redact.split_credentials(value)
+    odd = f" followed by {_json(odd)}" if odd else ""  # a junk header's odd characters (never part of a token)
     if not token:
-        return [f"> {name}: {scheme or '<empty>'}"]
+        return [f"> {name}: {scheme or '<empty>'}{odd}"]
     fingerprint, header, claims = redact.token_parts(token)
     kind = "proof" if name.lower() == "dpop" else "token"
-    lines = [f"> {name}: {scheme + ' ' if scheme else ''}<{kind} {fingerprint}>"]
+    lines = [f"> {name}: {scheme + ' ' if scheme else ''}<{kind} {fingerprint}>{odd}"]
     if header is not None:
         lines.append(f">     header {_cut(_json(header), 1000)}")
         lines.append(f">     claims {_cut(_json(claims), 1000) if claims is not None else '(not JSON)'}")

@@ -101,7 +101,9 @@ class MalformedCase:
     def describe(self) -> str:
         """In words: the request and what is malformed about it."""
         what = AUTH_TEXT[self.variant] if self.junk_auth else f"a body with {self.body_change.describe()}"
-        return f"{ENDPOINT_TEXT[self.endpoint]} with {what}; everything else valid (the token and DPoP proof the mode needs)"
+        rest = {PHASE1: "the agent key and a DPoP proof by key A", POLL: "the path of the main flow's validation"}.get(
+            self.endpoint, "the token and DPoP proof the mode needs")
+        return f"{ENDPOINT_TEXT[self.endpoint]} with {what}; everything else valid ({rest})"
 
 
 def malformed_cases() -> list[MalformedCase]:

@@ -160,12 +160,32 @@ def redact_text(text: str, secrets: list[str] | tuple[str, ...] = ()) -> str:
     return _tokens_in(text, token_view)
 
 
+_TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 9110 §11.4: what credentials of Bearer and DPoP are made of
+
+
+def split_credentials(value: str) -> tuple[str, str, str]:
+    """(scheme, token, odd) of an Authorization value: the token is the token68 run after the
+    scheme; `odd` the characters after it that no token68 has (a junk header's, the suite's own),
+    anything else of the value left out, so that no part of a token shows."""
+    scheme, _, credentials = value.partition(" ")
+    credentials = credentials.strip()
+    match = _TOKEN68.match(credentials)
+    token = match.group(0) if match else ""
+    odd = "".join(ch for ch in credentials[len(token):] if not _TOKEN68.fullmatch(ch))
+    return scheme, token, odd
+
+
 def redact_header(name: str, value: str, secrets: list[str] | tuple[str, ...] = ()) -> str:
     """A request header as the outputs show it: credentials as token views, never whole."""
     lname = name.lower()
     if lname == "authorization":
-        scheme, _, token = value.partition(" ")
-        return f"{scheme} {token_view(token.strip(), 'token')}" if token else "<credentials>"
+        if not value:
+            return "(empty)"
+        scheme, token, odd = split_credentials(value)
+        if not (token or odd):
+            return "<credentials>"
+        shown = f"{scheme} {token_view(token, 'token')}" if token else scheme
+        return shown + (f" followed by {json.dumps(odd)}" if odd else "")
     if lname == "dpop":
         return token_view(value.strip(), "proof")
     return redact_text(value, secrets)

@@ -152,8 +152,16 @@ REPRODUCIBLE = [
     ("required", "PROOF-key-reference@heartbeat:bound:kid-instead", ("kid-lookup-accepted",)),
     ("optional", "PROOF-key-reference@validate:bound:jku-instead", ("jku-fetched",)),
     ("optional", "PROOF-key-url-not-fetched@register:bound:x5u-instead", ("jku-fetched",)),
+    # malformed requests: raw bodies and junk Authorization headers, sent again as recorded
+    ("disabled", "PROBLEM-malformed-refused@malformed:validate:not-json", ("500-on-malformed-json",)),
+    ("required", "PROBLEM-no-5xx@malformed:phase1:text-plain", ("500-on-wrong-content-type",)),
+    ("optional", "PROBLEM-malformed-refused@malformed:metrics-post:wrong-type", ("500-on-wrong-member-type",)),
+    ("required", "PROBLEM-content-type@malformed:register:not-utf8", ("plain-text-malformed-error",)),
+    ("optional", "BIND-problem-type@malformed:poll:auth-odd-chars", ("plain-text-junk-auth",)),
+    ("disabled", "TOKEN-malformed-auth@malformed:refresh:auth-unknown-scheme", ("any-auth-scheme",)),
     # the searches: re-run with the same seed and budget
     ("required", "PROOF-replay@fuzz:validate", ("accept-replay",)),
+    ("optional", "PROBLEM-malformed-refused@fuzz:validate", ("500-on-wrong-content-type",)),
     ("optional", "ISSUE-single-use@stateful", ("validated-reusable",)),
 ]
 
@@ -174,12 +182,14 @@ def test_the_plan_reproduces_the_fault_and_not_without_it(mode, check_id, faults
             session.close()
         assert outcome in (FAIL, WARN), plan["seen"]
         # the secret is asked for only where the run forged a token the verdict stands on
-        forged = check.case is not None and (check.case.token in ("legacy", "expired") or "temp-no-cnf" in faults
-                                             or own_key_of(check.case.proof) is not None)
+        forged = check.case is not None and (getattr(check.case, "token", None) in ("legacy", "expired") or "temp-no-cnf" in faults
+                                             or own_key_of(getattr(check.case, "proof", "")) is not None)
         assert plan["needs"] == {"agent_key": True, "jwt_secret": forged}
         code, out = run_plan(plan, model, jwt_secret=forged)
     assert code == EXIT_REPRODUCED, out[-3000:]
     assert f"REPRODUCED: {check_id}" in out and "look at: " in out and "--- " in out
+    if "@malformed:" in check_id:  # what the run sent of the malformed part, and the same variant sent again
+        assert plan["sent"] and "the run sent: " in out
     clean = clean_model(mode, **fault_options(faults))  # without the fault, with the options it needs
     code, out_clean = run_plan(plan, clean, jwt_secret=forged)  # the same plan, pointed at a server without the fault
     assert code == EXIT_NOT_REPRODUCED, out_clean[-3000:]

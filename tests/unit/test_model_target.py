@@ -103,6 +103,64 @@ def test_garbage_proof_and_body_get_4xx_problems(client_for):
         assert response.headers["content-type"] == "application/problem+json"
 
 
+PHASE1_BODY = '{"agent_id": "unit-agent", "agent_type": "testing", "agent_key": "%s"}'
+
+
+@pytest.mark.parametrize("content_type, content, status, slug", [
+    ("application/json; charset=utf-8", PHASE1_BODY, 200, None),  # the valid request, its media type written otherwise
+    ("application/json", PHASE1_BODY[:-1], 400, "invalid-input"),  # not JSON
+    ("text/plain", PHASE1_BODY, 400, "invalid-input"),  # JSON as another media type
+    (None, PHASE1_BODY, 400, "invalid-input"),
+    ("application/json", "", 400, "invalid-input"),
+    ("application/json", PHASE1_BODY.replace("unit-agent", "unit-agent\udcff"), 400, "invalid-input"),  # not UTF-8
+    ("application/json", "[]", 422, "validation-failed"),
+    ("application/json", PHASE1_BODY.replace('"unit-agent"', '["unit-agent"]'), 422, "validation-failed"),
+    ("application/json", PHASE1_BODY.replace('"agent_type": "testing", ', ""), 422, "validation-failed"),
+    ("application/json", PHASE1_BODY.replace("unit-agent", "a" * 20000), 413, "request-too-large"),
+])
+def test_malformed_bodies_get_4xx_problems(client_for, content_type, content, status, slug):
+    client, config = client_for("disabled")
+    headers = {"Content-Type": content_type} if content_type else {}
+    body = (content % config.agent_key if "%s" in content else content).encode("utf-8", "surrogateescape")
+    response = client.post("/auth/agent/request_temp_token", headers=headers, content=body)
+    assert response.status_code == status, response.text
+    if slug:
+        assert response.headers["content-type"] == "application/problem+json" and response.json()["type"].endswith("/" + slug)
+
+
+def test_junk_authorization_headers_get_401_authentication_failed(client_for):
+    client, _ = client_for("required")
+    for value in ("Token not-a-jwt", "", "Bearer not-a-jwt\x01\x7f<>", "Bearer a b"):
+        response = client.post("/tokens/refresh", headers=[("Authorization", value)])
+        assert response.status_code == 401 and response.json()["type"].endswith("/authentication-failed"), value
+        assert response.headers["www-authenticate"].startswith("DPoP ")
+
+
+@pytest.mark.parametrize("fault, content_type, content, status, media_type", [
+    ("500-on-malformed-json", "application/json", b"{", 500, "application/problem+json"),
+    ("500-on-wrong-content-type", "text/plain", b"{}", 500, "application/problem+json"),
+    ("500-on-wrong-member-type", "application/json", b"[]", 500, "application/problem+json"),
+    ("plain-text-malformed-error", "application/json", b"{", 400, "text/plain; charset=utf-8"),
+])
+def test_the_malformed_body_faults_mishandle_only_their_kind(fault, content_type, content, status, media_type):
+    with start_model("disabled", (fault,)) as server:
+        response = httpx.post(server.url + "/auth/agent/request_temp_token", headers={"Content-Type": content_type}, content=content)
+        assert (response.status_code, response.headers["content-type"]) == (status, media_type)
+        other = b'{"agent_id": "unit-agent"}'  # another kind of malformed body: refused as the strict model does
+        response = httpx.post(server.url + "/auth/agent/request_temp_token", headers={"Content-Type": "application/json"}, content=other)
+        assert response.status_code == 422 and response.headers["content-type"] == ("text/plain; charset=utf-8" if "plain" in fault else "application/problem+json")
+
+
+def test_the_junk_authorization_faults():
+    with start_model("optional", ("plain-text-junk-auth",)) as server:
+        response = httpx.post(server.url + "/tokens/refresh", headers={"Authorization": "Token x"})
+        assert response.status_code == 401 and response.headers["content-type"].startswith("text/plain") and "www-authenticate" in response.headers
+        assert httpx.post(server.url + "/tokens/refresh").headers["content-type"] == "application/problem+json"  # a missing header is no junk
+    with start_model("disabled", ("any-auth-scheme",)) as server:
+        response = httpx.post(server.url + "/tokens/refresh", headers={"Authorization": "Token not-a-jwt"})
+        assert response.json()["type"].endswith("/token-invalid")  # taken for a Bearer token
+
+
 def test_phase1_binds_the_temp_token_to_the_proving_key(client_for):
     client, config = client_for("optional")
     key = generate_key("EdDSA")

@@ -38,3 +38,19 @@ def test_a_request_secret_echoed_in_a_response_is_blanked_even_json_escaped():
     assert redact.request_secrets({"agent_key": key, "agent_id": "abcdefgh"}) == [key]
     echoed = json.dumps({"input": {"agent_key": key}})
     assert key not in redact.redact_text(echoed, [key]) and json.dumps(key)[1:-1] not in redact.redact_text(echoed, [key])
+
+
+def test_a_junk_authorization_header_shows_its_odd_characters_and_never_more_of_a_token():
+    from conformance.wire.redact import raw_text, redact_header
+
+    jwt_like = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln"
+    shown = redact_header("Authorization", f"Bearer {jwt_like}\x01\x7f\"<>")
+    assert jwt_like not in shown and shown.endswith('followed by "\\u0001\\u007f\\"<>"')
+    assert redact_header("Authorization", "") == "(empty)"
+    assert "SECRET" not in redact_header("Authorization", "Bearer abc.def.ghi!SECRET")  # only the odd characters of what follows
+    assert redact_header("Authorization", f"Token {jwt_like}").startswith("Token <token sha256:")
+    # a raw body: secrets blanked before the cut, bytes that are not UTF-8 made visible
+    body = ('{"agent_key": "k-123456789", "x": "' + "a" * 3000 + '"}').encode() + b"\xff"
+    text = raw_text(body, ["k-123456789"], 100)
+    assert "k-123456789" not in text and text.endswith(f"…(cut: {len(body)} bytes)")
+    assert raw_text(b'{"a": "\xff\xfe"}') == '{"a": "\\xff\\xfe"}'
