@@ -3,7 +3,7 @@ one-defect minimal example for a fault, the same examples for the same seed. (Ju
 synthetic exchanges: tests/unit/test_fuzz_judging.py.)"""
 import pytest
 
-from conformance.judging.fuzz import REFUSE
+from conformance.judging.fuzz import CORPUS_BODIES, MALFORMED, REFUSE
 from conformance.dpop.strategies import corpus, defect_names
 from support.suite_run import run_suite
 
@@ -20,9 +20,10 @@ def test_the_fault_free_model_has_no_fuzz_failure(tmp_path, target):
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert {c["verdict"] for c in doc["checks"]} <= {"pass", "skip"}
     fuzz = doc["fuzz"]
-    # each defect the fuzzers combine alone (not those with a key of their own), two claim types, a replay
-    assert fuzz["corpus_examples"] == len(corpus()) == len(defect_names()) + 3
-    examples = 30 + len(corpus())
+    # each defect the fuzzers combine alone (not those with a key of their own), two claim types, a replay, malformed bodies
+    corpus_size = len(corpus(bodies=CORPUS_BODIES))
+    assert fuzz["corpus_examples"] == corpus_size == len(defect_names()) + 3 + len(CORPUS_BODIES)
+    examples = 30 + corpus_size
     assert fuzz["examples_run"] == examples and fuzz["inconclusive"] == 0 and fuzz["requests"] <= 3 * examples
     assert fuzz["defect_sets"] > 20
 
@@ -58,6 +59,15 @@ def test_a_500_on_a_wrong_claim_type_is_found_only_by_the_fuzzer(tmp_path):
     example = doc["fuzz"]["properties"]["PROBLEM-no-5xx@fuzz:validate"]["minimal_example"]
     assert example["defects"] == [] and len(example["perturbations"]) == 1 and example["perturbations"][0].startswith("iat-string")
     assert "the example was answered POST /auth/agent/validate_compliance -> 500" in example["message"]
+
+
+def test_a_malformed_body_fault_is_found_with_a_body_of_the_corpus(tmp_path):
+    proc, doc = run_fuzz(tmp_path, "model:optional:500-on-wrong-content-type")
+    assert proc.returncode == 1
+    assert sorted(c["id"] for c in doc["checks"] if c["verdict"] == "fail") == [f"{MALFORMED}@fuzz:validate", "PROBLEM-no-5xx@fuzz:validate"]
+    example = doc["fuzz"]["properties"][f"{MALFORMED}@fuzz:validate"]["minimal_example"]
+    assert example["defects"] == [] and example["perturbations"] == [] and "Content-Type" in example["body"]
+    assert "a malformed body was not refused with a 4xx: POST /auth/agent/validate_compliance -> 500" in example["message"]
 
 
 def test_the_same_seed_sends_the_same_examples_and_another_seed_others(tmp_path):
