@@ -24,9 +24,6 @@ class Exchange:
     request_headers: HeaderList
     request_json: object = None
     status: int | None = None
-    # A body sent as bytes (a malformed request): its Content-Type is among request_headers, and
-    # request_json is None. Its `source`, the valid body it was made from, names its secrets.
-    request_raw: RawBody | None = None
     response_headers: HeaderList = field(default_factory=list)
     body_text: str = ""
     truncated: bool = False
@@ -38,6 +35,9 @@ class Exchange:
     # The attempt before this one, refused for its DPoP nonce and so retried once with the target's
     # fresh DPoP-Nonce (wire.client): kept, so that the report shows both. None: not retried.
     retried_after: "Exchange | None" = None
+    # A body sent as bytes (a malformed request): its Content-Type is among request_headers, and
+    # request_json is None. Its `source`, the valid body it was made from, names its secrets.
+    request_raw: RawBody | None = None
 
     @property
     def ok(self) -> bool:
