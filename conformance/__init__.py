@@ -3,7 +3,7 @@
 The package is layered; a module imports only from its own layer and the layers below it
 (tests/unit/test_layers.py enforces it):
 
-    dpop/           keys, proofs, tokens, Hypothesis strategies: pure generation, no I/O
+    dpop/           keys, proofs, tokens, malformed bodies, Hypothesis strategies: pure generation, no I/O
     spec/           the contract as data: vocabulary, requirement catalogue, situations, checks
     wire/           I/O with the target: exchanges, the client, flows, the agent endpoint, the session
     judging/        judges over recorded exchanges, the fuzz run and the state machine
