@@ -9,6 +9,7 @@ The body is the bytes _send_once puts on the wire (json.dumps of the JSON body),
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import time
@@ -26,15 +27,20 @@ def _install() -> None:
     if getattr(original, "_bench_wrapped", False):
         return
 
-    def _send_once(self, method, url, headers, json_body):
+    def _send_once(self, method, url, headers, json_body, raw_body=None):
         wall, started = time.time(), time.perf_counter()
-        exchange = original(self, method, url, headers, json_body)
+        exchange = original(self, method, url, headers, json_body, raw_body)
         send_headers = [list(h) for h in headers]
-        body = None
-        if json_body is not None:
+        body = body_b64 = None
+        if raw_body is not None:  # a malformed request's exact bytes (maybe not UTF-8) and its Content-Type
+            body_b64 = base64.b64encode(raw_body.content or b"").decode("ascii")
+            if raw_body.content_type is not None:
+                send_headers.append(["Content-Type", raw_body.content_type])
+        elif json_body is not None:
             body = json.dumps(json_body)
             send_headers.append(["Content-Type", "application/json"])
         _RECORDS.append({
+            "body_b64": body_b64,
             "method": method,
             "url": url,
             "headers": send_headers,
