@@ -464,6 +464,12 @@ _NO_CHECKS = {
 }
 
 
+def defect_parts(name: str) -> tuple[str, ...]:
+    """The parts of a proof the defect `name` changes (an own key: the jwk and the signature too);
+    two defects that share a part do not compose."""
+    return (_TARGETS[name], *_CONTAINS.get(_TARGETS[name], ()))
+
+
 def _check(names: list[str], access_token: str | None, other_key: KeyPair | None, key_url: str | None = None) -> None:
     seen: dict[str, str] = {}
     for name in names:
@@ -476,7 +482,7 @@ def _check(names: list[str], access_token: str | None, other_key: KeyPair | None
             raise ValueError(f"defect {name!r} needs other_key")
         if defect.key_url_serves and not key_url:
             raise ValueError(f"defect {name!r} needs key_url (a URL serving the {defect.key_url_serves})")
-        parts = (_TARGETS[name], *_CONTAINS.get(_TARGETS[name], ()))
+        parts = defect_parts(name)
         for part in parts:
             if part in seen:
                 raise ValueError(f"defects {seen[part]!r} and {name!r} both change the {part}")

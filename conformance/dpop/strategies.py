@@ -4,8 +4,7 @@ Small strategies, each doing one thing, composed into `fuzz_cases()`:
 
 - `algs()`, `keys()`: proof algorithms and (fixed, cached) keys for them;
 - `defect_sets()`: non-empty sets of named defects of `conformance.dpop.proofs.DEFECTS` that compose
-  (never two on the same part of the proof, see `proofs._TARGETS`), own-key defects left out
-  (`defect_names`);
+  (never two on the same part of the proof, see `proofs.defect_parts`);
 - `benign()`, `defective()`, `either()`: free-form perturbations, each a `Perturbation` whose
   `klass` says what a conformant server does with it: accept (benign), refuse (defective, with
   the catalogue requirement it breaks), or either (RFC 7515 lets the receiver choose);
@@ -30,7 +29,7 @@ from hypothesis import strategies as st
 
 from .keys import SUPPORTED_ALGS, KeyPair, generate_key
 from .malformed import BodyChange
-from .proofs import _TARGETS, DEFECTS, ProofParts, _encode, encode_raw, proof_parts
+from .proofs import _TARGETS, DEFECTS, ProofParts, _encode, defect_parts, encode_raw, proof_parts
 
 BENIGN, DEFECTIVE, EITHER = "benign", "defective", "either"
 REPLAY = "replay"  # the pseudo-defect: a valid proof sent twice
@@ -126,21 +125,29 @@ def keys() -> st.SearchStrategy[KeyPair]:
 # --- named defects -----------------------------------------------------------------------------
 
 def defect_names(*, with_token: bool = True) -> list[str]:
-    """The named defects the fuzzers combine. Not those whose proof names a key of its own
-    (Defect.own_key): the fuzz run presents the token bound to key A, which a conformant server
-    may refuse for the binding first (dpop-binding-mismatch), so they would judge nothing; the
-    fixed matrix presents them with a token bound to their own key."""
-    return [name for name, d in DEFECTS.items() if (with_token or not d.needs_token) and not d.own_key]
+    """The named defects the fuzzers combine. Those whose proof names a key of its own
+    (Defect.own_key) are among them: presented with the token bound to key A, such a proof is
+    refused for its key or for the binding (judging.fuzz accepts either problem type)."""
+    names = [name for name, d in DEFECTS.items() if with_token or not d.needs_token]
+    return sorted(names, key=lambda name: DEFECTS[name].own_key)  # last: shrinking goes to key A's proofs
+
+
+def _part_keys() -> tuple:
+    """One function per part of a proof that a defect's changes may contain besides its own
+    (proofs.defect_parts: an own key changes the jwk and the signature too): unique under each,
+    no two defects of a set change one part."""
+    contained = sorted({p for name in DEFECTS for p in defect_parts(name)[1:]})
+    return (lambda d: _TARGETS[d], *(lambda d, part=part: part if part in defect_parts(d) else d for part in contained))
 
 
 def defect_sets(*, with_token: bool = True, max_size: int = 3) -> st.SearchStrategy[tuple[str, ...]]:
-    """Non-empty sets of named defects, at most one per part of the proof; shrinks to one defect."""
+    """Non-empty sets of named defects that compose (at most one per part of the proof); shrinks to one defect."""
     names = defect_names(with_token=with_token)
     # at least half the sets are single defects (what a server most often misses alone); the
     # size drawn is a bound, not the length, so shrinking deletes defects one by one and keeps
     # the one that matters (a fixed length would drop all but the first)
     sizes = st.sampled_from([1, 1, *range(2, max_size + 1)])
-    return sizes.flatmap(lambda n: st.lists(st.sampled_from(names), min_size=1, max_size=n, unique_by=lambda d: _TARGETS[d]).map(tuple))
+    return sizes.flatmap(lambda n: st.lists(st.sampled_from(names), min_size=1, max_size=n, unique_by=_part_keys()).map(tuple))
 
 
 # --- free-form perturbations -----------------------------------------------------------------
@@ -256,7 +263,7 @@ def perturbations(max_size: int = 4) -> st.SearchStrategy[list[Perturbation]]:
 
 def _compatible(defects: tuple[str, ...], items: list[Perturbation]) -> tuple[Perturbation, ...]:
     """Drop items whose parts a defect (or an earlier item) already changes, and keep the bytes bounded."""
-    used = {_TARGETS[d] for d in defects if d in _TARGETS}
+    used = {part for d in defects if d in _TARGETS for part in defect_parts(d)}
     kept, size = [], 0
     for item in items:
         if used & set(item.parts) or size + item.size() > PERTURBATION_BYTES:

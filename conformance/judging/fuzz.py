@@ -10,7 +10,8 @@ example says nothing (inconclusive). Properties, each a check `REQ@fuzz:validate
   defect alone accepted is a warning);
 - PROBLEM-malformed-refused: an example with a malformed body (and a valid proof) is refused with a 4xx;
 - PROBLEM-content-type, PROBLEM-members: every refusal is problem+json with the ARCP members;
-- BIND-problem-type: a refusal of a MUST-level defect, or of a replay, has type dpop-invalid (profile §6);
+- BIND-problem-type: a refusal of a MUST-level defect, or of a replay, has type dpop-invalid (profile §6),
+  or dpop-binding-mismatch where the proof names a key of its own (not the token's key A);
 - PROBLEM-no-5xx: no exchange (twin included) is answered with a 5xx;
 - PROOF-replay: a valid proof sent twice is refused the second time.
 
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from ..dpop.malformed_strategies import body_changes
+from ..dpop.proofs import DEFECTS
 from ..dpop.strategies import DEFECTIVE, REPLAY, FuzzCase, corpus, fuzz_cases, key_url_serves, proof_values
 from ..spec.cases import Case, Expectation, defect_requirements
 from ..spec.catalogue import requirement
@@ -52,6 +54,9 @@ PROPERTIES = ("PROOF-replay", REFUSE, MALFORMED, "PROBLEM-no-5xx", "PROBLEM-cont
 # stumble (the text, the media type, a member's type); the generated ones combine such changes.
 CORPUS_BODIES = tuple(BODY_VARIANTS["validate"][v] for v in ("not-json", "text-plain", "wrong-type"))
 _PROBLEM = Expectation(REFUSE, False, (), ("dpop-invalid",), "BIND-problem-type")
+# A proof by a key of its own (Defect.own_key) with the token bound to key A: a conformant server
+# may refuse it for the key's fit or for the binding, whichever it checks first (profile §6).
+_PROBLEM_OWN_KEY = Expectation(REFUSE, False, (), ("dpop-invalid", "dpop-binding-mismatch"), "BIND-problem-type")
 
 
 def fuzz_checks(mode: str) -> list[Check]:
@@ -67,9 +72,15 @@ def defect_levels(case: FuzzCase) -> tuple[list[str], list[str]]:
     """(MUST-level, SHOULD-level) requirements the example's defects break when accepted."""
     reqs = [defect_requirements()[d] for d in case.defects if d != REPLAY]
     reqs += [p.requirement for p in case.items(DEFECTIVE)]
+    if _names_own_key(case):
+        reqs.append("BIND-mismatch")  # its key is not the bound token's key A either
     must = sorted({r for r in reqs if requirement(r).level == MUST})
     should = sorted({r for r in reqs if requirement(r).level != MUST})
     return must, should
+
+
+def _names_own_key(case: FuzzCase) -> bool:
+    return any(d in DEFECTS and DEFECTS[d].own_key for d in case.defects)
 
 
 @dataclass
@@ -124,7 +135,8 @@ def judge_example(case: FuzzCase, twin: Exchange | None, ex: Exchange | None) ->
         for req, judge in (("PROBLEM-content-type", "ensure_problem_content_type"), ("PROBLEM-members", "ensure_problem_members")):
             v[req] = CASE_JUDGES[judge](ex, _PROBLEM, CaseResult(ex))
         if case.replay or must:
-            v["BIND-problem-type"] = CASE_JUDGES["ensure_problem_type"](ex, _PROBLEM, CaseResult(ex))
+            expectation = _PROBLEM_OWN_KEY if _names_own_key(case) else _PROBLEM
+            v["BIND-problem-type"] = CASE_JUDGES["ensure_problem_type"](ex, expectation, CaseResult(ex))
     return result
 
 

@@ -76,6 +76,19 @@ def test_problem_details_of_a_refusal_are_judged():
     assert "BIND-problem-type" not in verdicts(IAT_FUTURE, OK, answer(401, "token-invalid"))  # SHOULD-level only: not under BIND-problem-type
 
 
+def test_a_proof_by_a_key_of_its_own_is_refused_for_its_key_or_for_the_binding():
+    # the fuzz run presents the token bound to key A: either refusal is conformant (profile §6)
+    for case in (FuzzCase(("jwk-x25519",)), FuzzCase(("jwk-rsa-short",))):
+        for slug in ("dpop-invalid", "dpop-binding-mismatch"):
+            assert verdicts(case, OK, answer(401, slug))["BIND-problem-type"] == "pass"
+            assert verdicts(case, OK, answer(401, slug))[REFUSE] == "pass"
+        assert verdicts(case, OK, answer(401, "token-invalid"))["BIND-problem-type"] == "fail"
+        # accepted, it breaks the binding as well (MUST), even where its key's defect is a SHOULD
+        assert verdicts(case, OK, OK)[REFUSE] == "fail"
+        assert "BIND-mismatch" in judge_example(case, OK, OK).verdicts[REFUSE].message
+    assert verdicts(HTM, OK, answer(401, "dpop-binding-mismatch"))["BIND-problem-type"] == "fail"  # key A's proof: no binding to fail
+
+
 def test_a_refused_twin_makes_the_example_inconclusive():
     result = judge_example(HTM, DPOP_INVALID, None)
     assert result.outcome == "inconclusive" and set(result.verdicts) == {"PROBLEM-no-5xx"}
