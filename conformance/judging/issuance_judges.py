@@ -41,6 +41,17 @@ def _needs(iss: Issuance, subject: str) -> tuple[str | None, Verdict | None]:
     return token, None
 
 
+def _phase1_control(iss: Issuance) -> Verdict | None:
+    """Inconclusive unless the positive control of a phase-1 defect, phase 1 with a valid proof
+    by key A, was accepted: a refusal of the defective call says nothing when that one was refused too."""
+    early = precondition(CaseResult(iss.phase1, iss.reasons.get("phase1", "phase 1 with a valid proof was not sent")))
+    if early:
+        return early
+    if not iss.phase1.ok:
+        return Verdict(INCONCLUSIVE, f"the positive control, phase 1 with a valid proof by key A, was refused too: {iss.phase1.summary()}")
+    return None
+
+
 @issuance_judge
 def ensure_temp_token_bound(subject: str, iss: Issuance) -> Verdict:
     """Phase 1 with a valid proof by key A issues a temp token whose cnf.jkt is A's thumbprint."""
@@ -69,7 +80,7 @@ def ensure_token_type_dpop(subject: str, iss: Issuance) -> Verdict:
 def ensure_defective_proof_refused(subject: str, iss: Issuance) -> Verdict:
     """Phase 1 with a badly signed proof is refused as a proof failure, and binds nothing."""
     ex = iss.phase1_defective
-    early = precondition(CaseResult(ex, iss.reasons.get("phase1_defective", "not sent")))
+    early = precondition(CaseResult(ex, iss.reasons.get("phase1_defective", "not sent"))) or _phase1_control(iss)
     if early:
         return early
     if ex.ok:
@@ -87,7 +98,7 @@ def ensure_defective_proof_refused(subject: str, iss: Issuance) -> Verdict:
 def ensure_proofless_phase1_refused(subject: str, iss: Issuance) -> Verdict:
     """In required mode, phase 1 without a proof is refused with 401 dpop-required."""
     ex = iss.phase1_noproof
-    early = precondition(CaseResult(ex, iss.reasons.get("phase1_noproof", "not sent")))
+    early = precondition(CaseResult(ex, iss.reasons.get("phase1_noproof", "not sent"))) or _phase1_control(iss)
     if early:
         return early
     if ex.status == 401 and slug_of(ex.json_member("type")) == "dpop-required":

@@ -235,6 +235,8 @@ class ModelApp:
     async def check_agent(self, check: Validation, endpoint: str) -> None:
         """GET {endpoint}/health of the agent being validated: healthy and its own id, or failed."""
         try:
+            if self.config.isolated:
+                raise httpx.ConnectError(f"{endpoint} is unreachable from the model (model option isolated)")
             response = await self.health_client().get(endpoint.rstrip("/") + "/health")
             answer = response.json() if response.status_code == 200 else None
             healthy = isinstance(answer, dict) and answer.get("status") == "healthy" and answer.get("agent_id") == check.agent_id

@@ -33,6 +33,7 @@ class ModelConfig:
     clock_skew: int = 60
     algs: tuple[str, ...] = ("EdDSA", "ES256")  # the proof algorithms listed and accepted
     nonce: bool = False  # issue DPoP-Nonce values and require the newest in proofs
+    isolated: bool = False  # no agent endpoint is reachable: every phase-2 health check fails unsent
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

@@ -4,6 +4,8 @@ purpose: the plugin reads it in every pytest run, and the model's server is impo
 An ITEM is a fault name, or one of the model's options:
   nonce               issue DPoP-Nonce values and require the newest in proofs (RFC 9449 §8, §9)
   algs=ALG+ALG...     the proof algorithms the model lists and accepts (default EdDSA+ES256)
+  isolated            the model cannot reach any agent endpoint (phase 2's health check fails
+                      without a request, as behind a firewall): what a wrong --agent-endpoint-host looks like
 """
 from __future__ import annotations
 
@@ -19,10 +21,12 @@ def parse_spec(spec: str) -> tuple[str, tuple[str, ...], dict]:
         name, eq, value = item.partition("=")
         if name == "nonce" and not eq:
             options["nonce"] = True
+        elif name == "isolated" and not eq:
+            options["isolated"] = True
         elif name == "algs" and eq:
             options["algs"] = tuple(a for a in value.split("+") if a)
         elif eq:
-            raise ValueError(f"unknown model option {name!r} (options: nonce, algs=ALG+ALG...)")
+            raise ValueError(f"unknown model option {name!r} (options: nonce, isolated, algs=ALG+ALG...)")
         else:
             faults.append(item)
     return mode or "required", tuple(faults), options

@@ -16,7 +16,7 @@ from ..spec.vocabulary import AUTO, MODE_CHOICES
 from ..wire.client import TargetError
 from ..wire.session import ConformanceSession, Settings
 from . import options
-from .options import MODEL_SCHEME, option, usage_error
+from .options import MODEL_SCHEME, SECRET_ENV, option, usage_error
 from .state import state
 
 SUITE_DIR = Path(__file__).resolve().parents[1] / "suite"
@@ -31,6 +31,9 @@ def configure(config: pytest.Config) -> None:
     if not url.startswith(MODEL_SCHEME) and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc):
         usage_error(f"--target-url must be an http(s) URL or model:MODE[:FAULT,...], got {url!r}")
     mode = option(config, "dpop-mode")
+    if not url.startswith(MODEL_SCHEME) and not option(config, "agent-key"):  # nothing can be registered: before any request
+        usage_error(f"no --agent-key given (or {SECRET_ENV['agent-key']}): the suite registers its own agents with the "
+                    "target's agent registration key; ask the target's operator for it")
     from .xdist import configure_controller, is_controller, is_worker
 
     if is_controller(config):
@@ -56,6 +59,9 @@ def configure(config: pytest.Config) -> None:
     session = None
     try:
         session = ConformanceSession(settings)
+        cause = session.preflight()
+        if cause:
+            raise TargetError(cause)
         session.resolve_mode()
     except TargetError as exc:
         run.error = str(exc)

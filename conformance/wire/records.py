@@ -28,6 +28,7 @@ class Issuance:
     phase1: Exchange | None = None
     phase1_defective: Exchange | None = None
     phase1_noproof: Exchange | None = None
+    validate: Exchange | None = None  # phase 2 (the poll follows)
     poll: Exchange | None = None
     register: Exchange | None = None
     reregister: Exchange | None = None

@@ -13,6 +13,7 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from ..dpop.key_documents import key_document
 from ..dpop.keys import SUPPORTED_ALGS, KeyPair, generate_key
@@ -29,6 +30,7 @@ from .flows import NO_PROOF, Endpoints, Flows, Identity, Proof
 from .algorithm_flows import AlgorithmFlows
 from .malformed_requests import MalformedRequests
 from .body_bindings import send_body_bindings
+from .preflight import diagnose_phase1, diagnose_phase2
 from .operation_agents import PROVEN_SLOTS, AgentSlot, OperationAgents, Sourced
 from .records import BodyBinding, CaseResult, Issuance
 from .tampered_tokens import NotApplicable, TamperedTokens
@@ -84,6 +86,7 @@ class Discovery:
     version: str | None
     agent_types: list[str]
     algs: list[str]
+    config_exchange: Exchange | None = None  # GET /.well-known/arcp-configuration (preflight reads its status)
 
 
 class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens, MalformedRequests):
@@ -133,6 +136,7 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens, Malfor
             version=str(version) if version is not None else None,
             agent_types=[t for t in types if isinstance(t, str)] if isinstance(types, list) else [],
             algs=[a for a in algs if isinstance(a, str)] if isinstance(algs, list) else list(PREFERRED_ALGS),
+            config_exchange=config_ex,
         )
 
     @property
@@ -229,7 +233,7 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens, Malfor
         if st.temp_a is None:
             iss.reasons["validated"] = iss.reasons["poll"] = f"phase 1 with a valid proof failed: {iss.phase1.summary()}"
             return iss
-        _, iss.poll, st.validated_a = self.flows.validate(st.id_a, st.temp_a, Proof(key=self.key_a))
+        iss.validate, iss.poll, st.validated_a = self.flows.validate(st.id_a, st.temp_a, Proof(key=self.key_a))
         if st.validated_a is None:
             iss.reasons["register"] = iss.reasons["access"] = "phase 2 gave no validated token"
             return iss
@@ -241,6 +245,18 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens, Malfor
                 if iss.reregister.ok:
                     self.flows.unregister_last(st.id_a)
         return iss
+
+    def preflight(self) -> str | None:
+        """Why this run cannot test (one line for the user), or None: the main flow, the
+        positive control of every check, failed for a reason the server is not to blame for."""
+        iss, st = self.issuance(), self.state
+        cause = diagnose_phase1(self.client.base_url, self.discovery.config_exchange, iss.phase1, self.agent_type,
+                                self.discovery.agent_types)
+        if cause or st.temp_a is None or st.validated_a is not None:
+            return cause
+        endpoint = st.id_a.endpoint
+        called = f"{urlsplit(endpoint).path}/health" in self.agent_endpoint.calls
+        return diagnose_phase2(iss.validate, iss.poll, endpoint, called)
 
     def body_bindings(self) -> dict[str, BodyBinding]:
         """Phase 2 with a body naming key B (wire.body_bindings), each variant the mode has, all at

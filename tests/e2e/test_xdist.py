@@ -109,7 +109,7 @@ def test_a_bad_model_spec_exits_2_on_the_controller(tmp_path, spec, message):
 
 
 def test_an_unreachable_target_exits_3(tmp_path):
-    run = suite(tmp_path, "--target-url", "http://127.0.0.1:9", "-n", "2", timeout=60)
+    run = suite(tmp_path, "--target-url", "http://127.0.0.1:9", "--agent-key", "any-agent-key", "-n", "2", timeout=60)
     assert run.returncode == 3, run.stdout[-2000:]
     assert "is unreachable" in run.stdout
 

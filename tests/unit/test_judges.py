@@ -254,12 +254,17 @@ def outcome_rows(requirement, case_id, mode, *, accept):
     return case_rows(requirement, "ensure_outcome", case_id, mode, {f"{status}-{slug}": refusal(slug, status, where=where)}, bad)
 
 
-def issuance_rows(requirement, subject, mode, good, bad, skip=None):
+def issuance_rows(requirement, subject, mode, good, bad, skip=None, inconclusive=None):
     judge = ISSUANCE_JUDGE[requirement]
     rows = [Row(f"good-{n}", requirement, judge, subject, mode, iss, PASS) for n, iss in good.items()]
     rows += [Row(f"bad-{n}", requirement, judge, subject, mode, iss, FAIL) for n, iss in bad.items()]
     rows += [Row(f"skip-{n}", requirement, judge, subject, mode, iss, SKIP) for n, iss in (skip or {}).items()]
+    rows += [Row(f"inconclusive-{n}", requirement, judge, subject, mode, iss, INCONCLUSIVE) for n, iss in (inconclusive or {}).items()]
     return rows
+
+
+# phase 1 with a valid proof refused (a wrong agent key): the positive control of every phase-1 defect
+CONTROL_REFUSED = refusal("authentication-failed", where="phase1")
 
 
 def token_in(subject, **claims) -> dict:
@@ -485,10 +490,12 @@ ROWS: list[Row] = [
                    {"issued": flow(phase1_defective=token_response("temp")),
                     "issued-unbound": flow(phase1_defective=token_response("temp", claims={"cnf": ABSENT})),
                     "401-token-invalid": flow(phase1_defective=refusal("token-invalid", where="phase1")),
-                    "400-other-error": flow(phase1_defective=exchange(400, {"error": "invalid_request"}, where="phase1"))}),
+                    "400-other-error": flow(phase1_defective=exchange(400, {"error": "invalid_request"}, where="phase1"))},
+                   inconclusive={"control-refused": flow(phase1=CONTROL_REFUSED, phase1_defective=refusal("authentication-failed", where="phase1"))}),
     *issuance_rows("ISSUE-noproof-required", "phase1", "required", {"401-dpop-required": flow()},
                    {"issued": flow(phase1_noproof=token_response("temp", claims={"cnf": ABSENT})),
-                    "401-dpop-invalid": flow(phase1_noproof=refusal("dpop-invalid", where="phase1"))}),
+                    "401-dpop-invalid": flow(phase1_noproof=refusal("dpop-invalid", where="phase1"))},
+                   inconclusive={"control-refused": flow(phase1=CONTROL_REFUSED, phase1_noproof=refusal("authentication-failed", where="phase1"))}),
     *[row for subject in ("validated", "access") for row in issuance_rows(
         "ISSUE-binding-kept", subject, "required", {"bound-to-a": flow()},
         {"bound-to-b": flow(**token_in(subject, cnf={"jkt": JKT_B})), "unbound": flow(**token_in(subject, cnf=ABSENT))})],

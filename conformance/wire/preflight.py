@@ -1,0 +1,80 @@
+"""Preflight: before any check, whether the run can test at all, and if not, why in one line.
+
+The main flow (phase 1 with the user's agent key and a valid proof, phase 2 against the suite's
+agent endpoint, phase 3) is every check's positive control. When it fails for a reason the
+target's operator or the suite's user must fix (a wrong URL, a refused agent key, an agent
+endpoint the target cannot reach, rate limiting), no check can say anything about the server:
+the run stops with that cause instead of reporting hundreds of inconclusive or misread checks.
+A failure that is the server's own (a valid proof refused as a proof failure, a 5xx, a token
+without the members the profile names) is not a preflight failure: the checks judge it.
+"""
+from __future__ import annotations
+
+from ..spec.catalogue import slug_of
+from .exchange import Exchange
+
+# Refusals that are about the proof or the binding: a server that gives one to the main flow's
+# valid proof breaks a requirement, and its checks say which.
+DPOP_PROBLEMS = ("dpop-invalid", "dpop-required", "dpop-binding-mismatch", "token-not-dpop-bound")
+DPOP_ERRORS = ("invalid_dpop_proof", "use_dpop_nonce")
+NOT_THERE = (404, 405, 501)  # what answers a path no ARCP server would leave unrouted
+KEY_OPTION = "--agent-key (ARCP_CONFORMANCE_AGENT_KEY)"
+
+
+def _seen(ex: Exchange | None) -> str:
+    if ex is None:
+        return "not sent"
+    if ex.status is None:
+        return f"no answer ({ex.error})"
+    return str(ex.status)
+
+
+def _dpop_refusal(ex: Exchange) -> bool:
+    return slug_of(ex.json_member("type")) in DPOP_PROBLEMS or ex.json_member("error") in DPOP_ERRORS
+
+
+def _throttled(step: str, ex: Exchange) -> str:
+    wait = ex.header("retry-after")
+    return (f"the target rate-limited {step} ({ex.status}{f', Retry-After {wait} s' if wait else ''}) although the suite "
+            "honoured Retry-After: wait until it lets this client in again (upstream ARCP locks a client IP out for "
+            "300 s after repeated phase-1 failures), then re-run")
+
+
+def diagnose_phase1(base_url: str, discovery: Exchange | None, phase1: Exchange | None, agent_type: str,
+                    agent_types: list[str]) -> str | None:
+    """Why phase 1 with the user's key and a valid proof gives nothing to test with, or None."""
+    if phase1 is None or phase1.ok:
+        return None
+    path = phase1.url.removeprefix(base_url.rstrip("/")) or phase1.url
+    if phase1.status is None:
+        return f"phase 1 (POST {path}) got no answer: {phase1.error}"
+    if phase1.throttled:
+        return _throttled("phase 1", phase1)
+    if phase1.status in NOT_THERE and not (discovery is not None and discovery.ok):
+        return (f"this is not an ARCP server at {base_url}: GET /.well-known/arcp-configuration -> {_seen(discovery)}, "
+                f"POST {path} -> {phase1.status}; check --target-url (scheme, host, port and base path)")
+    if phase1.status >= 500 or _dpop_refusal(phase1):
+        return None  # the server's own failure: ISSUE-bound-valid@phase1 judges it
+    slug = slug_of(phase1.json_member("type"))
+    detail = str(phase1.json_member("detail") or "")[:160]
+    if phase1.status in (401, 403):
+        return (f"the target refused the agent key ({phase1.status} {slug or 'without a problem type'}"
+                f"{f': {detail}' if detail else ''}): check {KEY_OPTION}")
+    if "agent_type" in detail or "agent type" in detail.lower():
+        allowed = f"; the target lists {', '.join(agent_types)}" if agent_types else ""
+        return f"the target refused agent type {agent_type!r} ({phase1.status}: {detail}): give --agent-type{allowed}"
+    return (f"phase 1 with the agent key and a valid proof was refused ({phase1.summary()}"
+            f"{f': {detail}' if detail else ''}): check {KEY_OPTION}, --agent-type and --target-url")
+
+
+def diagnose_phase2(validate: Exchange | None, poll: Exchange | None, endpoint_url: str, health_called: bool) -> str | None:
+    """Why phase 2 gave no validated token for a reason the user must fix, or None."""
+    for step, ex in (("phase 2", validate), ("the phase-2 poll", poll)):
+        if ex is not None and ex.throttled:
+            return _throttled(step, ex)
+    if validate is None or not (validate.status == 202 or validate.ok):
+        return None  # refused outright: the server's answer to a valid request, judged by the checks
+    if not health_called:
+        return (f"phase 2 could not reach the suite's agent endpoint: the target never called {endpoint_url}/health; "
+                "set --agent-endpoint-host to an address of this machine that the target can reach")
+    return None
