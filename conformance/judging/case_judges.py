@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from ..dpop.proofs import decode_unverified
 from ..spec.cases import NONCE_ERROR, Expectation
 from ..spec.catalogue import problem_types, slug_of
-from ..spec.vocabulary import FAIL, INCONCLUSIVE, PASS, SKIP, Verdict
+from ..spec.vocabulary import FAIL, INCONCLUSIVE, NOT_APPLICABLE, PASS, Verdict
 from ..wire.exchange import Exchange
 from ..wire.records import CaseResult
 from .challenges import challenges_of
@@ -32,7 +32,7 @@ def precondition(result: CaseResult) -> Verdict | None:
     ex = result.exchange
     if ex is None:
         if result.not_applicable:
-            return Verdict(SKIP, f"not applicable: {result.reason}")
+            return Verdict(NOT_APPLICABLE, result.reason)
         return Verdict(INCONCLUSIVE, result.reason or "the situation could not be set up")
     if ex.error:
         return Verdict(INCONCLUSIVE, f"{'no response' if ex.sent else 'not sent'}: {ex.error}")
@@ -70,7 +70,7 @@ def ensure_outcome(ex: Exchange, exp: Expectation, result: CaseResult) -> Verdic
 def ensure_problem_type(ex: Exchange, exp: Expectation, result: CaseResult) -> Verdict:
     """The refusal's problem type is one the situation allows."""
     if not ex.is_error:
-        return Verdict(SKIP, "not refused: the outcome check reports it")
+        return Verdict(NOT_APPLICABLE, "not refused: the outcome check reports it")
     if not result.control_ok:
         return Verdict(INCONCLUSIVE, "positive control failed")
     body = ex.json()
@@ -84,7 +84,7 @@ def ensure_problem_type(ex: Exchange, exp: Expectation, result: CaseResult) -> V
 def ensure_wrong_phase_is_401(ex: Exchange, exp: Expectation, result: CaseResult) -> Verdict:
     """A token outside its phase is refused with 401 token-invalid, not 403."""
     if ex.ok:
-        return Verdict(SKIP, "not refused: TOKEN-wrong-phase-refused reports it")
+        return Verdict(NOT_APPLICABLE, "not refused: TOKEN-wrong-phase-refused reports it")
     if ex.status != 401 or slug_of(ex.json_member("type")) != "token-invalid":
         return Verdict(FAIL, f"expected 401 token-invalid, got {ex.summary()}")
     return Verdict(PASS)
@@ -93,7 +93,7 @@ def ensure_wrong_phase_is_401(ex: Exchange, exp: Expectation, result: CaseResult
 def _error_only(judge: Callable[[Exchange], Verdict]) -> CaseJudge:
     def wrapped(ex: Exchange, exp: Expectation, result: CaseResult) -> Verdict:
         if not ex.is_error:
-            return Verdict(SKIP, f"not an error response ({ex.status})")
+            return Verdict(NOT_APPLICABLE, f"not an error response ({ex.status})")
         return judge(ex)
 
     wrapped.__name__, wrapped.__doc__ = judge.__name__, judge.__doc__
@@ -103,7 +103,7 @@ def _error_only(judge: Callable[[Exchange], Verdict]) -> CaseJudge:
 def _only_401(judge: Callable[[Exchange, Expectation], Verdict]) -> CaseJudge:
     def wrapped(ex: Exchange, exp: Expectation, result: CaseResult) -> Verdict:
         if ex.status != 401:
-            return Verdict(SKIP, f"not a 401 ({ex.status})")
+            return Verdict(NOT_APPLICABLE, f"not a 401 ({ex.status})")
         return judge(ex, exp)
 
     wrapped.__name__, wrapped.__doc__ = judge.__name__, judge.__doc__
@@ -166,7 +166,7 @@ def ensure_catalogue_title(ex: Exchange) -> Verdict:
     """The problem's title is the catalogue title of its type."""
     slug = slug_of(ex.json_member("type"))
     if slug is None:
-        return Verdict(SKIP, "type is not a catalogue type")
+        return Verdict(NOT_APPLICABLE, "type is not a catalogue type")
     want = problem_types()[slug].title
     got = ex.json_member("title")
     return Verdict(PASS) if got == want else Verdict(FAIL, f"title {got!r}, catalogue title of {slug} is {want!r}")
@@ -195,7 +195,7 @@ def ensure_algs_listed(ex: Exchange, exp: Expectation) -> Verdict:
     """The DPoP challenge lists the accepted algorithms (algs)."""
     dpop = [c for c in challenges_of(ex.response_headers) if c.scheme.lower() == "dpop"]
     if not dpop:
-        return Verdict(SKIP, "no DPoP challenge: CHALLENGE-dpop-scheme reports it")
+        return Verdict(NOT_APPLICABLE, "no DPoP challenge: CHALLENGE-dpop-scheme reports it")
     return Verdict(PASS) if dpop[0].params.get("algs", "").strip() else Verdict(FAIL, "DPoP challenge without algs")
 
 
@@ -205,7 +205,7 @@ def ensure_challenge_error(ex: Exchange, exp: Expectation) -> Verdict:
     """The challenge's error parameter names the failure, and is absent when no credentials were sent."""
     challenges = challenges_of(ex.response_headers)
     if not challenges:
-        return Verdict(SKIP, "no challenge: CHALLENGE-present reports it")
+        return Verdict(NOT_APPLICABLE, "no challenge: CHALLENGE-present reports it")
     errors = [c.params["error"] for c in challenges if "error" in c.params]
     if exp.challenge_errors == ():
         return Verdict(PASS) if not errors else Verdict(FAIL, f"error={errors[0]!r} although no credentials were sent")
@@ -260,6 +260,6 @@ def _sent_nonces(ex: Exchange) -> set[str]:
 def ensure_nonce_challenge(ex: Exchange, exp: Expectation, result: CaseResult) -> Verdict:
     """A refusal for the proof's nonce is a 401 whose DPoP challenge says use_dpop_nonce, with a fresh DPoP-Nonce."""
     if not ex.is_error:
-        return Verdict(SKIP, f"not refused: {exp.requirement} reports it")
+        return Verdict(NOT_APPLICABLE, f"not refused: {exp.requirement} reports it")
     errors = nonce_refusal_errors(ex, phase1=False)
     return Verdict(FAIL, f"{'; '.join(errors)} ({ex.summary()})") if errors else Verdict(PASS)

@@ -33,7 +33,7 @@ from ..spec.cases import Case, Expectation, defect_requirements
 from ..spec.catalogue import requirement
 from ..spec.checks import Check
 from ..spec.requests import BODY_VARIANTS, REQUIRED_MEMBERS
-from ..spec.vocabulary import FAIL, INCONCLUSIVE, MUST, PASS, SKIP, WARN, Verdict
+from ..spec.vocabulary import FAIL, INCONCLUSIVE, MUST, NOT_APPLICABLE, PASS, WARN, Verdict
 from ..wire.exchange import Exchange
 from ..wire.flows import Proof
 from ..wire.nonces import take_nonce
@@ -287,7 +287,7 @@ class FuzzRun(ExplorationRun):
             return Verdict(PASS, f"held on {len(judged)} examples ({seed_note})"), []
         if not any(r.outcome != INCONCLUSIVE for r in self.results):
             return Verdict(INCONCLUSIVE, f"every example was inconclusive: the defect-free twin was not accepted ({seed_note})"), []
-        return Verdict(SKIP, f"no example this property applies to ({seed_note})"), []
+        return Verdict(NOT_APPLICABLE, f"no example this property applies to ({seed_note})"), []
 
     def plan_line(self) -> str:
         s = self.settings

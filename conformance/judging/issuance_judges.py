@@ -8,7 +8,7 @@ from ..dpop.tokens import claims_of, jkt_of
 from ..spec.cases import BODY_BINDINGS, NONCE_PROOFS
 from ..spec.catalogue import slug_of
 from ..spec.checks import ALG_SUBJECT, BODY_SUBJECT
-from ..spec.vocabulary import FAIL, INCONCLUSIVE, PASS, SKIP, Verdict
+from ..spec.vocabulary import FAIL, INCONCLUSIVE, NOT_APPLICABLE, PASS, Verdict
 from ..wire.exchange import Exchange
 from ..wire.records import ALG_STEPS, STEP_TOKENS, AlgFlow, CaseResult, Issuance
 from ..wire.session import NO_NONCE
@@ -71,7 +71,7 @@ def ensure_token_type_dpop(subject: str, iss: Issuance) -> Verdict:
     if early:
         return early
     if jkt_of(token) is None:
-        return Verdict(SKIP, "the temp token is not bound: ISSUE-cnf-jkt reports it")
+        return Verdict(NOT_APPLICABLE, "the temp token is not bound: ISSUE-cnf-jkt reports it")
     got = iss.phase1.json_member("token_type")
     return Verdict(PASS) if str(got).lower() == "dpop" else Verdict(FAIL, f"token_type {got!r} for a DPoP-bound token; RFC 9449 §5 says DPoP")
 
@@ -150,7 +150,7 @@ def ensure_lifetime(subject: str, iss: Issuance) -> Verdict:
     if not isinstance(exp, (int, float)):
         return Verdict(FAIL, f"{subject} token has no numeric exp")
     if not isinstance(expires_in, (int, float)):
-        return Verdict(SKIP, f"the {subject} token response has no expires_in")
+        return Verdict(NOT_APPLICABLE, f"the {subject} token response has no expires_in")
     remaining = exp - ex.received_at
     if abs(expires_in - remaining) <= LIFETIME_TOLERANCE:
         return Verdict(PASS)
@@ -224,7 +224,7 @@ def ensure_listed_alg_works(subject: str, iss: Issuance) -> Verdict:
     if flow is None:
         return Verdict(INCONCLUSIVE, f"no flow was sent for {alg}")
     if not flow.listed:
-        return Verdict(SKIP, f"{alg} is not listed by the target: not applicable")
+        return Verdict(NOT_APPLICABLE, f"{alg} is not listed by the target")
     if flow.reason:
         return Verdict(INCONCLUSIVE, flow.reason)
     main = _main_passed(iss)
@@ -259,6 +259,12 @@ def ensure_listed_alg_works(subject: str, iss: Issuance) -> Verdict:
     return Verdict(PASS, f"{alg}: phases 1-3 and unregister accepted with proofs by a fresh {alg} key{note}")
 
 
+def no_nonce_verdict(iss: Issuance) -> Verdict:
+    """The verdict of a nonce check where the main flow saw no DPoP-Nonce: not applicable (the
+    target gives none, profile §5), or inconclusive where nothing answered that could have had one."""
+    return Verdict(INCONCLUSIVE, iss.nonce_unknown) if iss.nonce_unknown else Verdict(NOT_APPLICABLE, NO_NONCE)
+
+
 def _phase1_nonce(subject: str, iss: Issuance) -> tuple[Exchange | None, Verdict | None]:
     """Phase 1 with a proof that ignores the target's nonce (subject phase1:<variant>), or the
     verdict that stands without it."""
@@ -266,7 +272,7 @@ def _phase1_nonce(subject: str, iss: Issuance) -> tuple[Exchange | None, Verdict
     if ex is None and subject in iss.reasons:  # the flow could not run (no agent key): nothing is known
         return None, Verdict(INCONCLUSIVE, iss.reasons[subject])
     if not iss.nonce_issued:
-        return None, Verdict(SKIP, NO_NONCE)
+        return None, no_nonce_verdict(iss)
     early = precondition(CaseResult(ex, iss.reasons.get(subject, "phase 1 with this proof was not sent")))
     return ex, early
 
@@ -291,7 +297,7 @@ def ensure_phase1_nonce_challenge(subject: str, iss: Issuance) -> Verdict:
     if early:
         return early
     if ex.ok:
-        return Verdict(SKIP, f"not refused: {NONCE_PROOFS[subject.partition(':')[2]][0]} reports it")
+        return Verdict(NOT_APPLICABLE, f"not refused: {NONCE_PROOFS[subject.partition(':')[2]][0]} reports it")
     errors = nonce_refusal_errors(ex, phase1=True)
     return Verdict(FAIL, f"{'; '.join(errors)} ({ex.summary()})") if errors else Verdict(PASS)
 

@@ -7,13 +7,13 @@ from dataclasses import replace
 from ..spec.cases import NONCE_PROOFS, Case
 from ..spec.checks import ALG_SUBJECT, BODY_SUBJECT, KEY_URL_JUDGE, Check, fixed_checks
 from ..spec.requests import expectation
-from ..spec.vocabulary import SKIP, Verdict
-from ..wire.session import NO_NONCE, ConformanceSession
+from ..spec.vocabulary import NOT_APPLICABLE, Verdict
+from ..wire.session import ConformanceSession
 from . import key_url_judges, refresh_judges  # noqa: F401  (register their judges with the case judges)
 from .case_judges import CASE_JUDGES, judge_case
 from .exploration import ExplorationRun
 from .fuzz import FuzzRun, fuzz_checks
-from .issuance_judges import ISSUANCE_JUDGES, judge_issuance
+from .issuance_judges import ISSUANCE_JUDGES, judge_issuance, no_nonce_verdict
 from .stateful.run import StatefulRun, stateful_checks
 
 # The searches whose checks judge one run each, by the judge name their checks carry.
@@ -30,10 +30,10 @@ def judge_check(session: ConformanceSession, check: Check) -> Verdict:
         return judge_issuance(check.judge, check.subject, session.issuance())
     exp = expectation(check.case, session.resolve_mode())
     if session.operation_absent(check.case.endpoint):
-        return Verdict(SKIP, f"not applicable: the target has no {check.case.endpoint} operation "
+        return Verdict(NOT_APPLICABLE, f"the target has no {check.case.endpoint} operation "
                              "(404 or 405 for a registered agent's own id)")
     if isinstance(check.case, Case) and check.case.proof in NONCE_PROOFS and not session.nonce_issued():
-        return Verdict(SKIP, NO_NONCE)
+        return no_nonce_verdict(session.issuance())
     result = session.result(check.case)
     if not exp.accept and result.exchange is not None:
         # a refusal says something only where the same endpoint accepted a defect-free request

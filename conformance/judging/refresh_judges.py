@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..dpop.tokens import claims_of
 from ..spec.cases import Expectation
-from ..spec.vocabulary import FAIL, INCONCLUSIVE, PASS, SKIP, Verdict
+from ..spec.vocabulary import FAIL, INCONCLUSIVE, NOT_APPLICABLE, PASS, Verdict
 from ..wire.exchange import Exchange
 from ..wire.records import CaseResult
 from .case_judges import case_judge, precondition
@@ -40,7 +40,7 @@ def lost_claims(old: str | None, new: str | None) -> list[str]:
 def ensure_refresh_keeps_binding(ex: Exchange, exp: Expectation, result: CaseResult) -> Verdict:
     """The refreshed token keeps the cnf.jkt, aud and token_type of the token it replaces."""
     if not ex.ok:
-        return Verdict(SKIP, "not refreshed: the outcome check reports it")
+        return Verdict(NOT_APPLICABLE, "not refreshed: the outcome check reports it")
     new = _refreshed(ex)
     if new is None:
         return Verdict(FAIL, f"the refresh answered {ex.summary()} without an access_token")
@@ -54,9 +54,9 @@ def ensure_refresh_keeps_binding(ex: Exchange, exp: Expectation, result: CaseRes
 def ensure_refreshed_token_works(ex: Exchange, exp: Expectation, result: CaseResult) -> Verdict:
     """The refreshed token is accepted at a heartbeat, with a proof by the key it is bound to."""
     if not ex.ok:
-        return Verdict(SKIP, "not refreshed: the outcome check reports it")
+        return Verdict(NOT_APPLICABLE, "not refreshed: the outcome check reports it")
     if lost_claims(result.presented, _refreshed(ex)):
-        return Verdict(SKIP, "the refresh changed the token's binding or phase: ISSUE-refresh-keeps-binding reports it")
+        return Verdict(NOT_APPLICABLE, "the refresh changed the token's binding or phase: ISSUE-refresh-keeps-binding reports it")
     follow_up = result.follow_up
     if follow_up is None:
         return Verdict(INCONCLUSIVE, result.reason or "the refreshed token was not presented anywhere")

@@ -145,7 +145,7 @@ def finish(session: pytest.Session) -> None:
     mode = facts["target"]["dpop_mode"]
     _finish_baseline(session, mode, facts["target"]["server_version"], records)
     if records and not any(counts[v] for v in JUDGED):
-        run.error = "every check was inconclusive or skipped: no verdict about the target"
+        run.error = "every check was inconclusive or not applicable: no verdict about the target"
         session.exitstatus = NO_VERDICT
     elif session.exitstatus == 0 and facts["cut_short"]:
         session.exitstatus = NO_VERDICT  # cut short: the checks not judged may hide failures

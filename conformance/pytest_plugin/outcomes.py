@@ -1,6 +1,6 @@
 """A check's verdict becomes a pytest outcome: fail for a broken MUST (and for a SHOULD with
 --conformance-strict), a warning for a SHOULD, xfail for a baselined deviation, skip for
-inconclusive; and every check becomes a results record with how to reproduce it."""
+inconclusive and not applicable (the reason says which); and every check becomes a results record with how to reproduce it."""
 from __future__ import annotations
 
 import shlex
@@ -13,7 +13,7 @@ from ..judging.judge_check import judge_check
 from ..report import baseline, reproduce, results
 from ..report.requirements_doc import NAME as REQUIREMENTS_DOC
 from ..spec.checks import Check
-from ..spec.vocabulary import BASELINED, FAIL, INCONCLUSIVE, INFO, PASS, SKIP, STALE, WARN, Verdict, graded
+from ..spec.vocabulary import BASELINED, FAIL, INCONCLUSIVE, INFO, NOT_APPLICABLE, PASS, STALE, WARN, Verdict, graded
 from ..wire.exchange import Exchange, redact_tokens
 from ..wire.session import ConformanceSession
 from .options import MODEL_SCHEME, SECRET_ENV, option, results_path, strict
@@ -61,7 +61,7 @@ def report_verdict(config: pytest.Config, session: ConformanceSession, check: Ch
         pytest.fail(f"[{req.level}] {check.id}: {req.statement}\n{message}{detail}\n{requirement_pointer(req.id)}", pytrace=False)
     if outcome in (WARN, INFO):
         warnings.warn(ConformanceWarning(f"[{req.level}] {check.id}: {message}"))
-    if outcome in (INCONCLUSIVE, SKIP):
+    if outcome in (INCONCLUSIVE, NOT_APPLICABLE):
         pytest.skip(f"{outcome}: {message}")
 
 
@@ -95,7 +95,7 @@ def _reproducer(config: pytest.Config, session: ConformanceSession, check: Check
             environment.append(SECRET_ENV["jwt-secret"])
     rerun = suite_command(config, session, check)
     out = {"command": rerun, "environment": environment, "python_file": None, "plan_file": None, "suite_command": rerun}
-    if outcome in (PASS, SKIP, INCONCLUSIVE):
+    if outcome in (PASS, NOT_APPLICABLE, INCONCLUSIVE):
         return out
     try:
         plan = reproduce.plan_for(session, check, spec=spec, seen=(outcome, message),

@@ -66,7 +66,7 @@ def classify(entry: Entry | None, outcome: str, today: date, *, exploratory: boo
         return BASELINED, f"accepted deviation: {entry.reason}"
     if outcome == PASS:
         return STALE, "listed in the baseline, but the check now passes: remove the entry"
-    return outcome, ""  # inconclusive or skipped: says nothing about the deviation
+    return outcome, ""  # inconclusive or not applicable: says nothing about the deviation
 
 
 def write(path: Path, results: list[dict], previous: dict[str, Entry], note: str, about: dict | None = None) -> None:

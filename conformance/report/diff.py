@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..spec.catalogue import current_check_id
-from ..spec.vocabulary import BASELINED, FAIL, INCONCLUSIVE, PASS, SKIP, STALE, WARN
+from ..spec.vocabulary import BASELINED, FAIL, INCONCLUSIVE, LEGACY_NOT_APPLICABLE, NOT_APPLICABLE, PASS, STALE, WARN
 
 PROG = "arcp-conformance-diff"
 FORMAT_V1 = "arcp-conformance/results-v1"
@@ -195,6 +195,11 @@ def same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+def _current_name(verdict: str) -> str:
+    """A verdict as this version names it: older results said "skip" for not applicable."""
+    return NOT_APPLICABLE if verdict == LEGACY_NOT_APPLICABLE else verdict
+
+
 def load(path: str | Path) -> Results:
     """Read and validate a results file (results-v1, or the older results-v0)."""
     name = clean(str(path), 120)
@@ -251,7 +256,7 @@ def _parse(doc: Any, source: str) -> Results:
             raise DiffError(f"{source}: check id {clean(cid, 120)} appears twice")
         message = raw.get("message")
         exchanges = _exchanges(raw, source, own) if fmt == FORMAT_V1 else None
-        checks[cid] = Check(cid, raw["verdict"], message if isinstance(message, str) else "", exchanges)
+        checks[cid] = Check(cid, _current_name(raw["verdict"]), message if isinstance(message, str) else "", exchanges)
 
     tool = doc.get("tool") if isinstance(doc.get("tool"), dict) else {}
 
@@ -390,8 +395,8 @@ def _verdict_reason(old: Check, new: Check) -> tuple[str, str]:
     notes = []
     if INCONCLUSIVE in (ov, nv):
         notes.append("inconclusive says nothing about the server")
-    elif nv == SKIP:
-        notes.append("skipped (the check did not apply)")
+    elif nv == NOT_APPLICABLE:
+        notes.append("not applicable")
     elif nv == BASELINED:
         notes.append("accepted in the baseline")
     if new.message:

@@ -24,7 +24,7 @@ _STYLE = """<style>
 .arcp-section{margin:1em 0}.arcp-section table{border-collapse:collapse;font-size:12px}
 .arcp-section td,.arcp-section th{border:1px solid #ccc;padding:2px 6px;vertical-align:top;text-align:left}
 .v-pass{background:#d8f5d8}.v-fail,.v-stale{background:#f8c9c9}.v-warn{background:#fbe7b5}
-.v-info{background:#dde8f7}.v-baselined{background:#e6d8f5}.v-inconclusive,.v-skip{background:#eee;color:#666}
+.v-info{background:#dde8f7}.v-baselined{background:#e6d8f5}.v-inconclusive,.v-not-applicable{background:#eee;color:#666}
 .arcp-matrix td{text-align:center;white-space:nowrap}.arcp-pre{white-space:pre-wrap;font-size:11px;max-width:110em}
 </style>"""
 

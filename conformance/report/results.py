@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..spec.catalogue import SCHEMAS, Requirement, source_links
 from ..spec.requests import MalformedCase
-from ..spec.vocabulary import SKIP, VERDICT_ORDER, VERDICTS
+from ..spec.vocabulary import NOT_APPLICABLE, VERDICTS, VERDICT_ORDER
 from ..wire import redact
 from ..wire.exchange import Exchange
 
@@ -111,7 +111,7 @@ def count(records: list[dict]) -> dict[str, int]:
 
 def worst(verdicts) -> str:
     present = set(verdicts)
-    return next((v for v in VERDICT_ORDER if v in present), SKIP)
+    return next((v for v in VERDICT_ORDER if v in present), NOT_APPLICABLE)
 
 
 def requirement_records(checks: list[dict], catalogue: dict[str, Requirement]) -> list[dict]:

@@ -102,7 +102,7 @@ def body_binding_checks(mode: str) -> list[Check]:
 
 def alg_checks(mode: str) -> list[Check]:
     """One check per algorithm the suite can sign with: which of them the target lists is known
-    only at run time, so one it does not list is judged not applicable (skip)."""
+    only at run time, so one it does not list is judged not applicable."""
     if mode not in DPOP_MODES:
         return []
     return [Check("ISSUE-listed-alg-works", ALG_SUBJECT + alg, "ensure_listed_alg_works") for alg in SUPPORTED_ALGS]

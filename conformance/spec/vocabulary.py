@@ -19,21 +19,25 @@ FAIL = "fail"  # a MUST broken
 WARN = "warn"  # a SHOULD broken
 INFO = "info"  # a MAY not met
 INCONCLUSIVE = "inconclusive"  # the situation could not be set up, or its positive control failed
-SKIP = "skip"  # the check does not apply to this response
+# The check does not apply: a conformant target cannot be put in the situation (in required mode
+# it issues no unbound token; it gives no DPoP-Nonce; it lacks the operation), or this response
+# is another check's to report. Never counted as judged. Results before it was named said "skip".
+NOT_APPLICABLE = "not-applicable"
+LEGACY_NOT_APPLICABLE = "skip"  # its name in older results documents
 # ... and what a baseline makes of them
 BASELINED = "baselined"  # a listed deviation: does not fail the run
 STALE = "stale"  # a listed deviation that is gone, or an expired entry: fails the run
 
-VERDICTS = (PASS, FAIL, WARN, INFO, INCONCLUSIVE, SKIP, BASELINED, STALE)
+VERDICTS = (PASS, FAIL, WARN, INFO, INCONCLUSIVE, NOT_APPLICABLE, BASELINED, STALE)
 # Most telling first: a requirement's verdict is the first of these any of its checks has.
-VERDICT_ORDER = (STALE, FAIL, WARN, BASELINED, INFO, PASS, INCONCLUSIVE, SKIP)
+VERDICT_ORDER = (STALE, FAIL, WARN, BASELINED, INFO, PASS, INCONCLUSIVE, NOT_APPLICABLE)
 # Verdicts that say something about the target (a run with none of them judged nothing).
 JUDGED = (PASS, FAIL, WARN, INFO, BASELINED, STALE)
 
 
 @dataclass(frozen=True)
 class Verdict:
-    outcome: str  # one of VERDICTS (a judge returns PASS, FAIL, WARN, INCONCLUSIVE or SKIP)
+    outcome: str  # one of VERDICTS (a judge returns PASS, FAIL, WARN, INCONCLUSIVE or NOT_APPLICABLE)
     message: str = ""
 
 

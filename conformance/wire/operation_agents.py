@@ -99,7 +99,10 @@ class OperationAgents:
         proven, why_proven = self._slot("gone" if consumes else "ops")
         if proven is not None and jkt_of(proven.access) is None:
             return proven, ""
-        return None, why or why_proven or "the target issues only bound access tokens"
+        if proven is None:  # the proven flow failed too: that says nothing about what the target binds
+            return None, why or why_proven
+        self._not_applicable_unless_issued((None, None, ""))  # the session's: raises where no unbound token can exist
+        return None, why or "the target issues only bound access tokens"
 
     def _operation_token(self, case: Case) -> Sourced:
         """The token of an operation situation, from a registered agent of the suite's own."""

@@ -7,10 +7,14 @@ from .agent_endpoint import KeyFetch
 from .exchange import Exchange
 
 
+class NotApplicable(Exception):
+    """A conformant target cannot be put in the situation: its checks are not applicable, not inconclusive."""
+
+
 @dataclass
 class CaseResult:
     exchange: Exchange | None = None
-    reason: str = ""  # why there is no exchange (inconclusive, or skip where not_applicable)
+    reason: str = ""  # why there is no exchange (inconclusive, or not applicable where not_applicable)
     control_ok: bool = True  # the same endpoint accepted a defect-free request in this run
     forged: bool = False  # its token was forged with the target's signing secret
     presented: str | None = None  # the token the request presented (a refresh's judge compares it with the new one)
@@ -36,6 +40,7 @@ class Issuance:
     reasons: dict[str, str] = field(default_factory=dict)
     algs: dict[str, "AlgFlow"] = field(default_factory=dict)  # per proof algorithm, once the alg flows ran
     nonce_issued: bool = False  # the target gave a DPoP-Nonce during the flow: the nonce checks apply
+    nonce_unknown: str = ""  # why the run cannot tell whether the target gives DPoP-Nonce values (nothing answered)
     phase1_nonce: dict[str, Exchange] = field(default_factory=dict)  # nonce proof variant (spec.cases.NONCE_PROOFS) -> phase 1 with it
     body_bindings: dict[str, "BodyBinding"] = field(default_factory=dict)  # spec.cases.BODY_BINDINGS variant -> its flow, once sent
 

@@ -32,8 +32,8 @@ from .malformed_requests import MalformedRequests
 from .body_bindings import send_body_bindings
 from .preflight import diagnose_phase1, diagnose_phase2
 from .operation_agents import PROVEN_SLOTS, AgentSlot, OperationAgents, Sourced
-from .records import BodyBinding, CaseResult, Issuance
-from .tampered_tokens import NotApplicable, TamperedTokens
+from .records import BodyBinding, CaseResult, Issuance, NotApplicable
+from .tampered_tokens import TamperedTokens
 
 PHASE1_DEFECT = "signature-bad"  # the defect of the defective phase-1 call
 NO_NONCE = "the target issues no DPoP-Nonce"  # why the nonce checks do not apply (profile §5)
@@ -194,8 +194,13 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens, Malfor
         if not self.settings.agent_key:
             for proof in NONCE_PROOFS:
                 iss.reasons[f"phase1:{proof}"] = "no --agent-key given: the suite cannot register"
+            iss.nonce_unknown = "no --agent-key given: the suite cannot register"
             return
         iss.nonce_issued = self.client.nonce is not None
+        main = iss.phase1
+        if not iss.nonce_issued and (main is None or main.error or main.throttled):
+            # a target that did not answer may still give nonces: the nonce checks are not known not to apply
+            iss.nonce_unknown = f"phase 1 got no answer that could carry a DPoP-Nonce ({main.summary() if main else 'not sent'})"
         if not iss.nonce_issued or self.mode == "disabled":
             return
         calls = {proof: (self.identity("n"), self.nonce_proof(proof)) for proof in NONCE_PROOFS}
@@ -327,6 +332,25 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens, Malfor
             return None, None, f"phase 2 gave no validated token ({(last or accepted).summary()})"
         return who, token, ""
 
+    def no_unbound_token(self) -> str:
+        """Why a conformant target has no unbound token to give ('' when it could have one): in
+        required mode it refused phase 1 without a proof (profile §6), so every token it issues is
+        bound. A refusal that says nothing about the target (no response, rate limited) is no reason."""
+        ex = self.issuance().phase1_noproof
+        if self.resolve_mode() != "required" or ex is None or ex.error or ex.throttled or not 400 <= ex.status < 500:
+            return ""
+        return f"in required mode a conformant target issues no unbound token (phase 1 without a proof: {ex.summary()})"
+
+    def _not_applicable_unless_issued(self, sourced: Sourced) -> Sourced:
+        """An unbound token, or NotApplicable where a conformant target has none. The suite never
+        forges an unbound token: one would stand for nothing a conformant required-mode target
+        issues. (Situations whose tokens are forged, legacy and expired ones, stay inconclusive
+        without --jwt-secret even here: they stand for tokens such a target can meet, one issued
+        before DPoP was required or one past its lifetime, and the user can give the secret.)"""
+        if sourced[1] is None and (why := self.no_unbound_token()):
+            raise NotApplicable(why)
+        return sourced
+
     def _unbound_temp(self) -> Sourced:
         temp = self.state.temp_u
         if temp is None:
@@ -345,7 +369,9 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens, Malfor
         who, token, why = self._fresh_validated()
         if token is not None and jkt_of(token) is None:
             return who, token, ""
-        return None, None, why or "the target issues only bound validated tokens"
+        if token is None:  # phase 2 failed: that says nothing about what the target binds
+            return None, None, why
+        return self._not_applicable_unless_issued((None, None, "the target issues only bound validated tokens"))
 
     def _token_for(self, case: Case) -> Sourced:
         who, token, why = self._token_of_kind(case)
@@ -384,7 +410,7 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens, Malfor
                 return self._bound(who, token, "validated") if token else (None, None, why)
             return self._bound_temp()
         if kind == "unbound":
-            return self._unbound_validated() if phase3 else self._unbound_temp()
+            return self._unbound_validated() if phase3 else self._not_applicable_unless_issued(self._unbound_temp())
         if kind == "wrong-phase":  # each endpoint given the other phase's token
             return (st.id_a, st.temp_a, "") if phase3 else (st.id_a, st.validated_a, "" if st.validated_a else "no validated token")
         if kind == "missing":

@@ -9,10 +9,7 @@ from collections.abc import Callable
 from ..dpop.tokens import alg_hmac_other, alg_none, bad_signature, header_of, with_signature_of
 from .flows import Identity
 from .operation_agents import PROVEN_SLOTS, AgentSlot, Sourced
-
-
-class NotApplicable(Exception):
-    """A conformant target cannot be put in the situation: its checks are skipped, not inconclusive."""
+from .records import NotApplicable
 
 
 class TamperedTokens:

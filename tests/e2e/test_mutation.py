@@ -6,7 +6,7 @@ import pytest
 from conformance.spec.catalogue import ROOT
 from conformance.spec.checks import fixed_checks
 from conformance.model_target import FAULTS
-from conformance.spec.vocabulary import DPOP_MODES, INCONCLUSIVE, PASS, SKIP
+from conformance.spec.vocabulary import DPOP_MODES, INCONCLUSIVE, NOT_APPLICABLE, PASS
 from tools.mutation import BEGIN, END, MODES, against_model, evaluate_all, expected, fault_modes, flagged, score_markdown
 
 
@@ -34,7 +34,7 @@ def test_the_fault_free_model_with_nonces_gets_no_failure_and_nothing_less_concl
     assert set(nonce) == set(plain)
     worse = {i for i, o in nonce.items() if o.verdict == INCONCLUSIVE and plain[i].verdict != INCONCLUSIVE}
     assert worse == set()
-    skipped = {i for i, o in plain.items() if o.verdict == SKIP and o.requirement in NONCE_REQUIREMENTS}
+    skipped = {i for i, o in plain.items() if o.verdict == NOT_APPLICABLE and o.requirement in NONCE_REQUIREMENTS}
     assert skipped and all(nonce[i].verdict == PASS for i in skipped)
 
 

@@ -12,7 +12,7 @@ from conformance.judging.judge_check import judge_check
 from conformance.model_target import start_model
 from conformance.spec.cases import Case, expect
 from conformance.spec.checks import Check
-from conformance.spec.vocabulary import FAIL, INCONCLUSIVE, PASS, SKIP
+from conformance.spec.vocabulary import FAIL, INCONCLUSIVE, NOT_APPLICABLE, PASS
 from conformance.wire.session import ConformanceSession, Settings
 
 
@@ -53,6 +53,6 @@ def test_without_the_signing_secret_it_is_inconclusive_and_says_why():
 def test_an_alg_the_target_does_not_list_makes_it_not_applicable():
     with start_model("required") as model:  # lists EdDSA and ES256, not PS256
         verdict, token = judged(model, Case("register", "bound", "jwk-rsa-short"))
-    assert verdict.outcome == SKIP and "does not list" in verdict.message and token is None
+    assert verdict.outcome == NOT_APPLICABLE and "does not list" in verdict.message and token is None
     with start_model("required", ("rsa-short-accepted",)) as lenient:  # lists PS256 too
         assert judged(lenient, Case("register", "bound", "jwk-rsa-short"))[0].outcome == FAIL

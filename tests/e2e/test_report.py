@@ -196,7 +196,7 @@ def test_the_reproducer_command_run_as_printed_reproduces_the_failure(full_run):
     check = next(c for c in full_run["doc"]["checks"] if c["id"] == FAILED_CHECK)
     path = full_run["cwd"] / "reports" / check["reproducer"]["plan_file"]
     assert json.loads(path.read_text(encoding="utf-8"))["check"] == FAILED_CHECK
-    failed = sorted(reproducer_name(c["id"]) for c in full_run["doc"]["checks"] if c["verdict"] not in ("pass", "skip", "inconclusive"))
+    failed = sorted(reproducer_name(c["id"]) for c in full_run["doc"]["checks"] if c["verdict"] not in ("pass", "not-applicable", "inconclusive"))
     assert sorted(p.name for p in path.parent.iterdir()) == failed  # only the checks that did not pass get one
     argv = shlex.split(check["reproducer"]["command"])
     assert argv[0] == "arcp-conformance"

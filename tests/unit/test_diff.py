@@ -54,7 +54,7 @@ def check(cid=MISMATCH, verdict="pass", message="", exchanges=None):
 
 def results(*checks, mode="required", url="http://127.0.0.1:8001", version="2.1.2", started="2026-11-25T15:00:00Z"):
     """A results-v1 document."""
-    counts = {v: sum(c["verdict"] == v for c in checks) for v in ("pass", "fail", "warn", "info", "inconclusive", "skip", "baselined", "stale")}
+    counts = {v: sum(c["verdict"] == v for c in checks) for v in ("pass", "fail", "warn", "info", "inconclusive", "not-applicable", "baselined", "stale")}
     return {
         "format": FORMAT_V1,
         "tool": {"name": "arcp-conformance", "version": "0.1.0"},
@@ -211,7 +211,7 @@ def test_volatile_members_are_dropped_at_any_depth():
 
 
 @pytest.mark.parametrize(("before", "after"), [("pass", "fail"), ("warn", "fail"), ("baselined", "fail"), ("pass", "stale"),
-                                                 ("baselined", "stale"), ("inconclusive", "fail"), ("skip", "fail")])
+                                                 ("baselined", "stale"), ("inconclusive", "fail"), ("not-applicable", "fail")])
 def test_new_failures(before, after):
     d = run(results(check(verdict=before)), results(check(verdict=after, message="401 without a WWW-Authenticate challenge")))
     assert changed(d) == {"new_failures": [MISMATCH]}
@@ -225,7 +225,7 @@ def test_a_failure_that_stays_a_failure_is_not_new():
     assert changed(d) == {}
 
 
-@pytest.mark.parametrize("before", ["pass", "fail", "info", "skip"])
+@pytest.mark.parametrize("before", ["pass", "fail", "info", "not-applicable"])
 def test_new_warnings(before):
     d = run(results(check(verdict=before)), results(check(verdict="warn")))
     assert changed(d) == {"new_warnings": [MISMATCH]}
@@ -247,8 +247,8 @@ def test_inconclusive_is_another_verdict_change_that_says_nothing_about_the_serv
     assert "inconclusive says nothing about the server" in d.sections["other_verdict_changes"][0].reason
 
 
-@pytest.mark.parametrize(("before", "after", "hint"), [("pass", "skip", "did not apply"), ("fail", "baselined", "baseline"),
-                                                         ("skip", "pass", ""), ("pass", "info", "")])
+@pytest.mark.parametrize(("before", "after", "hint"), [("pass", "not-applicable", "not applicable"), ("fail", "baselined", "baseline"),
+                                                         ("not-applicable", "pass", ""), ("pass", "info", "")])
 def test_other_verdict_changes(before, after, hint):
     d = run(results(check(verdict=before)), results(check(verdict=after)))
     assert changed(d) == {"other_verdict_changes": [MISMATCH]}
@@ -592,3 +592,9 @@ def test_a_runs_own_ports_agent_ids_and_key_urls_are_not_differences():
     assert first == normalize(message(5822, "0c1d2e3f4a", "UakY4cmhx0WdNyUC17sTu74k"))
     assert first == {"message": "GET http://127.0.0.1:<port>/keys/<id>.pem for /agents/arcp-conf-o-<id>/heartbeat"}
     assert normalize({"m": "/keys/short.json"}) == {"m": "/keys/short.json"}  # only the run's own 24-character names
+
+
+def test_a_results_file_that_says_skip_compares_as_not_applicable():
+    # results written before the verdict was named "not-applicable"
+    d = run(results(check(verdict="skip")), results(check(verdict="not-applicable")))
+    assert changed(d) == {}

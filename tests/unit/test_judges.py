@@ -25,7 +25,7 @@ from conformance.spec.cases import Case, expect
 from conformance.spec.catalogue import problem_types, problem_uri
 from conformance.spec.checks import Check, fixed_checks, issuance_checks
 from conformance.spec.requests import expectation, situation_of
-from conformance.spec.vocabulary import FAIL, INCONCLUSIVE, MODES, PASS, SKIP, Verdict
+from conformance.spec.vocabulary import FAIL, INCONCLUSIVE, MODES, NOT_APPLICABLE, PASS, Verdict
 from conformance.wire.exchange import Exchange
 from conformance.wire.agent_endpoint import KeyFetch
 from conformance.wire.records import AlgFlow, BodyBinding, CaseResult, Issuance
@@ -258,7 +258,7 @@ def issuance_rows(requirement, subject, mode, good, bad, skip=None, inconclusive
     judge = ISSUANCE_JUDGE[requirement]
     rows = [Row(f"good-{n}", requirement, judge, subject, mode, iss, PASS) for n, iss in good.items()]
     rows += [Row(f"bad-{n}", requirement, judge, subject, mode, iss, FAIL) for n, iss in bad.items()]
-    rows += [Row(f"skip-{n}", requirement, judge, subject, mode, iss, SKIP) for n, iss in (skip or {}).items()]
+    rows += [Row(f"skip-{n}", requirement, judge, subject, mode, iss, NOT_APPLICABLE) for n, iss in (skip or {}).items()]
     rows += [Row(f"inconclusive-{n}", requirement, judge, subject, mode, iss, INCONCLUSIVE) for n, iss in (inconclusive or {}).items()]
     return rows
 
@@ -626,9 +626,9 @@ def test_no_exchange_is_inconclusive_with_the_reason():
     assert judge_defect(CaseResult()).outcome == INCONCLUSIVE
 
 
-def test_a_situation_a_conformant_target_cannot_be_put_in_is_skipped_with_the_reason():
+def test_a_situation_a_conformant_target_cannot_be_put_in_is_not_applicable_with_the_reason():
     verdict = judge_defect(CaseResult(None, reason="the target signs its temp tokens with 'RS256'", not_applicable=True))
-    assert verdict.outcome == SKIP and "not applicable" in verdict.message and "RS256" in verdict.message
+    assert verdict.outcome == NOT_APPLICABLE and "RS256" in verdict.message
 
 
 def test_transport_error_is_inconclusive():
@@ -666,7 +666,7 @@ def test_acceptance_when_the_positive_control_failed_is_still_a_failure():
 ])
 def test_error_judges_skip_an_acceptance(judge, requirement):
     check = Check(requirement, DEFECT_CASE.id, judge, DEFECT_CASE)
-    assert judge_defect(CaseResult(accepted()), check).outcome == SKIP
+    assert judge_defect(CaseResult(accepted()), check).outcome == NOT_APPLICABLE
 
 
 @pytest.mark.parametrize("judge, requirement", [
@@ -675,26 +675,26 @@ def test_error_judges_skip_an_acceptance(judge, requirement):
 ])
 def test_challenge_judges_skip_a_non_401(judge, requirement):
     check = Check(requirement, DEFECT_CASE.id, judge, DEFECT_CASE)
-    assert judge_defect(CaseResult(refusal("dpop-invalid", 400, challenge=None)), check).outcome == SKIP
+    assert judge_defect(CaseResult(refusal("dpop-invalid", 400, challenge=None)), check).outcome == NOT_APPLICABLE
 
 
 def test_title_skips_a_type_outside_the_catalogue():
     check = Check("PROBLEM-title", DEFECT_CASE.id, "ensure_catalogue_title", DEFECT_CASE)
     ex = refusal("dpop-invalid", type="https://example.test/other", title="Other")
-    assert judge_defect(CaseResult(ex), check).outcome == SKIP
+    assert judge_defect(CaseResult(ex), check).outcome == NOT_APPLICABLE
 
 
 def test_algs_and_challenge_error_skip_when_their_prerequisite_is_missing():
     algs = Check("CHALLENGE-algs", DEFECT_CASE.id, "ensure_algs_listed", DEFECT_CASE)
     error = Check("CHALLENGE-error", DEFECT_CASE.id, "ensure_challenge_error", DEFECT_CASE)
-    assert judge_defect(CaseResult(refusal("dpop-invalid", challenge='Bearer error="invalid_token"')), algs).outcome == SKIP
-    assert judge_defect(CaseResult(refusal("dpop-invalid", challenge=None)), error).outcome == SKIP
+    assert judge_defect(CaseResult(refusal("dpop-invalid", challenge='Bearer error="invalid_token"')), algs).outcome == NOT_APPLICABLE
+    assert judge_defect(CaseResult(refusal("dpop-invalid", challenge=None)), error).outcome == NOT_APPLICABLE
 
 
 def test_wrong_phase_401_skips_an_acceptance():
     case = Case("validate", "wrong-phase", "valid")
     check = Check("TOKEN-wrong-phase-401", case.id, "ensure_wrong_phase_is_401", case)
-    assert judge_case(check, expect(case, "required"), CaseResult(accepted())).outcome == SKIP
+    assert judge_case(check, expect(case, "required"), CaseResult(accepted())).outcome == NOT_APPLICABLE
 
 
 # --- issuance preconditions
@@ -784,7 +784,7 @@ def test_plugin_fails_a_must_failure(monkeypatch):
             run(MUST_CHECK, Verdict(FAIL, "accepted"))
 
 
-@pytest.mark.parametrize("outcome", [INCONCLUSIVE, SKIP])
+@pytest.mark.parametrize("outcome", [INCONCLUSIVE, NOT_APPLICABLE])
 def test_plugin_skips_inconclusive_and_skip(outcome):
     with pytest.raises(pytest.skip.Exception, match=outcome):
         run(MUST_CHECK, Verdict(outcome, "why"))

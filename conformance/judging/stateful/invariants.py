@@ -172,6 +172,6 @@ def response_verdicts(ex: Exchange) -> list[tuple[str, bool, str]]:
     out = []
     for name, judge in RESPONSE_JUDGES:
         verdict = CASE_JUDGES[judge](ex, _ANY_REFUSAL, CaseResult(ex))
-        if verdict.outcome in (PASS, FAIL):  # SKIP: not an error response, nothing to hold
+        if verdict.outcome in (PASS, FAIL):  # NOT_APPLICABLE: not an error response, nothing to hold
             out.append((name, verdict.outcome == PASS, verdict.message))
     return out
