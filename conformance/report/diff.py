@@ -27,9 +27,11 @@ from ..spec.catalogue import current_check_id
 from ..spec.vocabulary import BASELINED, FAIL, INCONCLUSIVE, LEGACY_NOT_APPLICABLE, NOT_APPLICABLE, PASS, STALE, WARN
 
 PROG = "arcp-conformance-diff"
+FORMAT_V2 = "arcp-conformance/results-v2"  # "not-applicable" where v1 said "skip"
 FORMAT_V1 = "arcp-conformance/results-v1"
 FORMAT_V0 = "arcp-conformance/results-v0"
-FORMATS = (FORMAT_V1, FORMAT_V0)
+FORMATS = (FORMAT_V2, FORMAT_V1, FORMAT_V0)
+WITH_EXCHANGES = (FORMAT_V2, FORMAT_V1)
 DIFF_FORMAT = "arcp-conformance/diff-v1"
 VOLATILE = frozenset({"instance", "timestamp", "request_id"})
 LIMIT = 200  # longest value printed, in characters
@@ -121,7 +123,7 @@ class Results:
 
     @property
     def has_exchanges(self) -> bool:
-        return self.format == FORMAT_V1
+        return self.format in WITH_EXCHANGES
 
 
 def strip_volatile(value: Any) -> Any:
@@ -201,7 +203,7 @@ def _current_name(verdict: str) -> str:
 
 
 def load(path: str | Path) -> Results:
-    """Read and validate a results file (results-v1, or the older results-v0)."""
+    """Read and validate a results file (results-v2, or the older results-v1 and results-v0)."""
     name = clean(str(path), 120)
     try:
         raw = Path(path).read_bytes()
@@ -232,16 +234,16 @@ def parse(doc: Any, source: str = "results") -> Results:
 
 def _parse(doc: Any, source: str) -> Results:
     if not isinstance(doc, dict):
-        raise DiffError(f'{source}: not a results file (expected a JSON object with "format": "{FORMAT_V1}")')
+        raise DiffError(f'{source}: not a results file (expected a JSON object with "format": "{FORMAT_V2}")')
     fmt = doc.get("format")
     if fmt is None:
-        raise DiffError(f'{source}: not a results file (no "format"; expected "{FORMAT_V1}")')
+        raise DiffError(f'{source}: not a results file (no "format"; expected "{FORMAT_V2}")')
     if fmt not in FORMATS:
-        raise DiffError(f'{source}: unsupported format "{clean(fmt, 80)}" (expected "{FORMAT_V1}" or "{FORMAT_V0}")')
+        raise DiffError(f'{source}: unsupported format "{clean(fmt, 80)}" (expected one of {" ".join(FORMATS)})')
     checks_raw = doc.get("checks")
     if not isinstance(checks_raw, list):
         raise DiffError(f'{source}: "checks" must be a list')
-    if fmt == FORMAT_V1:
+    if fmt in WITH_EXCHANGES:
         target = doc.get("target") if isinstance(doc.get("target"), dict) else {}
     else:  # results-v0: the target's members sit at the top level, the url under "target"
         target = {**doc, "url": doc.get("target")}
@@ -255,7 +257,7 @@ def _parse(doc: Any, source: str) -> Results:
         if cid in checks:
             raise DiffError(f"{source}: check id {clean(cid, 120)} appears twice")
         message = raw.get("message")
-        exchanges = _exchanges(raw, source, own) if fmt == FORMAT_V1 else None
+        exchanges = _exchanges(raw, source, own) if fmt in WITH_EXCHANGES else None
         checks[cid] = Check(cid, _current_name(raw["verdict"]), message if isinstance(message, str) else "", exchanges)
 
     tool = doc.get("tool") if isinstance(doc.get("tool"), dict) else {}

@@ -17,7 +17,7 @@ from ..spec.vocabulary import NOT_APPLICABLE, VERDICTS, VERDICT_ORDER
 from ..wire import redact
 from ..wire.exchange import Exchange
 
-FORMAT = "arcp-conformance/results-v1"
+FORMAT = "arcp-conformance/results-v2"  # v2: the verdict "skip" became "not-applicable"
 BODY_LIMIT = 4096  # characters of a response body kept per exchange
 HEADER_LIMIT = 40  # response header fields kept per exchange
 

@@ -11,7 +11,7 @@ import pytest
 
 from conformance.report import diff
 from conformance.spec.catalogue import ROOT
-from conformance.report.diff import FORMAT_V0, FORMAT_V1, SECTIONS, DiffError, clean, compare, load, main, parse, render_json, render_text, slug
+from conformance.report.diff import FORMAT_V0, FORMAT_V1, FORMAT_V2, SECTIONS, DiffError, clean, compare, load, main, parse, render_json, render_text, slug
 
 PROBLEMS = "https://arcp.0x001.tech/docs/problems/"
 MISMATCH = "BIND-mismatch@validate:mismatched:valid"
@@ -39,7 +39,7 @@ def exchange(status=401, slug_="dpop-binding-mismatch", *, detail="proof key doe
 
 
 def check(cid=MISMATCH, verdict="pass", message="", exchanges=None):
-    """One check record of a results-v1 document."""
+    """One check record of a results-v2 document."""
     requirement, _, subject = cid.partition("@")
     endpoint, token, proof = (subject.split(":") + ["", "", ""])[:3]
     return {
@@ -53,10 +53,10 @@ def check(cid=MISMATCH, verdict="pass", message="", exchanges=None):
 
 
 def results(*checks, mode="required", url="http://127.0.0.1:8001", version="2.1.2", started="2026-11-25T15:00:00Z"):
-    """A results-v1 document."""
+    """A results-v2 document."""
     counts = {v: sum(c["verdict"] == v for c in checks) for v in ("pass", "fail", "warn", "info", "inconclusive", "not-applicable", "baselined", "stale")}
     return {
-        "format": FORMAT_V1,
+        "format": FORMAT_V2,
         "tool": {"name": "arcp-conformance", "version": "0.1.0"},
         "started_at": started, "finished_at": started,
         "target": {"url": url, "server_version": version, "dpop_mode": mode, "dpop_mode_source": "given", "forged_tokens": True},
@@ -101,7 +101,7 @@ SCHEMA = ROOT / "schemas" / "results.schema.json"
 
 
 @pytest.mark.skipif(not SCHEMA.exists(), reason="no results schema")
-def test_the_documents_of_these_tests_are_valid_results_v1():
+def test_the_documents_of_these_tests_are_valid_results_v2():
     """The helpers build what the suite writes: a change to the results format shows up here."""
     jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
@@ -545,7 +545,7 @@ def test_help_exits_0(capsys):
 
 def test_load_reads_a_file(tmp_path):
     r = load(write(tmp_path, "r.json", results(check(), mode="disabled")))
-    assert r.format == FORMAT_V1 and r.dpop_mode == "disabled" and set(r.checks) == {MISMATCH}
+    assert r.format == FORMAT_V2 and r.dpop_mode == "disabled" and set(r.checks) == {MISMATCH}
     with pytest.raises(DiffError):
         load(tmp_path / "absent.json")
 
