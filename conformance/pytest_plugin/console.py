@@ -19,6 +19,9 @@ def report_header(config: pytest.Config) -> list[str]:
     session = run.session
     if run.error:
         return [f"arcp-conformance: cannot run the checks: {run.error}"]
+    if run.suite_not_selected:
+        return ["arcp-conformance: the paths given do not hold the conformance suite: no check runs and nothing is sent to "
+                "the target (`pytest --target-url URL` without paths runs the suite)"]
     if session is None and run.controller_mode is not None:
         return [f"arcp-conformance: target {option(config, 'target-url')}, DPoP mode {run.controller_mode}; pytest-xdist: each worker "
                 f"opens its own session (phase 1, agent endpoint{', model server' if option(config, 'target-url').startswith(MODEL_SCHEME) else ''}), "

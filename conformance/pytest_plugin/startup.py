@@ -30,6 +30,9 @@ def configure(config: pytest.Config) -> None:
         return
     if not url.startswith(MODEL_SCHEME) and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc):
         usage_error(f"--target-url must be an http(s) URL or model:MODE[:FAULT,...], got {url!r}")
+    if not suite_selected(config):  # pytest --target-url URL my_tests/: those tests only, nothing sent
+        run.suite_not_selected = True
+        return
     mode = option(config, "dpop-mode")
     if not url.startswith(MODEL_SCHEME) and not option(config, "agent-key"):  # nothing can be registered: before any request
         usage_error(f"no --agent-key given (or {SECRET_ENV['agent-key']}): the suite registers its own agents with the "
@@ -77,6 +80,18 @@ def configure(config: pytest.Config) -> None:
             run.worker_usage_error = message
             return
         usage_error(message)
+
+
+def suite_selected(config: pytest.Config) -> bool:
+    """Will pytest collect the conformance suite? Without paths it does (configure_run points it
+    there); with paths, only when one of them is the suite, inside it or a folder that holds it."""
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        return True
+    for arg in config.args:
+        path = (Path(config.invocation_params.dir) / arg.split("::", 1)[0]).resolve()
+        if path == SUITE_DIR or path in SUITE_DIR.parents or SUITE_DIR in path.parents:
+            return True
+    return False
 
 
 def unmatched_patterns(config: pytest.Config, modes: list[str]) -> list[str]:

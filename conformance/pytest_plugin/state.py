@@ -13,6 +13,7 @@ from ..wire.session import ConformanceSession
 class RunState:
     session: ConformanceSession | None = None  # this process's session against the target (none on the xdist controller)
     model: object | None = None  # the embedded model server, for model:MODE
+    suite_not_selected: bool = False  # paths were given and none holds the suite: no session, no request
     error: str | None = None  # why the checks cannot run, or why the run is not a verdict (console and exit 3)
     baseline: dict = field(default_factory=dict)  # check id -> baseline entry (report.baseline.Entry)
     started: str = ""  # RFC 3339

@@ -60,6 +60,15 @@ def test_unreachable_target_exits_3(tmp_path):
     assert result.returncode == 3
 
 
+def test_paths_without_the_suite_run_those_tests_and_send_nothing(tmp_path):
+    (tmp_path / "test_mine.py").write_text("def test_mine():\n    assert True\n", encoding="utf-8")
+    result = run_suite(tmp_path, "--target-url", CLOSED, "test_mine.py", timeout=30)  # nothing listens: a request would fail
+    assert result.returncode == 0, result.stdout[-2000:]
+    result.stdout_lines.fnmatch_lines(["*the paths given do not hold the conformance suite: no check runs and nothing is sent*",
+                                       "*1 passed*"])
+    result.stdout_lines.no_fnmatch_line("*unreachable*")
+
+
 @pytest.mark.parametrize("url", ["ftp://127.0.0.1/", "127.0.0.1:8001", "http://"])
 def test_not_an_http_url_is_a_usage_error(tmp_path, url):
     result = run(tmp_path, "--target-url", url, timeout=10)
