@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ..report import html, results
+from ..report import html, summary
+from ..report.requirements_doc import NAME as REQUIREMENTS_DOC
 from ..spec.catalogue import requirements
-from .options import MODEL_SCHEME, option, results_path
+from ..spec.vocabulary import INFO, PASS, WARN
+from .options import MODEL_SCHEME, option, results_path, strict
 from .state import state
 
 
@@ -41,6 +43,8 @@ def report_header(config: pytest.Config) -> list[str]:
 
 
 def terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    """The run's notes, then h2spec-style the broken and the warned requirements, each once (with
+    -v every check), then one verdict line with the counts and what the exit code means."""
     run = state(config)
     if run.error:
         terminalreporter.write_line(f"arcp-conformance: {run.error}", red=True)
@@ -51,9 +55,46 @@ def terminal_summary(terminalreporter, config: pytest.Config) -> None:
         terminalreporter.write_line(f"arcp-conformance {line}")
     if (facts.get("target") or {}).get("algorithms"):
         terminalreporter.write_line(f"arcp-conformance: {html.algorithms_text(facts['target']['algorithms'])}")
-    if run.records:
-        line = ", ".join(f"{n} {v}" for v, n in results.count(run.records).items() if n)
-        terminalreporter.write_sep("=", f"arcp-conformance verdicts: {line}")
+    if "p" in getattr(terminalreporter, "reportchars", ""):  # -rA: pytest lists passes; a warned check is not one
+        for report in terminalreporter.stats.get(WARNED[0], []):
+            terminalreporter.write_line(f"{WARNED[2][0]} {report.nodeid} - {summary.shorten(report.arcp_check.get('message', ''))}")
+    sections = summary.section_lines(run.records, requirements(), every_check=config.get_verbosity() > 0)
+    for heading, lines in sections:
+        terminalreporter.write_sep("-", f"arcp-conformance {heading}", red=heading.startswith("failures"), yellow=not heading.startswith("failures"))
+        for line in lines:
+            terminalreporter.write_line(line)
+    if sections:
+        terminalreporter.write_line(f"(exchanges: {results_path(config)}, the HTML report or -v; requirements: {REQUIREMENTS_DOC})")
+    if run.records or run.error:
+        status = run.exit_status if run.exit_status is not None else 0
+        terminalreporter.write_sep("=", summary.verdict_line(run.records, status, run.error, strict(config)),
+                                   red=status != 0, green=status == 0, bold=True)
+
+
+# pytest's (category, letter, verbose word) of a check that passed for pytest but not for the
+# profile: its own category, so that pytest's last line counts it apart ("55 warned")
+WARNED = ("warned", "W", ("WARN", {"yellow": True}))
+INFORMED = ("information", "i", ("INFO", {"yellow": True}))
+
+
+def report_teststatus(report, config: pytest.Config):
+    """How pytest shows a check: warned and information apart from passed; and by default no
+    letter for a pass or an inconclusive check (thousands of dots would push the verdict off the
+    screen; the verdict line counts them, -v shows every check's line)."""
+    check = getattr(report, "arcp_check", None)
+    if not check or report.when != "call" or hasattr(report, "wasxfail") or report.failed:
+        return None
+    verdict = check.get("verdict")
+    if report.passed and verdict == WARN:
+        return WARNED
+    if report.passed and verdict == INFO:
+        return INFORMED
+    quiet = config.get_verbosity() <= 0
+    if report.passed:
+        return "passed", "" if quiet else ".", ("PASSED" if verdict == PASS else str(verdict).upper())
+    if report.skipped:
+        return "skipped", "" if quiet else "s", str(verdict).upper()
+    return None
 
 
 # --- the HTML report (pytest-html, pytest-metadata)
@@ -111,8 +152,9 @@ def check_source(entry: dict) -> str:
 
 def annotate_report(item: pytest.Item, report, entry: dict) -> None:
     """The check's columns and its exchanges on the test report (not user_properties: the JUnit
-    schema has no per-test properties)."""
-    report.arcp_check = {"check_id": entry["id"], "level": entry["level"], "verdict": entry["verdict"], "source": check_source(entry)}
+    schema has no per-test properties); its verdict and message for report_teststatus."""
+    report.arcp_check = {"check_id": entry["id"], "level": entry["level"], "verdict": entry["verdict"], "source": check_source(entry),
+                         "message": entry["message"]}
     if not item.config.pluginmanager.hasplugin("html"):
         return
     from pytest_html import extras

@@ -8,7 +8,6 @@ import pytest
 
 from ..wire.session import ConformanceSession
 from . import collection, console, finish, options, startup, xdist
-from .outcomes import ConformanceWarning, run_check  # noqa: F401 - the suite modules and tests use them here
 from .state import RECORD_KEY, state
 
 
@@ -67,7 +66,12 @@ def pytest_runtest_logreport(report) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     finish.finish(session)
+    state(session.config).exit_status = int(session.exitstatus)
     console.refresh_environment(session.config)
+
+
+def pytest_report_teststatus(report, config: pytest.Config):
+    return console.report_teststatus(report, config)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

@@ -1,29 +1,27 @@
 """A check's verdict becomes a pytest outcome: fail for a broken MUST (and for a SHOULD with
---conformance-strict), a warning for a SHOULD, xfail for a baselined deviation, skip for
-inconclusive and not applicable (the reason says which); and every check becomes a results record with how to reproduce it."""
+--conformance-strict), xfail for a baselined deviation, skip for inconclusive and not applicable
+(the reason says which); a SHOULD warning passes as far as pytest knows (no Python warning: the
+console, console.py, and the JUnit file, junit.py, show it from its record). Every check becomes
+a results record with how to reproduce it."""
 from __future__ import annotations
 
 import shlex
-import warnings
 from datetime import date
 
 import pytest
 
 from ..judging.judge_check import judge_check
 from ..report import baseline, reproduce, results
+from ..report.reproduce import env_prefix
 from ..report.requirements_doc import NAME as REQUIREMENTS_DOC
 from ..spec.checks import Check
-from ..spec.vocabulary import BASELINED, FAIL, INCONCLUSIVE, INFO, NOT_APPLICABLE, PASS, STALE, WARN, Verdict, graded
+from ..spec.vocabulary import BASELINED, FAIL, INCONCLUSIVE, NOT_APPLICABLE, PASS, STALE, WARN, Verdict, graded
 from ..wire.exchange import Exchange, redact_tokens
 from ..wire.session import ConformanceSession
 from .options import MODEL_SCHEME, SECRET_ENV, option, results_path, strict
 from .state import RECORD_KEY, state
 
 REPRODUCER_DIR = "reproducers"  # next to the results file
-
-
-class ConformanceWarning(UserWarning):
-    """A SHOULD (or MAY) requirement the target does not meet."""
 
 
 def run_check(config: pytest.Config, session: ConformanceSession, check: Check, item: pytest.Item) -> None:
@@ -49,20 +47,27 @@ def report_verdict(config: pytest.Config, session: ConformanceSession, check: Ch
     entry = results.check_record(check, outcome, message, exchanges, reproducer)
     run.records.append(entry)
     item.stash[RECORD_KEY] = entry
-    detail = ""
-    if outcome in (FAIL, WARN, INFO, STALE):
-        detail = "\n\n" + "\n\n".join(ex.describe() for ex in exchanges)
-        detail += "\n\nReproduce: " + env_prefix(reproducer) + reproducer["command"]
     if outcome == BASELINED:
         pytest.xfail(f"{check.id}: {message}")
     if outcome == STALE:
-        pytest.fail(f"stale baseline entry {check.id}: {note}{detail}", pytrace=False)
+        pytest.fail(f"stale baseline entry {check.id}: {note}{_details(config, exchanges, reproducer)}", pytrace=False)
     if outcome == FAIL or (outcome == WARN and strict(config)):
-        pytest.fail(f"[{req.level}] {check.id}: {req.statement}\n{message}{detail}\n{requirement_pointer(req.id)}", pytrace=False)
-    if outcome in (WARN, INFO):
-        warnings.warn(ConformanceWarning(f"[{req.level}] {check.id}: {message}"))
+        pytest.fail(f"[{req.level}] {check.id}: {req.statement}\n{message}{_details(config, exchanges, reproducer)}"
+                    + (f"\n{requirement_pointer(req.id)}" if _verbose(config) else ""), pytrace=False)
     if outcome in (INCONCLUSIVE, NOT_APPLICABLE):
         pytest.skip(f"{outcome}: {message}")
+
+
+def _verbose(config: pytest.Config) -> bool:
+    return config.get_verbosity() > 0
+
+
+def _details(config: pytest.Config, exchanges: list[Exchange], reproducer: dict) -> str:
+    """Below a failure's message: the reproduce command, and with -v every exchange too (by
+    default they stay in the HTML and JSON reports and the reproducer: a run's console is a
+    screen long, console.py)."""
+    shown = "\n\n" + "\n\n".join(ex.describe() for ex in exchanges) + "\n" if _verbose(config) and exchanges else "\n"
+    return shown + "Reproduce: " + env_prefix(reproducer) + reproducer["command"]
 
 
 def requirement_pointer(req_id: str) -> str:
@@ -109,11 +114,6 @@ def _reproducer(config: pytest.Config, session: ConformanceSession, check: Check
     out["command"] = reproduce.command(results_path(config).parent / relative)
     out["environment"] = [SECRET_ENV[name] for name in ("agent-key", "jwt-secret") if plan["needs"][name.replace("-", "_")]]
     return out
-
-
-def env_prefix(reproducer: dict) -> str:
-    names = reproducer.get("environment") or []
-    return f"(with {', '.join(names)} set as for this run) " if names else ""
 
 
 def write_reproducers(config: pytest.Config) -> None:

@@ -27,6 +27,7 @@ class RunState:
     worker_usage_error: str | None = None
     facts: dict | None = None  # finish.merged_facts, computed once at session finish
     doc: dict | None = None  # the results document, for the HTML report
+    exit_status: int | None = None  # the run's exit code as finish.finish left it, for the console's verdict line
 
 
 STATE = pytest.StashKey[RunState]()

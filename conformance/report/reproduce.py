@@ -82,6 +82,12 @@ def command(plan_path: Path | str) -> str:
     return shlex.join([COMMAND, "reproduce", str(plan_path)])
 
 
+def env_prefix(reproducer: dict) -> str:
+    """What a reader must set before running a reproducer's command (names, never values)."""
+    names = reproducer.get("environment") or []
+    return f"(with {', '.join(names)} set as for this run) " if names else ""
+
+
 def dumps(plan: dict) -> str:
     return json.dumps(plan, indent=1, ensure_ascii=False) + "\n"
 
