@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 
 import jwt
 from jwt.utils import base64url_decode, base64url_encode
 
+# PyJWT >= 2.10 warns when an HMAC key is shorter than the hash (RFC 7518 §3.2); older ones do not
+SHORT_KEY_WARNING = getattr(jwt, "InsecureKeyLengthWarning", None)
 ADMIN_MARKERS = ("admin", "root", "superuser", "operator")
 # Claims that name who the token is for, what it may do, or flag an administrator outright.
 IDENTITY_CLAIMS = ("sub", "agent_id", "user_id", "username", "preferred_username", "name", "email")
@@ -90,7 +93,13 @@ class Forger:
             claims.pop(name, None)
         claims.update(changes)
         self._guard(claims)
-        return jwt.encode(claims, self._secret, algorithm=self.algorithm)
+        # The secret is the target's (the operator's choice, which no requirement judges); the
+        # tokens are the suite's deliberate test material. PyJWT's warning about a short HMAC key
+        # would only repeat on the console, so it is silenced here and nowhere else.
+        with warnings.catch_warnings():
+            if SHORT_KEY_WARNING is not None:
+                warnings.filterwarnings("ignore", category=SHORT_KEY_WARNING)
+            return jwt.encode(claims, self._secret, algorithm=self.algorithm)
 
     def bound(self, template: str, jkt: str) -> str:
         return self.forge(template, cnf={"jkt": jkt})

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ..wire.session import ConformanceSession
-from . import collection, console, finish, options, startup, xdist
+from . import collection, console, finish, junit, options, startup, xdist
 from .state import RECORD_KEY, state
 
 
@@ -19,6 +19,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "arcp_check(id): an ARCP conformance check")
     startup.configure(config)
+    if not xdist.is_worker(config):  # the process that writes the JUnit file
+        config.pluginmanager.register(junit.JunitRewrite(), "arcp-conformance-junit")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

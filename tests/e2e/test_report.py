@@ -85,7 +85,7 @@ def test_the_junit_file_validates_and_names_each_check(full_run):
     schema = xmlschema.XMLSchema(JUNIT_XSD)
     schema.validate(full_run["junit"])
     text = full_run["junit"].read_text(encoding="utf-8")
-    assert f"[{FAILED_CHECK}]" in text
+    assert f'classname="PROOF-replay" name="{FAILED_CHECK}"' in text
     assert 'name="arcp_dpop_mode" value="required (given)"' in text
 
 

@@ -729,9 +729,13 @@ def test_single_use_is_inconclusive_without_unregistering():
 # --- the plugin's mapping of raw verdicts to pytest outcomes
 
 class FakeConfig:
-    def __init__(self, strict=False):
+    def __init__(self, strict=False, verbosity=0):
         self.stash = {STATE: RunState()}
         self.strict = strict
+        self.verbosity = verbosity
+
+    def get_verbosity(self):
+        return self.verbosity
 
     def getoption(self, dest):
         return {"arcp_conformance_strict": self.strict, "arcp_target_url": "http://127.0.0.1:9"}.get(dest)
@@ -749,8 +753,8 @@ SHOULD_CHECK = Check("PROOF-iat-future", "validate:bound:iat-future", "ensure_ou
 MUST_CHECK = DEFECT_CHECK
 
 
-def run(check, verdict, strict=False):
-    config, item = FakeConfig(strict), FakeItem()
+def run(check, verdict, strict=False, verbosity=0):
+    config, item = FakeConfig(strict, verbosity), FakeItem()
     try:
         outcomes.report_verdict(config, FakeSession(), check, item, verdict, [refusal("dpop-invalid")])
     finally:
@@ -763,9 +767,10 @@ class FakeItem:
         self.stash = {}
 
 
-def test_plugin_maps_should_failures_to_warnings(monkeypatch):
+def test_plugin_records_a_should_failure_as_a_warning_without_python_warnings(monkeypatch):
     monkeypatch.delenv("ARCP_CONFORMANCE_STRICT", raising=False)
-    with pytest.warns(outcomes.ConformanceWarning, match="PROOF-iat-future"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the console and the JUnit file show it from the record
         results, recorded = run(SHOULD_CHECK, Verdict(FAIL, "accepted a proof from the future"))
     assert results[0]["verdict"] == recorded["verdict"] == "warn"
 
@@ -782,6 +787,19 @@ def test_plugin_fails_a_must_failure(monkeypatch):
         warnings.simplefilter("error")
         with pytest.raises(pytest.fail.Exception, match=r"\[MUST\] PROOF-htm-mismatch@validate:bound:htm-wrong"):
             run(MUST_CHECK, Verdict(FAIL, "accepted"))
+
+
+@pytest.mark.parametrize("verbosity", [0, 1])
+def test_a_must_failure_shows_its_exchanges_only_with_v(monkeypatch, verbosity):
+    monkeypatch.delenv("ARCP_CONFORMANCE_STRICT", raising=False)
+    with pytest.raises(pytest.fail.Exception) as failed:
+        run(MUST_CHECK, Verdict(FAIL, "accepted"), verbosity=verbosity)
+    text = str(failed.value)
+    assert "accepted" in text and "Reproduce: " in text
+    assert ("< 401" in text) == (verbosity > 0)  # the exchange's response line
+    assert ("Requirement PROOF-htm-mismatch:" in text) == (verbosity > 0)
+    if not verbosity:
+        assert len(text.splitlines()) == 3  # statement, message, reproduce command
 
 
 @pytest.mark.parametrize("outcome", [INCONCLUSIVE, NOT_APPLICABLE])
