@@ -67,7 +67,8 @@ def terminal_summary(terminalreporter, config: pytest.Config) -> None:
         terminalreporter.write_line(f"(exchanges: {results_path(config)}, the HTML report or -v; requirements: {REQUIREMENTS_DOC})")
     if run.records or run.error:
         status = run.exit_status if run.exit_status is not None else 0
-        terminalreporter.write_sep("=", summary.verdict_line(run.records, status, run.error, strict(config)),
+        # run.error is the first line above: the verdict line does not say it twice
+        terminalreporter.write_sep("=", summary.verdict_line(run.records, status, None, strict(config)),
                                    red=status != 0, green=status == 0, bold=True)
 
 
