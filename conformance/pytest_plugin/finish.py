@@ -11,14 +11,13 @@ import pytest
 from ..judging.judge_check import known_checks
 from ..report import baseline, results
 from ..spec.catalogue import requirements
-from ..spec.vocabulary import BASELINED, FAIL, JUDGED, graded
+from ..spec.vocabulary import BASELINED, FAIL, JUDGED, NO_VERDICT, USAGE_ERROR, graded
 from ..wire.client import TargetClient
-from .options import USAGE_ERROR, check_patterns, option, results_path, strict
+from .options import check_patterns, option, results_path, strict
 from .outcomes import write_reproducers
 from .state import state
 from .xdist import is_worker
 
-NO_VERDICT = 3  # the target could not be used, nothing was judged, or the run was cut short
 
 
 def run_facts(config: pytest.Config) -> dict:

@@ -13,6 +13,7 @@ from ..judging.stateful.run import DEFAULT_SECONDS as STATEFUL_SECONDS
 from ..judging.stateful.run import DEFAULT_STEPS as STATEFUL_STEPS
 from ..judging.stateful.run import StatefulSettings
 from ..model_target.spec import SPEC_SCHEME, parse_spec
+from ..spec.vocabulary import USAGE_ERROR
 from ..wire.client import (
     DEFAULT_MAX_REQUESTS,
     DEFAULT_REQUEST_TIMEOUT,
@@ -23,7 +24,6 @@ from ..wire.client import (
 from ..wire.session import ENV
 
 MODEL_SCHEME = SPEC_SCHEME
-USAGE_ERROR = 2  # pytest itself says 4 for its own option errors; ours are documented as 2
 
 # option name -> (environment variable, help); the ini key is the dest, arcp_<name with _>
 OPTIONS = {

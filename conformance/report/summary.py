@@ -7,15 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..spec.catalogue import Requirement
-from ..spec.vocabulary import FAIL, INFO, STALE, VERDICT_ORDER, WARN
+from ..spec.vocabulary import FAIL, INFO, NO_VERDICT, STALE, USAGE_ERROR, VERDICT_ORDER, WARN
 from . import results
 from .reproduce import env_prefix
 
 EXAMPLE_CHARS = 160  # of an example message: the full one is in the reports and the reproducer
 # (section title, the verdicts it gathers), most telling first
 SECTIONS = (("failures", (STALE, FAIL)), ("warnings", (WARN,)), ("information (MAY)", (INFO,)))
-# exit codes (pytest_plugin: finish.NO_VERDICT, options.USAGE_ERROR) and what they tell a reader
-EXIT_MEANINGS = {0: "conformant: no applicable MUST requirement broken", 2: "usage error", 3: "no verdict"}
+# exit codes and what they tell a reader
+EXIT_MEANINGS = {0: "conformant: no applicable MUST requirement broken", USAGE_ERROR: "usage error", NO_VERDICT: "no verdict"}
 
 
 @dataclass

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import conformance
 from conformance.report.baseline import FORMAT
-from conformance.pytest_plugin.options import USAGE_ERROR
+from conformance.spec.vocabulary import USAGE_ERROR
 from support.suite_run import run_suite
 
 SUITE = str(Path(conformance.__file__).parent / "suite")

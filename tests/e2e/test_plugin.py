@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 
 import conformance
-from conformance.pytest_plugin.options import OPTIONS, USAGE_ERROR
+from conformance.pytest_plugin.options import OPTIONS
+from conformance.spec.vocabulary import USAGE_ERROR
 from support.suite_run import run_suite
 
 SUITE = str(Path(conformance.__file__).parent / "suite")

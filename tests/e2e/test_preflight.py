@@ -9,12 +9,11 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conformance.pytest_plugin.options import USAGE_ERROR
+from conformance.spec.vocabulary import NO_VERDICT, USAGE_ERROR
 
 from support.faulty_target import FaultyTarget, closed_port
 from support.suite_run import SuiteRun, run_suite
 
-NO_VERDICT = 3
 
 
 def assert_stopped_with(run: SuiteRun, status: int, cause: str) -> None:

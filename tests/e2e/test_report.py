@@ -17,7 +17,7 @@ from conformance.spec.cases import REPLAYABLE
 from conformance.spec.checks import fixed_checks
 from conformance.judging.fuzz import fuzz_checks
 from conformance.judging.stateful.run import stateful_checks
-from conformance.pytest_plugin.options import USAGE_ERROR
+from conformance.spec.vocabulary import USAGE_ERROR
 from conformance.report.reproduce import plan_name as reproducer_name
 from conformance.report.results import FORMAT, schema_errors
 from support import JUNIT_XSD

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from conformance.report import results
-from conformance.pytest_plugin.options import OPTIONS, USAGE_ERROR
+from conformance.pytest_plugin.options import OPTIONS
+from conformance.spec.vocabulary import NO_VERDICT, USAGE_ERROR
 from conformance.wire.client import TargetClient, TargetError
 
 from support.faulty_target import Fault, FaultyTarget, RawTarget, Recorder, closed_port
@@ -22,7 +23,6 @@ from support.suite_run import SuiteRun, run_suite
 
 pytest_plugins = ["pytester"]
 
-NO_VERDICT = 3
 ANY_KEY = "any-agent-key"  # without one the run stops before any request (tests/e2e/test_preflight.py)
 
 

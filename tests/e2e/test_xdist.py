@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import xmlschema
 
-from conformance.pytest_plugin.options import USAGE_ERROR
+from conformance.spec.vocabulary import USAGE_ERROR
 from conformance.report.results import schema_errors
 from conformance.spec.cases import REPLAYABLE
 from support import JUNIT_XSD
