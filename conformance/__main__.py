@@ -1,5 +1,5 @@
-"""The arcp-conformance command: `arcp-conformance reproduce PLAN` and `arcp-conformance requirements [ID]`
-(or python -m conformance ...).
+"""The arcp-conformance command: `arcp-conformance reproduce PLAN`, `arcp-conformance requirements [ID]`
+and `arcp-conformance summary [RESULTS.json] [--markdown]` (or python -m conformance ...).
 
 The suite itself runs under pytest (`pytest --target-url URL`); the diff of two results files is
 `arcp-conformance-diff`.
@@ -11,6 +11,7 @@ import sys
 COMMANDS = {
     "reproduce": "re-enact a check from the plan a run wrote, and print what was sent and answered",
     "requirements": "print the requirements document, or the entries of the ids (or check ids) given",
+    "summary": "print a run's failures, warnings and verdict line from its results document (--markdown for a CI job summary)",
 }
 
 
@@ -25,6 +26,10 @@ def main(argv: list[str] | None = None) -> int:
         from .report import requirements_doc
 
         return requirements_doc.main(args[1:])
+    if args[0] == "summary":
+        from .report import job_summary
+
+        return job_summary.main(args[1:])
     from .report import reproduce
 
     return reproduce.main(args[1:])
