@@ -6,8 +6,9 @@ test the example workflow server teams copy (examples/github-actions/arcp-confor
 What it supports is what the example uses, no more: workflow and job `env`, step `env`,
 `run` (bash -e, in `working-directory`, output masked after `::add-mask::`), `if: always()`,
 `timeout-minutes`, the expressions
-`${{ env.X }}`, `${{ runner.temp }}` and `${{ github.workspace }}`, the files $GITHUB_ENV and
-$GITHUB_PATH, and three actions: checkout (the workspace given is the checkout), setup-python
+`${{ env.X }}`, `${{ runner.temp }}` and `${{ github.workspace }}`, the files $GITHUB_ENV,
+$GITHUB_PATH and $GITHUB_STEP_SUMMARY (a file per step; what the steps wrote is kept together, in
+order, in --job-summary: default RUNNER_TEMP/job-summary.md), and three actions: checkout (the workspace given is the checkout), setup-python
 (checks that python3 is at least 3.11) and upload-artifact (checks that the path holds files
 and copies them to --artifacts). `--env` overrides a workflow or job variable (e.g. the package
 to install: this checkout). Anything else is refused, so the example cannot drift into features
@@ -39,11 +40,15 @@ class WorkflowError(ValueError):
 
 
 class Runner:
-    def __init__(self, workspace: Path, runner_temp: Path, artifacts: Path, overrides: dict[str, str]):
+    def __init__(self, workspace: Path, runner_temp: Path, artifacts: Path, overrides: dict[str, str], job_summary: Path | None = None):
         self.workspace, self.runner_temp, self.artifacts = workspace, runner_temp, artifacts
         self.overrides = overrides
         self.github_env = runner_temp / "github_env"
         self.github_path = runner_temp / "github_path"
+        self.step_summary = runner_temp / "step_summary"
+        self.job_summary = job_summary or runner_temp / "job-summary.md"
+        self.job_summary.parent.mkdir(parents=True, exist_ok=True)
+        self.job_summary.write_text("")
         self.extra_path: list[str] = []
         self.exported: dict[str, str] = {}
         self.sessions: list[int] = []
@@ -71,11 +76,16 @@ class Runner:
         if self.github_path.exists():
             self.extra_path = [p for p in self.github_path.read_text().splitlines() if p] + self.extra_path
             self.github_path.write_text("")
+        if self.step_summary.exists():  # as GitHub: each step writes a file of its own, shown in order
+            with self.job_summary.open("a", encoding="utf-8") as summary:
+                summary.write(self.step_summary.read_text(encoding="utf-8", errors="replace"))
+            self.step_summary.unlink()
 
     def base_env(self, levels: list[dict]) -> dict[str, str]:
         env = dict(os.environ)
         env.update(GITHUB_ENV=str(self.github_env), GITHUB_PATH=str(self.github_path),
-                   GITHUB_WORKSPACE=str(self.workspace), RUNNER_TEMP=str(self.runner_temp), CI="true")
+                   GITHUB_WORKSPACE=str(self.workspace), RUNNER_TEMP=str(self.runner_temp), CI="true",
+                   GITHUB_STEP_SUMMARY=str(self.step_summary))
         for level in levels:
             for name, value in (level or {}).items():
                 env[name] = self.expand(value, env)
@@ -189,13 +199,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runner-temp", type=Path, required=True)
     parser.add_argument("--artifacts", type=Path, default=None)
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--job-summary", type=Path, default=None, help="where the steps' $GITHUB_STEP_SUMMARY go (default RUNNER_TEMP/job-summary.md)")
     args = parser.parse_args(argv)
     overrides = dict(item.split("=", 1) for item in args.env)
     args.runner_temp.mkdir(parents=True, exist_ok=True)
     artifacts = args.artifacts or args.runner_temp / "artifacts"
     try:
         workflow = yaml.safe_load(args.workflow.read_text(encoding="utf-8"))
-        return run(workflow, Runner(args.workspace.resolve(), args.runner_temp.resolve(), artifacts, overrides))
+        return run(workflow, Runner(args.workspace.resolve(), args.runner_temp.resolve(), artifacts, overrides, args.job_summary))
     except (WorkflowError, OSError, yaml.YAMLError) as exc:
         print(f"run_workflow: {exc}", file=sys.stderr)
         return 2
