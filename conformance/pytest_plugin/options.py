@@ -13,6 +13,7 @@ from ..judging.stateful.run import DEFAULT_SECONDS as STATEFUL_SECONDS
 from ..judging.stateful.run import DEFAULT_STEPS as STATEFUL_STEPS
 from ..judging.stateful.run import StatefulSettings
 from ..model_target.spec import SPEC_SCHEME, parse_spec
+from ..report.results import DEFAULT_PATH as DEFAULT_RESULTS
 from ..spec.vocabulary import USAGE_ERROR
 from ..wire.client import (
     DEFAULT_MAX_REQUESTS,
@@ -98,7 +99,7 @@ def check_patterns(config: pytest.Config) -> list[str] | None:
 
 
 def results_path(config: pytest.Config) -> Path:
-    return Path(option(config, "conformance-json") or Path("reports") / "conformance.json")
+    return Path(option(config, "conformance-json") or DEFAULT_RESULTS)
 
 
 model_spec = parse_spec  # `model:MODE[:ITEM,...]` -> (mode, faults, model options)

@@ -25,7 +25,7 @@ from ..spec.catalogue import requirements
 from . import results, summary
 from .requirements_doc import NAME as REQUIREMENTS_DOC
 
-DEFAULT_RESULTS = Path("reports") / "conformance.json"
+DEFAULT_RESULTS = results.DEFAULT_PATH
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # a terminal escape or a stray byte: never printed
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 BACKTICKS = re.compile(r"`+")

@@ -17,6 +17,7 @@ from ..spec.vocabulary import NOT_APPLICABLE, VERDICTS, VERDICT_ORDER
 from ..wire import redact
 from ..wire.exchange import Exchange
 
+DEFAULT_PATH = Path("reports") / "conformance.json"  # where a run writes it unless --conformance-json says otherwise
 FORMAT = "arcp-conformance/results-v2"  # v2: the verdict "skip" became "not-applicable"
 BODY_LIMIT = 4096  # characters of a response body kept per exchange
 HEADER_LIMIT = 40  # response header fields kept per exchange
