@@ -1,5 +1,6 @@
-"""What a person reads: the report header and the console's last lines, and the HTML report's
-environment rows, title, columns and sections (pytest-html)."""
+"""What a person reads: the report header and the console's last lines; and, when the user asks
+pytest-html for its per-test report (--html), its environment rows, columns, row extras and a
+link to the suite's own report, through pytest-html's public hooks only."""
 from __future__ import annotations
 
 import os
@@ -12,7 +13,7 @@ from ..report import html, summary
 from ..report.requirements_doc import NAME as REQUIREMENTS_DOC
 from ..spec.catalogue import requirements
 from ..spec.vocabulary import INFO, PASS, WARN
-from .options import MODEL_SCHEME, option, results_path, strict
+from .options import MODEL_SCHEME, html_path, option, results_path, strict
 from .state import state
 
 
@@ -64,7 +65,7 @@ def terminal_summary(terminalreporter, config: pytest.Config) -> None:
         for line in lines:
             terminalreporter.write_line(line)
     if sections:
-        terminalreporter.write_line(f"(exchanges: {results_path(config)}, the HTML report or -v; requirements: {REQUIREMENTS_DOC})")
+        terminalreporter.write_line(f"(exchanges: {html_path(config)}, {results_path(config)} or -v; requirements: {REQUIREMENTS_DOC})")
     if run.records or run.error:
         status = run.exit_status if run.exit_status is not None else 0
         # run.error is the first line above: the verdict line does not say it twice
@@ -98,7 +99,7 @@ def report_teststatus(report, config: pytest.Config):
     return None
 
 
-# --- the HTML report (pytest-html, pytest-metadata)
+# --- pytest-html's per-test report (--html), public hooks only, and pytest-metadata
 
 def _html_environment(config: pytest.Config) -> dict | None:
     """pytest-metadata's environment table (pytest-html shows it), or None without those plugins."""
@@ -124,29 +125,6 @@ def record_environment(config: pytest.Config) -> None:
         _set_environment(meta, session.client.base_url, session.mode, session.mode_source, session.discovery.version, bool(session.forger))
 
 
-def refresh_environment(config: pytest.Config) -> None:
-    """pytest-html reads the environment table at session start, before any xdist worker has a
-    session: on the controller, give it the target's lines now (its report is written after)."""
-    run = state(config)
-    facts = run.facts
-    if run.controller_mode is None or not facts or not facts.get("target") or run.doc is None:
-        return
-    meta = _html_environment(config)
-    if meta is None:
-        return
-    try:
-        from pytest_html.basereport import BaseReport
-    except ImportError:  # pytest-metadata alone: no HTML report to refresh
-        return
-    t = facts["target"]
-    _set_environment(meta, t["url"], t["dpop_mode"], t["dpop_mode_source"], t["server_version"], bool(t["forged_tokens"]))
-    if str(t["spec"]).startswith(MODEL_SCHEME) and facts.get("workers", 1) > 1:
-        meta["ARCP target URL"] += f" (and {facts['workers'] - 1} more pytest-xdist workers' own)"
-    for plugin in config.pluginmanager.get_plugins():
-        if isinstance(plugin, BaseReport):
-            plugin._report.set_data("environment", plugin._generate_environment())
-
-
 def check_source(entry: dict) -> str:
     return requirements()[entry["requirement"]].source
 
@@ -167,9 +145,14 @@ def annotate_report(item: pytest.Item, report, entry: dict) -> None:
     report.extras = [*getattr(report, "extras", []), extras.html(html.check_extra(entry, href))]
 
 
-def summary_sections(session: pytest.Session) -> list[str]:
-    doc = state(session.config).doc
-    return html.summary_sections(doc) if doc is not None else []
+def pytest_html_pointer(config: pytest.Config) -> list[str]:
+    """pytest-html's report (--html) lists the tests; the verdict is in the suite's own report."""
+    if state(config).doc is None:
+        return []
+    target = html_path(config).resolve()
+    html_arg = getattr(config.option, "htmlpath", None)
+    href = os.path.relpath(target, Path(html_arg).resolve().parent) if html_arg else str(target)
+    return [f'<p>The conformance verdict, the requirements and the token × proof matrix: <a href="{escape(href)}">{escape(href)}</a>.</p>']
 
 
 def table_header(cells: list) -> None:

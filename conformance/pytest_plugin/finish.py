@@ -1,5 +1,5 @@
 """Finishing a run: what its session says about the target (merged over xdist workers), the exit
-policy, the baseline written, and the results document with its reproducers."""
+policy, the baseline written, and the results document with its HTML report and reproducers."""
 from __future__ import annotations
 
 import json
@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from ..judging.judge_check import known_checks
-from ..report import baseline, results
+from ..report import baseline, page, results
 from ..spec.catalogue import requirements
 from ..spec.vocabulary import BASELINED, FAIL, JUDGED, NO_VERDICT, USAGE_ERROR, graded
 from ..wire.client import TargetClient
-from .options import check_patterns, option, results_path, strict
+from .options import check_patterns, html_path, option, results_path, strict
 from .outcomes import write_reproducers
 from .state import state
 from .xdist import is_worker
@@ -136,6 +136,7 @@ def finish(session: pytest.Session) -> None:
         run.error = facts["error"]
     if facts["target"] is None:
         session.exitstatus = NO_VERDICT  # the target could not be used: no verdict at all
+        page.write(html_path(config), None, run.error)  # not last run's report, left behind as if it were this one's
         return
     if facts.get("error"):  # xdist workers that disagree about the target
         session.exitstatus = NO_VERDICT
@@ -170,6 +171,7 @@ def finish(session: pytest.Session) -> None:
     doc["transport"] = facts["transport"]
     run.doc = doc
     results.write(results_path(config), doc)
+    page.write(html_path(config), doc, run.error, results_path(config).parent)
     write_reproducers(config)
 
 

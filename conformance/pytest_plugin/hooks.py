@@ -69,7 +69,6 @@ def pytest_runtest_logreport(report) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     finish.finish(session)
     state(session.config).exit_status = int(session.exitstatus)
-    console.refresh_environment(session.config)
 
 
 def pytest_report_teststatus(report, config: pytest.Config):
@@ -95,7 +94,7 @@ def pytest_testnodedown(node, error) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_html_results_summary(prefix: list, summary: list, postfix: list, session: pytest.Session) -> None:
-    postfix.extend(console.summary_sections(session))
+    postfix.extend(console.pytest_html_pointer(session.config))
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -36,6 +36,7 @@ OPTIONS = {
     "agent-endpoint-host": (ENV["agent_endpoint_host"], "Address at which the target reaches the suite's agent endpoint (default 127.0.0.1)."),
     "conformance-strict": ("ARCP_CONFORMANCE_STRICT", "Fail the run on SHOULD violations too (pytest owns --strict)."),
     "conformance-json": ("ARCP_CONFORMANCE_JSON", "Where to write the results as JSON (default reports/conformance.json)."),
+    "conformance-html": ("ARCP_CONFORMANCE_HTML", "Where to write the suite's HTML report, verdict first (default reports/conformance.html). pytest-html's --html, if given, writes its own per-test report to another file."),
     "baseline": ("ARCP_CONFORMANCE_BASELINE", "A baseline file of accepted deviations: listed failures do not fail the run; listed checks that pass, or expired entries, do."),
     "write-baseline": ("ARCP_CONFORMANCE_WRITE_BASELINE", "Write a baseline of this run's failed and warned checks to this file."),
     "check": ("ARCP_CONFORMANCE_CHECK", "Run only the checks whose id matches this pattern (fnmatch, e.g. 'PROOF-*@validate:*'); repeat the option or separate patterns with commas."),
@@ -100,6 +101,10 @@ def check_patterns(config: pytest.Config) -> list[str] | None:
 
 def results_path(config: pytest.Config) -> Path:
     return Path(option(config, "conformance-json") or DEFAULT_RESULTS)
+
+
+def html_path(config: pytest.Config) -> Path:
+    return Path(option(config, "conformance-html") or Path("reports") / "conformance.html")
 
 
 model_spec = parse_spec  # `model:MODE[:ITEM,...]` -> (mode, faults, model options)

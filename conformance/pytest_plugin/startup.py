@@ -115,9 +115,10 @@ def configure_run(config: pytest.Config, mode: str):
     # `pytest --target-url X` alone runs the suite, not the project's own tests.
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args = [str(SUITE_DIR)]
-    if getattr(config.option, "htmlpath", "unset") is None and config.pluginmanager.hasplugin("html"):
-        config.option.htmlpath = str(Path("reports") / "conformance.html")
-        config.option.self_contained_html = True
+    pytest_html_path = getattr(config.option, "htmlpath", None)  # pytest-html's --html: its own per-test report
+    if pytest_html_path and Path(pytest_html_path).resolve() == options.html_path(config).resolve():
+        usage_error(f"--html {pytest_html_path} is where the suite writes its own report (--conformance-html): "
+                    "give pytest-html another file, or leave --html out")
     if getattr(config.option, "xmlpath", "unset") is None:
         config.option.xmlpath = str(Path("reports") / "conformance.junit.xml")
     fuzz_settings = options.fuzz_settings(config)

@@ -1,12 +1,12 @@
-"""HTML for the report, built from the results document only: the requirements grouped with their
-checks, the token × proof matrix per endpoint, and each check's exchanges and reproducer.
+"""HTML fragments built from the results document only: the token × proof matrix per endpoint,
+the malformed requests, the fuzz and state-machine sections, the target's lines, and one check's
+exchanges and reproducer (pytest-html's row extra). The report page (report.page) places them.
 
 Everything taken from a run (server answers above all) is escaped: the report stays inert
 whatever the target sends. Only the links of our own requirement catalogue become anchors.
 """
 from __future__ import annotations
 
-import json
 from html import escape
 
 from ..dpop.proofs import CONTROLS, DEFECTS
@@ -14,20 +14,10 @@ from ..dpop.malformed import AUTH_JUNK
 from ..spec.cases import ENDPOINTS, INVALID_TOKENS, NONCE_PROOFS, Case, expect
 from ..spec.requests import BODY_VARIANTS, ENDPOINT_TEXT, MalformedCase, expect_malformed
 from ..spec.vocabulary import FAIL, STALE, WARN
-from .requirements_doc import NAME as DOC_NAME
+from .exchange_text import exchange_text
 
 TOKEN_ORDER = ("bound", "mismatched", "unbound", "legacy", *INVALID_TOKENS, "wrong-phase", "missing")
-REQUEST_BODY_SHOWN = 600  # characters of a request body in an exchange
 PROOF_ORDER = ("valid", "none", *DEFECTS, *CONTROLS, "dpop-scheme", "replay", *NONCE_PROOFS)
-
-_STYLE = """<style>
-.arcp-section{margin:1em 0}.arcp-section table{border-collapse:collapse;font-size:12px}
-.arcp-section td,.arcp-section th{border:1px solid #ccc;padding:2px 6px;vertical-align:top;text-align:left}
-.v-pass{background:#d8f5d8}.v-fail,.v-stale{background:#f8c9c9}.v-warn{background:#fbe7b5}
-.v-info{background:#dde8f7}.v-baselined{background:#e6d8f5}.v-inconclusive,.v-not-applicable{background:#eee;color:#666}
-.arcp-matrix td{text-align:center;white-space:nowrap}.arcp-pre{white-space:pre-wrap;font-size:11px;max-width:110em}
-</style>"""
-
 
 def _e(value: object) -> str:
     return escape("" if value is None else str(value), quote=True)
@@ -54,39 +44,6 @@ def linked_source(source: str, links: list[dict]) -> str:
         pos = start + len(link["text"])
     out.append(_e(source[pos:]))
     return "".join(out)
-
-
-def _counts(counts: dict) -> str:
-    return ", ".join(f"{n} {_e(v)}" for v, n in counts.items() if n)
-
-
-def requirements_section(doc: dict) -> str:
-    checks_by_req: dict[str, list[dict]] = {}
-    for check in doc["checks"]:
-        checks_by_req.setdefault(check["requirement"], []).append(check)
-    rows = []
-    for req in doc["requirements"]:
-        mine = checks_by_req.get(req["id"], [])
-        inner = "".join(
-            f'<tr><td>{_verdict(c["verdict"])}</td><td id="check-{_e(c["id"])}">{_e(c["id"])}</td><td>{_e(c["message"][:500])}</td></tr>'
-            for c in mine
-        )
-        open_attr = " open" if req["verdict"] in (FAIL, STALE) else ""
-        rows.append(
-            f'<tr class="v-row-{_e(req["verdict"])}"><td class="v-{_e(req["verdict"])}">{_e(req["verdict"])}</td>'
-            f'<td id="req-{_e(req["id"])}"><b>{_e(req["id"])}</b></td><td>{_e(req["level"])}</td>'
-            f'<td>{_e(req["statement"])}<br><small>Source: {linked_source(req["source"], req["links"])} · profile {_e(req["section"])}</small>'
-            f'<details{open_attr}><summary>{len(mine)} check(s): {_counts(req["counts"])}</summary>'
-            f'<table><tr><th>verdict</th><th>check id</th><th>message</th></tr>{inner}</table></details></td></tr>'
-        )
-    return (
-        '<div class="arcp-section" id="arcp-requirements"><h2>Requirements</h2>'
-        f'<p>{len(doc["requirements"])} requirements judged by {len(doc["checks"])} checks: {_counts(doc["counts"])}. '
-        f'Each requirement, with the checks and judges that decide it and its sources, is explained in the '
-        f'arcp-conformance requirements document ({_e(DOC_NAME)}; <code>arcp-conformance requirements ID</code> prints one).</p>'
-        '<table><tr><th>verdict</th><th>requirement</th><th>level</th><th>statement, source and checks</th></tr>'
-        + "".join(rows) + "</table></div>"
-    )
 
 
 def matrix(doc: dict, endpoint: str) -> tuple[list[str], list[str], dict[tuple[str, str], dict]]:
@@ -173,16 +130,6 @@ def operations_line(target: dict) -> str:
     return f"<p>Agent operations and refresh — {'; '.join(parts)}.</p>"
 
 
-def summary_sections(doc: dict) -> list[str]:
-    target = doc["target"]
-    header = (
-        f'<div class="arcp-section"><p>Target {_e(target["url"])} (server version {_e(target["server_version"] or "unknown")}), '
-        f'DPoP mode {_e(target["dpop_mode"])} ({_e(target["dpop_mode_source"])}), forged tokens {"on" if target["forged_tokens"] else "off"}; '
-        f'exit status {_e(doc["exit_status"])}; format {_e(doc["format"])}.</p>{operations_line(target)}{algorithms_line(target.get("algorithms"))}{nonce_line(target.get("dpop_nonce"))}</div>'
-    )
-    return [_STYLE, header, requirements_section(doc), matrix_section(doc), malformed_section(doc), fuzz_section(doc), stateful_section(doc)]
-
-
 def nonce_line(nonce: dict | None) -> str:
     """Whether the target gave DPoP-Nonce values, and so whether the nonce checks applied."""
     if not nonce:
@@ -265,36 +212,12 @@ def stateful_section(doc: dict) -> str:
     )
 
 
-def _exchange(ex: dict) -> str:
-    first = ex.get("retried_after")
-    if first:  # both attempts: the one refused for its DPoP nonce, then the retry with the fresh nonce
-        return (f"(first attempt, refused for its DPoP nonce)\n{_exchange(first)}\n\n"
-                f"(sent again with the target's fresh DPoP-Nonce)\n{_plain_exchange(ex)}")
-    return _plain_exchange(ex)
-
-
-def _plain_exchange(ex: dict) -> str:
-    lines = [f"> {ex['method']} {ex['url']}"]
-    lines += [f"> {k}: {v}" for k, v in ex["request_headers"]]
-    body = ex.get("request_body")
-    if body is not None:  # a raw (malformed) body is its text already; a JSON body is shown as JSON
-        text = (body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)) or "(empty body)"
-        lines.append(f"> {text[:REQUEST_BODY_SHOWN]}" + (" …(cut)" if len(text) > REQUEST_BODY_SHOWN else ""))
-    if ex["error"]:
-        lines.append(f"< (no response: {ex['error']})")
-    else:
-        lines.append(f"< {ex['status']}")
-        lines += [f"< {k}: {v}" for k, v in ex["response_headers"]]
-        lines.append(f"< {ex['body']}" + (" …(cut)" if ex["body_truncated"] else ""))
-    return "\n".join(lines)
-
-
 def check_extra(entry: dict, plan_href: str | None = None) -> str:
     """The exchanges and the reproducer of one check, for its row in the results table."""
     parts = [f'<div class="arcp-section"><p>{_verdict(entry["verdict"])} <b>{_e(entry["id"])}</b> ({_e(entry["level"])}) '
              f'<a href="#req-{_e(entry["requirement"])}">requirement {_e(entry["requirement"])}</a></p>']
     for ex in entry["exchanges"]:
-        parts.append(f'<pre class="arcp-pre">{_e(_exchange(ex))}</pre>')
+        parts.append(f'<pre class="arcp-pre">{_e(exchange_text(ex))}</pre>')
     rep = entry.get("reproducer")
     if rep:
         env = f" (with {', '.join(rep['environment'])} set as for this run)" if rep["environment"] else ""

@@ -27,7 +27,8 @@ def test_the_wheel_has_the_layers_the_data_and_the_document_but_not_the_tools(wh
     for layer in ("dpop", "spec", "wire", "judging", "judging/stateful", "report", "pytest_plugin", "model_target", "suite"):
         assert f"conformance/{layer}/__init__.py" in names, layer
     for data in ("conformance/vectors/requirements.json", "conformance/vectors/requirement-renames.json",
-                 "conformance/schemas/results.schema.json", "conformance/docs/requirements.md"):
+                 "conformance/schemas/results.schema.json", "conformance/docs/requirements.md",
+                 "conformance/report/templates/report.html.j2"):
         assert data in names, data
     assert not [n for n in names if n.startswith(("tools/", "tests/")) or "/mutation.py" in n or "/deviations.py" in n]
 
