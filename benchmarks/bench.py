@@ -159,7 +159,7 @@ def run_suite(url: str, mode: str, env_secrets: dict[str, str], workdir: Path, *
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:warnings",
            "--target-url", url, "--dpop-mode", mode,
            "--conformance-json", str(workdir / "conformance.json"),
-           "--html", str(workdir / "conformance.html"), "--self-contained-html",
+           "--conformance-html", str(workdir / "conformance.html"),
            "--junitxml", str(workdir / "conformance.junit.xml"), *extra]
     if record is not None:
         cmd[4:4] = ["-p", "bench_recorder"]

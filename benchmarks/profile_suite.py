@@ -104,8 +104,8 @@ def main() -> int:
     started = time.perf_counter()
     suite_prof.enable()
     code = pytest.main(["-q", "-p", "no:warnings", "--target-url", f"model:{args.mode}", "--dpop-mode", args.mode,
-                        "--conformance-json", str(work / "conformance.json"), "--html", str(work / "conformance.html"),
-                        "--self-contained-html", "--junitxml", str(work / "conformance.junit.xml")])
+                        "--conformance-json", str(work / "conformance.json"), "--conformance-html", str(work / "conformance.html"),
+                        "--junitxml", str(work / "conformance.junit.xml")])
     suite_prof.disable()
     wall = time.perf_counter() - started
     uvicorn.Server.run = original_run

@@ -30,7 +30,7 @@ def run_once(target: str, out: Path, extra: list[str]) -> dict | None:
     out.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:warnings", "-p", "no:cacheprovider", "--target-url", target,
-         "--conformance-json", str(out), "--junitxml", str(out.with_suffix(".xml")), "--html", str(out.with_suffix(".html")),
+         "--conformance-json", str(out), "--junitxml", str(out.with_suffix(".xml")), "--conformance-html", str(out.with_suffix(".html")),
          *extra],
         capture_output=True, text=True, timeout=1800,
     )

@@ -74,6 +74,10 @@ def requirement_sections(doc: dict, plan_base: str | None) -> list[dict]:
     """Each section of requirements with checks of its verdicts; a check's exchanges are shown
     the first time the page meets them (a situation's ten or so checks share them)."""
     catalogue, records = _catalogue(doc), {r["id"]: r for r in doc["requirements"]}
+    passed: dict[str, list[dict]] = {}
+    for check in doc["checks"]:
+        if check["verdict"] == PASS:
+            passed.setdefault(check["requirement"], []).append(check)
     seen: dict[str, str] = {}
     out = []
     for title, verdicts, open_ in REQUIREMENT_SECTIONS:
@@ -94,6 +98,7 @@ def requirement_sections(doc: dict, plan_base: str | None) -> list[dict]:
                 checks.append(view)
             reproducible = next((c for c in checks if c.reproduce), None)
             views.append({"requirement": records[group.requirement.id], "checks": checks, "reproducible": reproducible,
+                          "passed": passed.get(group.requirement.id, []),
                           "source": Markup(html.linked_source(group.requirement.source, records[group.requirement.id]["links"]))})
         n = sum(len(v["checks"]) for v in views)
         out.append({"title": title, "verdict": verdicts[-1], "open": open_, "groups": views,

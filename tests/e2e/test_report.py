@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 import xmlschema
 
+from markupsafe import escape
+
 from conformance.report import html as html_report
+from conformance.report import page
 from conformance.spec.catalogue import requirements
 from conformance.spec.cases import REPLAYABLE
 from conformance.spec.checks import fixed_checks
@@ -89,21 +92,24 @@ def test_the_junit_file_validates_and_names_each_check(full_run):
     assert 'name="arcp_dpop_mode" value="required (given)"' in text
 
 
-def test_the_html_report_shows_every_requirement_with_level_and_linked_source(full_run):
+def test_the_html_report_shows_every_judged_requirement_with_level_and_linked_source(full_run):
     html = full_run["html"]
-    for req_id in {c["requirement"] for c in full_run["doc"]["checks"]}:
+    judged = {r["id"] for r in full_run["doc"]["requirements"] if r["verdict"] not in ("inconclusive", "not-applicable")}
+    assert "PROOF-replay" in judged
+    for req_id in judged:
         req = requirements()[req_id]
-        row = html.split(f'id="req-{req_id}"', 1)[1].split("</tr>", 1)[0]
-        assert f"<td>{req.level}</td>" in row, req_id
+        summary = html.split(f'id="req-{req_id}"', 1)[1].split("</summary>", 1)[0]
+        assert f"<b>{req_id}</b> [{req.level}]" in summary, req_id
     assert 'href="https://www.rfc-editor.org/rfc/rfc9449#section-11.1"' in html
     assert 'href="https://github.com/0x00K1/ARCP/blob/main/docs/security/dpop.md"' in html
 
 
-def test_the_html_report_lists_every_check_under_its_requirement(full_run):
+def test_the_html_report_names_every_check_once_and_opens_on_the_failure(full_run):
     html = full_run["html"]
-    section = html.split('id="arcp-requirements"', 1)[1]
     for check in full_run["doc"]["checks"]:
-        assert f'id="check-{check["id"]}"' in section
+        assert html.count(f'id="check-{check["id"]}"') == 1, check["id"]
+    assert html.index('id="verdict"') < html.index('id="req-PROOF-replay"') < html.index('id="arcp-matrix"') < html.index('id="environment"')
+    assert "exit 1: 1 MUST requirement broken" in html.split('id="verdict"', 1)[1].split("</div>", 1)[0]
 
 
 def test_the_html_report_has_the_matrix_per_endpoint(full_run):
@@ -129,7 +135,7 @@ def test_the_failure_shows_its_reproducer_in_console_json_and_html(full_run):
     assert rep["command"] == f"arcp-conformance reproduce reports/{rep['plan_file']}"
     assert rep["suite_command"] == f"pytest --target-url {FAULTY} --dpop-mode required --check {FAILED_CHECK}"
     assert f"Reproduce: {rep['command']}" in full_run["proc"].stdout
-    assert html_report._e(rep["command"]) in full_run["html"] and html_report._e(rep["suite_command"]) in full_run["html"]
+    assert escape(rep["command"]) in full_run["html"] and escape(rep["suite_command"]) in full_run["html"]
 
 
 def test_the_suite_command_run_as_printed_shows_the_same_failure(full_run, tmp_path):
@@ -153,6 +159,23 @@ def test_check_patterns_select_a_subset(tmp_path):
     ids = [c["id"] for c in doc["checks"]]
     assert ids and all(i.startswith(("PROOF-htm-mismatch@", "ISSUE-audience@")) for i in ids)
     assert doc["options"]["checks"] == ["PROOF-htm-mismatch@*", "ISSUE-audience@*"]
+
+
+def test_the_report_goes_where_conformance_html_says_and_pytest_html_gets_another_file(tmp_path):
+    proc = run_suite(tmp_path, "--target-url", "model:required", "--check", FAILED_CHECK, "--conformance-html", "out/verdict.html",
+                     "--html", "out/tests.html", timeout=60)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    ours = (tmp_path / "out" / "verdict.html").read_text(encoding="utf-8")
+    assert "exit 0: conformant" in ours and "<script" not in ours
+    theirs = (tmp_path / "out" / "tests.html").read_text(encoding="utf-8")  # pytest-html's own, linking to ours
+    assert 'href="verdict.html"' in theirs
+    assert not (tmp_path / "reports" / "conformance.html").exists()
+
+
+def test_pytest_html_writing_over_the_suites_report_is_a_usage_error(tmp_path):
+    proc = run_suite(tmp_path, "--target-url", "model:required", "--check", FAILED_CHECK, "--html", "reports/conformance.html", timeout=60)
+    assert proc.returncode == USAGE_ERROR
+    assert "--html reports/conformance.html is where the suite writes its own report (--conformance-html)" in proc.stdout + proc.stderr
 
 
 def test_a_check_pattern_matching_nothing_is_a_usage_error(tmp_path):
@@ -179,10 +202,10 @@ def hostile_doc(full_run) -> dict:
     return doc
 
 
-def test_hostile_text_is_escaped_in_the_summary_and_the_check_details(full_run):
+def test_hostile_text_is_escaped_in_the_report_and_the_check_details(full_run):
     doc = hostile_doc(full_run)
     check = next(c for c in doc["checks"] if c["id"] == FAILED_CHECK)
-    for html in [*html_report.summary_sections(doc), html_report.check_extra(check, HOSTILE)]:
+    for html in [page.render(doc, HOSTILE, plan_base="."), html_report.check_extra(check, HOSTILE)]:
         assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html_report.check_extra(check)
 
