@@ -84,7 +84,7 @@ def test_the_junit_file_validates_with_the_run_properties(pair):
 def test_the_html_report_and_reproducers(pair):
     cwd, doc = pair[2].cwd, pair[2].doc
     html = (cwd / "reports" / "conformance.html").read_text(encoding="utf-8")
-    assert 'id="req-PROOF-replay"' in html and "ARCP target URL" in html
+    assert 'id="req-PROOF-replay"' in html and f'<dt>Target</dt><dd>{doc["target"]["url"]}' in html  # the controller wrote it
     files = {c["reproducer"]["plan_file"] for c in doc["checks"] if c["reproducer"]["plan_file"]}
     assert files == {c["reproducer"]["plan_file"] for c in pair[0].doc["checks"] if c["reproducer"]["plan_file"]}
     assert bool(files) == (doc["target"]["spec"] == FAULTY)  # a plan for each check that did not pass
