@@ -55,7 +55,7 @@ def terminal_summary(terminalreporter, config: pytest.Config) -> None:
     for line in facts.get("lines") or []:
         terminalreporter.write_line(f"arcp-conformance {line}")
     if (facts.get("target") or {}).get("algorithms"):
-        terminalreporter.write_line(f"arcp-conformance: {html.algorithms_text(facts['target']['algorithms'])}")
+        terminalreporter.write_line(f"arcp-conformance: proof algorithms {html.algorithms_text(facts['target']['algorithms'])}")
     if "p" in getattr(terminalreporter, "reportchars", ""):  # -rA: pytest lists passes; a warned check is not one
         for report in terminalreporter.stats.get(WARNED[0], []):
             terminalreporter.write_line(f"{WARNED[2][0]} {report.nodeid} - {summary.shorten(report.arcp_check.get('message', ''))}")
@@ -66,6 +66,8 @@ def terminal_summary(terminalreporter, config: pytest.Config) -> None:
             terminalreporter.write_line(line)
     if sections:
         terminalreporter.write_line(f"(exchanges: {html_path(config)}, {results_path(config)} or -v; requirements: {REQUIREMENTS_DOC})")
+    elif run.records:  # where a conformant run's report is
+        terminalreporter.write_line(f"arcp-conformance: report {html_path(config)}, results {results_path(config)}")
     if run.records or run.error:
         status = run.exit_status if run.exit_status is not None else 0
         # run.error is the first line above: the verdict line does not say it twice

@@ -144,13 +144,13 @@ def algorithms_line(algs: dict | None) -> str:
     """The proof algorithms of the run: listed by the target, exercised, and those the suite cannot sign."""
     if not algs:
         return ""
-    return f"<p>{_e(algorithms_text(algs))}.</p>"
+    return f"<p>Proof algorithms {_e(algorithms_text(algs))}.</p>"
 
 
 def algorithms_text(algs: dict) -> str:
     listed = ", ".join(algs["listed"]) or "none"
     source = "" if algs.get("advertised") else " (ARCP's default: the target advertises none)"
-    text = f"Proof algorithms listed by the target: {listed}{source}; exercised: {', '.join(algs['exercised']) or 'none'}"
+    text = f"listed by the target: {listed}{source}; exercised: {', '.join(algs['exercised']) or 'none'}"
     if algs.get("not_signable"):
         text += f"; listed but not signable by the suite (not judged): {', '.join(algs['not_signable'])}"
     return text
