@@ -43,6 +43,26 @@ def report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
+def quiet_per_check_failures(config: pytest.Config) -> None:
+    """By default, no pytest block and no FAILED line per failed check: the grouped summary names
+    every broken requirement with an example and a reproduce command and the reports hold every
+    check, while pytest's own lines would bury the verdict (2,700 lines against upstream, the
+    verdict line 550 lines from the end). Asked for, they stay: -v, --tb=STYLE, -r with f."""
+    opt = config.option
+    if getattr(opt, "verbose", 0) > 0:
+        return
+    if getattr(opt, "tbstyle", None) == "auto":  # pytest's default: not given
+        opt.tbstyle = "no"
+    if getattr(opt, "reportchars", None) == PYTEST_DEFAULT_REPORTCHARS:
+        opt.reportchars = PYTEST_DEFAULT_REPORTCHARS.replace("f", "")
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:  # it read the option when it was made
+            reporter.reportchars = reporter.reportchars.replace("f", "")
+
+
+PYTEST_DEFAULT_REPORTCHARS = "fE"  # failures and errors; errors (a bug of the suite) stay listed
+
+
 def terminal_summary(terminalreporter, config: pytest.Config) -> None:
     """The run's notes, then h2spec-style the broken and the warned requirements, each once (with
     -v every check), then one verdict line with the counts and what the exit code means."""

@@ -15,7 +15,7 @@ from ..report import baseline, results
 from ..spec.vocabulary import AUTO, MODE_CHOICES
 from ..wire.client import TargetError
 from ..wire.session import ConformanceSession, Settings
-from . import options
+from . import console, options
 from .options import MODEL_SCHEME, SECRET_ENV, option, usage_error
 from .state import state
 
@@ -33,6 +33,7 @@ def configure(config: pytest.Config) -> None:
     if not suite_selected(config):  # pytest --target-url URL my_tests/: those tests only, nothing sent
         run.suite_not_selected = True
         return
+    console.quiet_per_check_failures(config)
     mode = option(config, "dpop-mode")
     if not url.startswith(MODEL_SCHEME) and not option(config, "agent-key"):  # nothing can be registered: before any request
         usage_error(f"no --agent-key given (or {SECRET_ENV['agent-key']}): the suite registers its own agents with the "

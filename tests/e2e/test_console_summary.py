@@ -63,6 +63,9 @@ def test_the_default_console_is_short_and_ends_on_the_grouped_verdict(default_ru
     # no Python warning machinery for verdicts, and no third-party warnings about the suite's own keys
     assert "warnings summary" not in run.stdout and "ConformanceWarning" not in run.stdout
     assert "InsecureKeyLengthWarning" not in run.stdout + run.stderr
+    # no pytest block or FAILED line per check: the verdict line is the last but pytest's counts
+    assert "FAILURES" not in run.stdout and not any(line.startswith("FAILED ") for line in lines), run.stdout
+    assert "arcp-conformance: exit 1" in lines[-2], lines[-3:]
     # pytest's own last line counts the warned checks apart from the passed ones
     assert re.search(rf"3 failed, {counts['pass']} passed, .*{counts['warn']} warned", lines[-1]), lines[-1]
 
@@ -95,6 +98,12 @@ def test_xdist_prints_the_same_summary(default_run, tmp_path):
     assert run.returncode == 1, run.stdout[-3000:]
     assert grouped_summary(run.stdout) == grouped_summary(default_run.stdout)
     assert len(run.stdout.splitlines()) < MAX_LINES, run.stdout
+
+
+def test_tb_and_rf_given_bring_pytest_per_failure_output_back(tmp_path):
+    run = run_suite(tmp_path, "--target-url", THREE_AND_SIXTY, "--check", "ISSUE-lifetime@*", "--tb=short", "-rf")
+    assert run.returncode == 1, run.stdout[-3000:]
+    run.stdout_lines.fnmatch_lines(["*= FAILURES =*", "*ISSUE-lifetime@temp*", "FAILED *ISSUE-lifetime@temp*"])
 
 
 def test_v_and_ra_still_give_per_test_lines(tmp_path):
