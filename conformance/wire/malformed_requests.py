@@ -49,7 +49,7 @@ class MalformedRequests:
         return self.flows.send_malformed(method, path, token, proof, raw=case.body_change.apply(body))
 
     def _phase1_variants(self) -> dict[str, CaseResult]:
-        with self._lock:
+        with self._once.lock("phase1 malformed"):
             if self._phase1_malformed is None:
                 self._phase1_malformed = self._send_phase1_variants()
             return self._phase1_malformed
