@@ -93,11 +93,11 @@ class Discovery:
 
 
 def independent(case: Case | MalformedCase) -> bool:
-    """May the situation be sent at any time, alongside others? Not phase 3's: they register the
-    main flow's agent and unregister it (one at a time, or the second is a duplicate), nor the
-    unregister situations: after every other use of their agent, one at a time (an accepted one
-    gives the next a fresh agent)."""
-    return case.endpoint not in ("register", "unregister")
+    """May the situation be sent at any time, alongside others? Not the unregister situations:
+    after every other use of their agent, one at a time (an accepted one gives the next a fresh
+    agent); nor phase 3's malformed requests, which share a validated token. (Phase 3's other
+    situations are: each registers and unregisters the main flow's agent under its lock.)"""
+    return case.endpoint != "unregister" and not (isinstance(case, MalformedCase) and case.endpoint == "register")
 
 
 class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens, MalformedRequests):
@@ -538,10 +538,16 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens, Malfor
                     return CaseResult(None, f"the first use of the proof was refused ({first.summary()})")
                 return CaseResult(self.flows.phase2(who, token, Proof(replay=values)))
             return CaseResult(self.flows.phase2(who, token, proof, scheme))
-        ex = self.flows.phase3(who, token, proof, scheme)
-        if ex.ok:
-            self.flows.unregister_last(who)
+        with self.registering(who):
+            ex = self.flows.phase3(who, token, proof, scheme)
+            if ex.ok:
+                self.flows.unregister_last(who)
         return CaseResult(ex)
+
+    def registering(self, who: Identity):
+        """Held from a registration of `who` to its unregistration: phase 3's situations register the
+        main flow's agent, and one registered by another would make theirs a duplicate."""
+        return self._once.lock(("registering", who.agent_id))
 
     def control_cases(self, endpoint: str) -> list[Case]:
         """The defect-free requests that make the positive control of `endpoint`, in the order tried
