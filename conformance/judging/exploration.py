@@ -36,8 +36,6 @@ class ExplorationRun(ABC):
         with self._lock:
             if not self._done:
                 self._done = True
-                # its judges read the client's exchanges as its own: nothing else may be in flight
-                self.session.finish_overlap()
                 started = time.monotonic()
                 try:
                     self._run()
