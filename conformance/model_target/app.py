@@ -429,6 +429,27 @@ class NonceHeader:
         await self.app(scope, receive, send_with_nonce)
 
 
+class Latency:
+    """ASGI middleware: every HTTP answer waits `seconds` before it starts, as if it crossed a
+    network. asyncio.sleep, so the answers to concurrent requests wait at the same time."""
+
+    def __init__(self, app, seconds: float):
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            await asyncio.sleep(self.seconds)
+        await self.app(scope, receive, send)
+
+
+def middleware(config: ModelConfig, model: ModelApp) -> list[Middleware]:
+    layers = [Middleware(Latency, seconds=config.latency_ms / 1000)] if config.latency_ms else []
+    if config.issues_nonces:
+        layers.append(Middleware(NonceHeader, nonces=model.nonces))
+    return layers
+
+
 def create_app(config: ModelConfig, public_url_holder) -> Starlette:
     """`public_url_holder`: the server's public URL as a str, or any object with a `url`
     attribute (a ModelServer, whose port is known only once bound). It is the only source of
@@ -437,7 +458,7 @@ def create_app(config: ModelConfig, public_url_holder) -> Starlette:
     app = Starlette(
         routes=model.routes(),
         exception_handlers={Problem: model.on_problem, HTTPException: model.on_http_error, Exception: model.on_crash},
-        middleware=[Middleware(NonceHeader, nonces=model.nonces)] if config.issues_nonces else [],
+        middleware=middleware(config, model),
     )
     app.state.model = model
     return app

@@ -34,12 +34,15 @@ class ModelConfig:
     algs: tuple[str, ...] = ("EdDSA", "ES256")  # the proof algorithms listed and accepted
     nonce: bool = False  # issue DPoP-Nonce values and require the newest in proofs
     isolated: bool = False  # no agent endpoint is reachable: every phase-2 health check fails unsent
+    latency_ms: int = 0  # every HTTP answer waits this long, as a network would (concurrent ones overlap)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"unknown DPoP mode {self.mode!r}: expected one of {', '.join(MODES)}")
         object.__setattr__(self, "faults", frozenset(self.faults))
         object.__setattr__(self, "algs", tuple(self.algs))
+        if self.latency_ms < 0:
+            raise ValueError(f"the model's latency cannot be negative ({self.latency_ms} ms)")
         if not self.algs:
             raise ValueError("the model needs at least one proof algorithm")
         unknown = [alg for alg in self.algs if alg not in ALG_KEY_TYPES]

@@ -6,10 +6,19 @@ An ITEM is a fault name, or one of the model's options:
   algs=ALG+ALG...     the proof algorithms the model lists and accepts (default EdDSA+ES256)
   isolated            the model cannot reach any agent endpoint (phase 2's health check fails
                       without a request, as behind a firewall): what a wrong --agent-endpoint-host looks like
+  latency=MS          every HTTP answer comes MS milliseconds late, as over a network (answers to
+                      concurrent requests overlap): what the suite's concurrency is for
 """
 from __future__ import annotations
 
 SPEC_SCHEME = "model:"
+OPTIONS = "nonce, isolated, algs=ALG+ALG..., latency=MS"
+
+
+def milliseconds(value: str) -> int:
+    if not value.isdigit():
+        raise ValueError(f"model option latency={value!r}: expected a whole number of milliseconds")
+    return int(value)
 
 
 def parse_spec(spec: str) -> tuple[str, tuple[str, ...], dict]:
@@ -25,8 +34,10 @@ def parse_spec(spec: str) -> tuple[str, tuple[str, ...], dict]:
             options["isolated"] = True
         elif name == "algs" and eq:
             options["algs"] = tuple(a for a in value.split("+") if a)
+        elif name == "latency" and eq:
+            options["latency_ms"] = milliseconds(value)
         elif eq:
-            raise ValueError(f"unknown model option {name!r} (options: nonce, isolated, algs=ALG+ALG...)")
+            raise ValueError(f"unknown model option {name!r} (options: {OPTIONS})")
         else:
             faults.append(item)
     return mode or "required", tuple(faults), options

@@ -50,6 +50,17 @@ def session_fixture(config: pytest.Config, record_testsuite_property) -> Conform
     return session
 
 
+def send_ahead(config: pytest.Config, items: list) -> None:
+    """Hand the session the situations of the collected checks, in collection order, to send
+    ahead of their checks (--conformance-concurrency). Not on an xdist worker: it collects every
+    check but judges only those the scheduler gives it, so it would send for the other workers too."""
+    session = state(config).session
+    if session is None or is_worker(config) or config.option.collectonly:
+        return
+    checks = [getattr(getattr(i, "callspec", None), "params", {}).get("check") for i in items]
+    session.overlap([c.case for c in checks if isinstance(c, Check) and c.case is not None])
+
+
 def order_items(config: pytest.Config, items: list) -> None:
     """A suite module with no check to run (--fuzz-examples 0, --stateful-examples 0, a --check
     that selects none of it) has no item at all, not an empty skipped one. The state machine

@@ -43,6 +43,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     collection.order_items(config, items)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    collection.send_ahead(session.config, session.items)
+
+
 @pytest.fixture(scope="session")
 def arcp_session(pytestconfig: pytest.Config, record_testsuite_property) -> ConformanceSession:
     return collection.session_fixture(pytestconfig, record_testsuite_property)

@@ -16,6 +16,7 @@ from ..model_target.spec import SPEC_SCHEME, parse_spec
 from ..report.results import DEFAULT_PATH as DEFAULT_RESULTS
 from ..spec.vocabulary import USAGE_ERROR
 from ..wire.client import (
+    DEFAULT_CONCURRENCY,
     DEFAULT_MAX_REQUESTS,
     DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_RETRY_CAP,
@@ -48,6 +49,7 @@ OPTIONS = {
     "request-timeout": ("ARCP_CONFORMANCE_REQUEST_TIMEOUT", f"Seconds each request may take, connection to last byte (default {DEFAULT_REQUEST_TIMEOUT:g}). A request that takes longer has no response (its checks are inconclusive); after {PATH_FAILURES_TO_GIVE_UP} in a row on one path the suite sends nothing more there."),
     "run-timeout": ("ARCP_CONFORMANCE_RUN_TIMEOUT", f"Seconds the whole run may send requests (default {DEFAULT_RUN_TIMEOUT:g}): when spent, nothing more is sent, the remaining checks are inconclusive and the run exits 3."),
     "max-requests": ("ARCP_CONFORMANCE_MAX_REQUESTS", f"Requests the run may send in all, retries included (default {DEFAULT_MAX_REQUESTS}): when spent, nothing more is sent, the remaining checks are inconclusive and the run exits 3."),
+    "conformance-concurrency": ("ARCP_CONFORMANCE_CONCURRENCY", f"Requests in flight at once (default {DEFAULT_CONCURRENCY}; 1 sends one after another): independent situations are sent ahead of their checks on N-1 threads, while the ordered ones (phase 3, unregister, the fuzz run, the state machine) wait their turn."),
     "retry-after-cap": ("ARCP_CONFORMANCE_RETRY_AFTER_CAP", f"Seconds of Retry-After honoured per request on 429 and 503 (default {DEFAULT_RETRY_CAP:g}; 0 never waits): a request still refused then makes its checks inconclusive."),
 }
 # Environment variables a reproducer needs set as for the original run (secrets are never printed).
@@ -131,8 +133,11 @@ def limits(config: pytest.Config) -> dict:
     for name, value in (("request-timeout", timeout), ("run-timeout", run_timeout), ("max-requests", max_requests)):
         if value <= 0:
             usage_error(f"--{name} must be greater than 0, got {option(config, name)!r}")
+    concurrency = number(config, "conformance-concurrency", DEFAULT_CONCURRENCY, int)
+    if concurrency < 1:
+        usage_error(f"--conformance-concurrency must be at least 1, got {option(config, 'conformance-concurrency')!r}")
     return {"timeout": timeout, "run_timeout": run_timeout, "max_requests": max_requests,
-            "retry_cap": number(config, "retry-after-cap", DEFAULT_RETRY_CAP, float)}
+            "retry_cap": number(config, "retry-after-cap", DEFAULT_RETRY_CAP, float), "concurrency": concurrency}
 
 
 def fuzz_settings(config: pytest.Config) -> FuzzSettings:

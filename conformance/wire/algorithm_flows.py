@@ -18,7 +18,7 @@ class AlgorithmFlows:
         flow of its own with a fresh key, all at once, the first time a check needs them; for one
         not listed, nothing. Kept on the main flow's record."""
         iss = self.issuance()
-        with self._lock:
+        with self._once.lock("algs"):
             if not iss.algs:
                 iss.algs = self._run_alg_flows(iss)
             return iss.algs
@@ -81,16 +81,9 @@ class AlgorithmFlows:
             flow.steps.append(("unregister", unregistered))
 
     def _unregister_agent(self, who: Identity) -> Exchange | None:
-        """Unregister the agent `who` registered (as Flows.unregister_last, keeping the exchange)."""
+        """Unregister the agent `who` registered, keeping the exchange."""
         with self._unregister_lock:
-            registered = self.flows.registered
-            for i in range(len(registered) - 1, -1, -1):
-                if registered[i][0].agent_id == who.agent_id:
-                    ex = self.flows.unregister(*registered[i])
-                    if ex.ok:
-                        del registered[i]
-                    return ex
-        return None
+            return self.flows.unregister_agent(who)
 
     def algorithms(self) -> dict:
         """The proof algorithms of the run, for its results: listed by the target (or ARCP's

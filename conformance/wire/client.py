@@ -41,6 +41,9 @@ DEFAULT_REQUEST_TIMEOUT = 10.0  # seconds per request, connection to last byte
 DEFAULT_RETRY_CAP = 30.0  # seconds of Retry-After honoured per request
 DEFAULT_MAX_REQUESTS = 10_000  # a full run against the model sends about 500 (the nightly fuzz profile about 7000)
 DEFAULT_RUN_TIMEOUT = 3600.0  # seconds for the whole run (the nightly fuzz profile alone takes 1800)
+DEFAULT_CONCURRENCY = 4  # requests in flight at once: a polite default for a server under test
+HTTPX_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's own defaults
+SPARE_CONNECTIONS = 8  # connections beyond the concurrency: the batches sent at once (phase 1's) never wait for one
 # A request is unusable when it timed out, or was still rate limited after honouring Retry-After.
 PATH_FAILURES_TO_GIVE_UP = 3  # unusable in a row on one method and path: send nothing more there
 FAILURES_TO_STOP = 6  # unusable in a row on any paths: send nothing more at all
@@ -61,6 +64,7 @@ class TargetClient:
         retry_cap: float = DEFAULT_RETRY_CAP,
         max_requests: int | None = DEFAULT_MAX_REQUESTS,
         run_timeout: float | None = DEFAULT_RUN_TIMEOUT,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ):
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -75,7 +79,12 @@ class TargetClient:
         # (httpx's timeouts are per operation, encode/httpx#1450; httpcore takes a network backend,
         # which httpx does not expose: tests/e2e/test_robustness.py notices if that attribute moves).
         # It also means HTTP(S)_PROXY are not used: the suite talks to the target directly.
-        transport = httpx.HTTPTransport(trust_env=True)
+        # One client for every thread: httpx.Client is thread-safe over its connection pool, which
+        # keeps httpx's limits (the main flow's phase-1 calls go out at once) or more for a large N.
+        connections = concurrency + SPARE_CONNECTIONS
+        limits = httpx.Limits(max_connections=max(connections, HTTPX_LIMITS.max_connections),
+                              max_keepalive_connections=max(connections, HTTPX_LIMITS.max_keepalive_connections))
+        transport = httpx.HTTPTransport(trust_env=True, limits=limits)
         transport._pool._network_backend = _DeadlineBackend(transport._pool._network_backend)
         self._http = httpx.Client(timeout=timeout, follow_redirects=False, transport=transport)
         self.exchanges: list[Exchange] = []
@@ -90,6 +99,7 @@ class TargetClient:
         self._silent = False  # stopped because the target stopped answering usefully: no allowance then
         self.nonce: str | None = None  # the newest DPoP-Nonce the target gave: the next proofs carry it (§8.2)
         self.nonce_retries = 0  # requests sent again with a fresh nonce after a use_dpop_nonce refusal
+        self._paused_until = 0.0  # monotonic: a Retry-After pauses every sender of the run until then
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -127,6 +137,7 @@ class TargetClient:
         waited, attempt = 0.0, 0
         refused_for_nonce: Exchange | None = None
         while True:
+            self._wait_for_pause()
             why_not = self._reserve(method, url)
             if why_not:
                 exchange = Exchange(method, url, [], json_body, error=why_not, sent=False, received_at=time.time(), attempts=attempt,
@@ -145,7 +156,7 @@ class TargetClient:
             self._keep_nonce(exchange)
             delay = _retry_after(exchange)
             if exchange.status in (429, 503) and delay is not None and waited + delay <= self.retry_cap and self._can_wait(delay):
-                time.sleep(delay)
+                self._pause(delay)
                 waited += delay
                 continue
             if refused_for_nonce is None and slot.taken and self._wants_nonce_retry(exchange, slot.value):
@@ -194,6 +205,25 @@ class TargetClient:
             if why is None:
                 self.requests += 1
             return why
+
+    def _pause(self, delay: float) -> None:
+        """Honour a Retry-After for the whole run: a target that asks one sender to wait is busy
+        for all of them, so every sender waits before its next attempt (see _wait_for_pause)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, time.monotonic() + delay)
+
+    def _wait_for_pause(self) -> None:
+        """Wait out the run's pause, never past its deadline (a pause is at most retry_cap long:
+        only a Retry-After the asking request may honour sets it)."""
+        while True:
+            with self._lock:
+                until = self._paused_until
+            if self.deadline is not None:
+                until = min(until, self.deadline)
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(left)
 
     def _can_wait(self, delay: float) -> bool:
         return self.deadline is None or time.monotonic() + delay < self.deadline

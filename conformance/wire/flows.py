@@ -4,6 +4,7 @@ Nothing here judges: each step returns the Exchange it recorded and what it obta
 """
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field, replace
@@ -122,6 +123,8 @@ class Flows:
     agent_key: str
     keys: tuple[KeyPair, ...] = ()  # the suite's keys, to prove possession of a bound access token
     registered: list[tuple[Identity, str, Proof]] = field(default_factory=list)
+    # situations on several threads register and unregister: the list changes under this lock
+    _registry_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def phase1_body(self, identity: Identity, agent_key: str | None = None) -> dict:
         return {"agent_id": identity.agent_id, "agent_type": identity.agent_type, "agent_key": agent_key or self.agent_key}
@@ -202,7 +205,8 @@ class Flows:
         """Keep the access token of a registration the target accepted, to unregister the agent later."""
         access = ex.json_member("access_token") if ex.ok else None
         if isinstance(access, str):
-            self.registered.append((identity, access, proof))
+            with self._registry_lock:
+                self.registered.append((identity, access, proof))
 
     def operation(self, name: str, identity: Identity, access: str | None, proof: Proof, scheme: str = "Bearer") -> Exchange:
         """One agent operation on `identity`'s own agent, presenting `access` (None: no Authorization)."""
@@ -253,22 +257,33 @@ class Flows:
             fresh = Proof(key=key, defects=(own,))
         return self.client.send("DELETE", path, lambda url: request_headers(access, fresh, "DELETE", url))
 
+    def unregister_agent(self, identity: Identity) -> Exchange | None:
+        """Unregister the agent `identity` registered last (None: it registered none), keeping the
+        exchange; an accepted one leaves the list of agents to clean up."""
+        with self._registry_lock:
+            entry = next((r for r in reversed(self.registered) if r[0].agent_id == identity.agent_id), None)
+        if entry is None:
+            return None
+        ex = self.unregister(*entry)
+        if ex.ok:
+            with self._registry_lock:
+                self.registered[:] = [r for r in self.registered if r is not entry]
+        return ex
+
     def unregister_last(self, identity: Identity) -> bool:
         """Remove the agent `identity` registered last, so that the identity can register again."""
-        for i in range(len(self.registered) - 1, -1, -1):
-            who, access, proof = self.registered[i]
-            if who.agent_id == identity.agent_id:
-                ex = self.unregister(who, access, proof)
-                if ex.ok:
-                    del self.registered[i]
-                return ex.ok
-        return True
+        ex = self.unregister_agent(identity)
+        return ex is None or ex.ok
 
     def forget(self, identity: Identity) -> None:
         """`identity` was unregistered by a request of its own: nothing left to clean up."""
-        self.registered[:] = [r for r in self.registered if r[0].agent_id != identity.agent_id]
+        with self._registry_lock:
+            self.registered[:] = [r for r in self.registered if r[0].agent_id != identity.agent_id]
 
     def cleanup(self) -> None:
-        for identity, access, proof in list(reversed(self.registered)):
+        with self._registry_lock:
+            left = list(reversed(self.registered))
+        for identity, access, proof in left:
             self.unregister(identity, access, proof)
-        self.registered.clear()
+        with self._registry_lock:
+            self.registered.clear()

@@ -49,7 +49,7 @@ class MalformedRequests:
         return self.flows.send_malformed(method, path, token, proof, raw=case.body_change.apply(body))
 
     def _phase1_variants(self) -> dict[str, CaseResult]:
-        with self._lock:
+        with self._once.lock("phase1 malformed"):
             if self._phase1_malformed is None:
                 self._phase1_malformed = self._send_phase1_variants()
             return self._phase1_malformed
@@ -82,9 +82,10 @@ class MalformedRequests:
         if who is None or token is None:
             return CaseResult(None, why or "no validated token")
         proof = self.proof_for(self.control_cases("register")[0])[0]
-        ex = self._send_variant(case, who, token, proof)
-        self.flows.note_registration(who, ex, proof)
-        if ex.ok:  # accepted: the agent is registered and the token spent, so the next variant needs a fresh one
-            self.flows.unregister_last(who)
-            self._malformed_validated = None
+        with self.registering(who):
+            ex = self._send_variant(case, who, token, proof)
+            self.flows.note_registration(who, ex, proof)
+            if ex.ok:  # accepted: the agent is registered and the token spent, so the next variant needs a fresh one
+                self.flows.unregister_last(who)
+                self._malformed_validated = None
         return CaseResult(ex)

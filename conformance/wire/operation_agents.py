@@ -43,8 +43,10 @@ class OperationAgents:
     SLOTS = {"ops": ("o", True), "ops-unbound": ("v", False), "gone": ("x", True), "gone-unbound": ("w", False)}
 
     def _slot(self, name: str) -> tuple[AgentSlot | None, str]:
-        """The slot's agent, registered; or why there is none."""
-        with self._lock:
+        """The slot's agent, registered; or why there is none. One thread at a time registers it,
+        under the slot's own lock: the others wait, then use the agent it registered."""
+        self.issuance()  # which makes the proven slots' phase-1 calls
+        with self._once.lock(("slot", name)):
             if name not in self._slots:
                 self._slots[name] = self._new_slot(name)
             slot = self._slots[name]
@@ -54,9 +56,6 @@ class OperationAgents:
             return (None, why) if why else (slot, "")
 
     def _new_slot(self, name: str) -> AgentSlot | str:
-        self.issuance()  # which makes the proven slots' phase-1 calls
-        if name in self._slots:
-            return self._slots[name]
         label, proven = self.SLOTS[name]
         if not proven and self.state.temp_u is None:
             return "phase 1 without a proof issued no token"
@@ -136,9 +135,10 @@ class OperationAgents:
 
     def _agent_gone(self, who: Identity) -> None:
         """A situation unregistered `who`: its slot registers again when next needed."""
-        for slot in self._slots.values():
+        for name, slot in list(self._slots.items()):
             if isinstance(slot, AgentSlot) and slot.who.agent_id == who.agent_id:
-                slot.access = None
+                with self._once.lock(("slot", name)):
+                    slot.access = None
         self.flows.forget(who)
 
     def operation_absent(self, endpoint: str) -> bool:

@@ -24,12 +24,14 @@ from ..spec.checks import ALG_SUBJECT, BODY_SUBJECT, Check, body_binding_checks
 from ..spec.requests import PHASE1, POLL, MalformedCase
 from ..spec.vocabulary import AUTO, MODE_CHOICES
 from .agent_endpoint import AgentEndpoint, KeyFetch
-from .client import DEFAULT_MAX_REQUESTS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_CAP, DEFAULT_RUN_TIMEOUT, TargetClient, TargetError
+from .client import DEFAULT_CONCURRENCY, DEFAULT_MAX_REQUESTS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_CAP, DEFAULT_RUN_TIMEOUT, TargetClient, TargetError
 from .exchange import Exchange
 from .flows import NO_PROOF, Endpoints, Flows, Identity, Proof
 from .algorithm_flows import AlgorithmFlows
 from .malformed_requests import MalformedRequests
 from .body_bindings import send_body_bindings
+from .once import Once
+from .overlap import Overlap
 from .preflight import diagnose_phase1, diagnose_phase2
 from .operation_agents import PROVEN_SLOTS, AgentSlot, OperationAgents, Sourced
 from .records import BodyBinding, CaseResult, Issuance, NotApplicable
@@ -65,6 +67,7 @@ class Settings:
     retry_cap: float = DEFAULT_RETRY_CAP  # seconds of Retry-After honoured per request
     max_requests: int | None = DEFAULT_MAX_REQUESTS  # requests per run
     run_timeout: float | None = DEFAULT_RUN_TIMEOUT  # seconds per run, discovery included
+    concurrency: int = DEFAULT_CONCURRENCY  # requests in flight at once (1: one after another)
 
 
 @dataclass
@@ -89,16 +92,26 @@ class Discovery:
     config_exchange: Exchange | None = None  # GET /.well-known/arcp-configuration (preflight reads its status)
 
 
+def independent(case: Case | MalformedCase) -> bool:
+    """May the situation be sent at any time, alongside others? Not the unregister situations:
+    after every other use of their agent, one at a time (an accepted one gives the next a fresh
+    agent); nor phase 3's malformed requests, which share a validated token. (Phase 3's other
+    situations are: each registers and unregisters the main flow's agent under its lock.)"""
+    return case.endpoint != "unregister" and not (isinstance(case, MalformedCase) and case.endpoint == "register")
+
+
 class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens, MalformedRequests):
     def __init__(self, settings: Settings):
         if settings.dpop_mode not in MODE_CHOICES:
             raise TargetError(f"--dpop-mode must be one of {', '.join(MODE_CHOICES)}, got {settings.dpop_mode!r}")
         self.settings = settings
         self.client = TargetClient(settings.target_url, timeout=settings.timeout, retry_cap=settings.retry_cap,
-                                   max_requests=settings.max_requests, run_timeout=settings.run_timeout)
-        self._lock = threading.RLock()
+                                   max_requests=settings.max_requests, run_timeout=settings.run_timeout,
+                                   concurrency=settings.concurrency)
+        self._lock = threading.RLock()  # small shared state only: never held while a request is in flight
+        self._once = Once()  # what is built lazily and shared: the main flow, the agents, each situation's result
+        self._overlap: Overlap | None = None
         self._agent_endpoint: AgentEndpoint | None = None
-        self._results: dict[str, CaseResult] = {}
         self._case_token: dict[str, str | None] = {}  # case id -> the token its request presented
         self._key_urls: dict[str, str] = {}  # case id -> the key URL its proof names (jku-instead, x5u-instead)
         self._issuance: Issuance | None = None
@@ -166,6 +179,7 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens, Malfor
         return who
 
     def close(self) -> None:
+        self.finish_overlap()
         try:
             # the suite's agents are unregistered even when a budget is spent: one request each
             self.client.allow(len(self.flows.registered))
@@ -175,14 +189,21 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens, Malfor
                 self._agent_endpoint.close()
             self.client.close()
 
+    def finish_overlap(self) -> None:
+        """Send nothing more ahead of its check, and wait for what is in flight: from here on, every
+        request is the caller's own (the fuzz run and the state machine read the client's exchanges)."""
+        if self._overlap is not None:
+            self._overlap.stop()
+
     # --- the main flow: phase 1 (three ways, at once), then 2 and 3 with proofs by A
 
     def issuance(self) -> Issuance:
-        with self._lock:
-            if self._issuance is None:
-                self._issuance = self._run_main_flow()
-                self._phase1_nonce(self._issuance)
-            return self._issuance
+        return self._once.get("issuance", self._build_issuance)
+
+    def _build_issuance(self) -> Issuance:
+        self._issuance = self._run_main_flow()
+        self._phase1_nonce(self._issuance)
+        return self._issuance
 
     def nonce_issued(self) -> bool:
         """Did the target give a DPoP-Nonce in the main flow (so the nonce checks apply)?"""
@@ -267,7 +288,7 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens, Malfor
         """Phase 2 with a body naming key B (wire.body_bindings), each variant the mode has, all at
         once the first time a check needs them; kept on the main flow's record."""
         iss = self.issuance()
-        with self._lock:
+        with self._once.lock("body_bindings"):
             if not iss.body_bindings:
                 variants = [c.subject[len(BODY_SUBJECT):] for c in body_binding_checks(self.resolve_mode())]
                 if not self.settings.agent_key:
@@ -464,15 +485,19 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens, Malfor
     # --- situations
 
     def result(self, case: Case | MalformedCase) -> CaseResult:
-        with self._lock:
-            if case.id not in self._results:
-                self._results[case.id] = self._run_case(case)
-            return self._results[case.id]
+        """The situation's result: sent once, by whichever thread needs it first (wire.overlap)."""
+        return self._once.get(("case", case.id), lambda: self._run_case(case))
 
     def recorded(self, case: Case | MalformedCase) -> CaseResult | None:
         """The result of a situation already sent, without sending anything."""
-        with self._lock:
-            return self._results.get(case.id)
+        return self._once.peek(("case", case.id))
+
+    def overlap(self, cases: list[Case | MalformedCase]) -> None:
+        """Send the independent ones among `cases` (in this order) ahead of their checks, on
+        concurrency - 1 threads; the caller's thread sends the others when it judges them."""
+        if self.settings.concurrency > 1 and self._overlap is None:
+            unique = {c.id: c for c in reversed(cases) if independent(c)}  # each once, at its first place
+            self._overlap = Overlap(self.result, list(reversed(unique.values())), self.settings.concurrency - 1)
 
     def bound_temp_forged(self) -> bool:
         """Is the run's bound temp token (phase 2's, the fuzz run's) forged: did the target issue
@@ -513,10 +538,16 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens, Malfor
                     return CaseResult(None, f"the first use of the proof was refused ({first.summary()})")
                 return CaseResult(self.flows.phase2(who, token, Proof(replay=values)))
             return CaseResult(self.flows.phase2(who, token, proof, scheme))
-        ex = self.flows.phase3(who, token, proof, scheme)
-        if ex.ok:
-            self.flows.unregister_last(who)
+        with self.registering(who):
+            ex = self.flows.phase3(who, token, proof, scheme)
+            if ex.ok:
+                self.flows.unregister_last(who)
         return CaseResult(ex)
+
+    def registering(self, who: Identity):
+        """Held from a registration of `who` to its unregistration: phase 3's situations register the
+        main flow's agent, and one registered by another would make theirs a duplicate."""
+        return self._once.lock(("registering", who.agent_id))
 
     def control_cases(self, endpoint: str) -> list[Case]:
         """The defect-free requests that make the positive control of `endpoint`, in the order tried

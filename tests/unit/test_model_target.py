@@ -230,6 +230,25 @@ def test_a_model_spec_names_mode_faults_and_options():
         "optional", ("skip-htm",), {"nonce": True, "algs": ("EdDSA", "ES384")})
     with pytest.raises(ValueError, match="unknown model option"):
         parse_spec("model:required:colour=blue")
+    assert parse_spec("model:required:latency=20") == ("required", (), {"latency_ms": 20})
+    with pytest.raises(ValueError, match="whole number of milliseconds"):
+        parse_spec("model:required:latency=-5")
+
+
+def test_latency_delays_every_answer_and_concurrent_answers_overlap():
+    from concurrent.futures import ThreadPoolExecutor
+
+    def timed_health(client):
+        started = time.monotonic()
+        assert client.get(server.url + "/health").status_code == 200
+        return time.monotonic() - started
+
+    with start_model("required", latency_ms=300) as server, httpx.Client() as client:
+        assert timed_health(client) >= 0.3
+        started = time.monotonic()
+        with ThreadPoolExecutor(4) as pool:
+            assert all(took >= 0.3 for took in pool.map(lambda _: timed_health(client), range(4)))
+        assert time.monotonic() - started < 4 * 0.3  # one after another would take 1.2 s
 
 
 # --- the algorithms the model lists and accepts (ModelConfig.algs)

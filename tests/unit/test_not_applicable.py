@@ -12,6 +12,7 @@ from conformance.judging.issuance_judges import no_nonce_verdict
 from conformance.report import diff
 from conformance.spec.vocabulary import INCONCLUSIVE, JUDGED, NOT_APPLICABLE, VERDICTS
 from conformance.wire.exchange import Exchange
+from conformance.wire.once import Once
 from conformance.wire.records import CaseResult, Issuance, NotApplicable
 from conformance.wire.session import NO_NONCE, ConformanceSession
 
@@ -29,6 +30,8 @@ def session(mode: str, noproof: Exchange | None, temp_u: str | None = None) -> C
     s = ConformanceSession.__new__(ConformanceSession)
     s._lock, s.mode = threading.RLock(), mode
     s._issuance = Issuance(jkt="jkt-a", phase1_noproof=noproof)
+    s._once = Once()
+    s._once.get("issuance", lambda: s._issuance)  # the main flow, already run
     s.state = type("State", (), {"id_u": None, "temp_u": temp_u})()
     return s
 

@@ -217,6 +217,8 @@ class StatefulRun(ExplorationRun):
 
     def _run(self) -> None:
         s = self.settings
+        # its invariants read the client's exchanges as the steps' own: nothing else may be in flight
+        self.session.finish_overlap()
         started = time.monotonic()
         try:
             self.result = run_state_machine(self.session, examples=max(s.examples, 1), steps=max(s.steps, 1),
