@@ -1,6 +1,8 @@
 """What the fuzz run and the state machine have in common: a search sent once per session, on
 first use, that several checks judge. The plugin, the mutation self-test and the reproducers
-treat both through this one interface."""
+treat both through this one interface. The plugin may start it ahead on a thread of its own
+(`start`, with --conformance-concurrency above 1), so that it overlaps the other checks' requests;
+its checks then wait for that run (`run`)."""
 from __future__ import annotations
 
 import threading
@@ -20,8 +22,10 @@ class ExplorationRun(ABC):
         self.session = session
         self.settings = settings  # has examples, seconds, seed, seed_source
         self.elapsed = 0.0
-        self._done = False
+        self._done = False  # finished (or finishing on the thread that holds the lock)
+        self._error: BaseException | None = None  # what the run raised: raised again to every caller
         self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
 
     @property
     def enabled(self) -> bool:
@@ -29,18 +33,43 @@ class ExplorationRun(ABC):
 
     @property
     def done(self) -> bool:
+        """Sent, or being sent: what it found is for the results once `run` returns."""
         return self._done
 
+    def start(self) -> None:
+        """Send the search on a thread of its own, now (once): `run` then waits for it. A daemon
+        thread, so that an interrupted pytest does not wait for it to end."""
+        with self._lock:
+            if self._done or self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._run_ahead, name=f"arcp-conformance-{self.name}", daemon=True)
+        self._thread.start()
+
+    def _run_ahead(self) -> None:
+        try:
+            self.run()
+        except BaseException:  # noqa: BLE001 - kept in self._error: raised again to its checks
+            pass
+
+    def wait(self) -> None:
+        """Wait for a search started ahead (before the session closes its client)."""
+        if self._thread is not None:
+            self._thread.join()
+
     def run(self) -> "ExplorationRun":
-        """Send the search (once; later calls return at once)."""
+        """Send the search (once; later calls, on any thread, wait for it and return)."""
         with self._lock:
             if not self._done:
                 self._done = True
                 started = time.monotonic()
                 try:
                     self._run()
+                except BaseException as exc:
+                    self._error = exc
                 finally:
                     self.elapsed = time.monotonic() - started
+            if self._error is not None:
+                raise self._error
             return self
 
     @abstractmethod

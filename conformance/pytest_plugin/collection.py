@@ -52,20 +52,31 @@ def session_fixture(config: pytest.Config, record_testsuite_property) -> Conform
 
 def send_ahead(config: pytest.Config, items: list) -> None:
     """Hand the session the situations of the collected checks, in collection order, to send
-    ahead of their checks (--conformance-concurrency). Not on an xdist worker: it collects every
-    check but judges only those the scheduler gives it, so it would send for the other workers too."""
-    session = state(config).session
+    ahead of their checks (--conformance-concurrency), and start the fuzz run and the state machine
+    whose checks were collected, each on a thread of its own, alongside. Not on an xdist worker: it
+    collects every check but judges only those the scheduler gives it (which worker gets the fuzz
+    and stateful groups is not known yet), so it would send for the other workers too."""
+    run = state(config)
+    session = run.session
     if session is None or is_worker(config) or config.option.collectonly:
         return
-    checks = [getattr(getattr(i, "callspec", None), "params", {}).get("check") for i in items]
-    session.overlap([c.case for c in checks if isinstance(c, Check) and c.case is not None])
+    checks = [c for c in (getattr(getattr(i, "callspec", None), "params", {}).get("check") for i in items) if isinstance(c, Check)]
+    threads = session.settings.concurrency - 1  # besides the pytest thread's own
+    judges = {c.judge for c in checks}
+    # the longest first (the state machine, against a slow target), each a sender of its own; at
+    # least one thread is left to send situations ahead
+    ahead = [run.explorations[name] for name in ("stateful", "fuzz") if name in judges and run.explorations[name].enabled]
+    ahead = ahead[:max(0, threads - 1)]
+    for exploration in ahead:
+        exploration.start()
+    session.overlap([c.case for c in checks if c.case is not None], threads - len(ahead))
 
 
 def order_items(config: pytest.Config, items: list) -> None:
     """A suite module with no check to run (--fuzz-examples 0, --stateful-examples 0, a --check
-    that selects none of it) has no item at all, not an empty skipped one. The state machine
-    attributes the client's exchanges to its steps and is best sent after the other checks'
-    traffic: its items go last, in their own order. Under pytest-xdist the fuzz checks and the state
+    that selects none of it) has no item at all, not an empty skipped one. The state machine's
+    items go last, in their own order (sent on the pytest thread, at --conformance-concurrency 1,
+    it comes after the other checks' traffic; above, it was started ahead, see send_ahead). Under pytest-xdist the fuzz checks and the state
     machine, one unit of work each and the longest, go first (pytest_plugin.scheduling hands out work
     in this order, so they start at once on two workers; a worker runs one of them alone first)."""
     def in_suite(item) -> bool:

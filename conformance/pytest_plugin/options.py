@@ -46,10 +46,11 @@ OPTIONS = {
     "stateful-examples": ("ARCP_CONFORMANCE_STATEFUL_EXAMPLES", "Examples (step sequences) of the registration-flow state machine (default 20; 0 disables it). It runs once, after the other checks; --hypothesis-seed picks the sequences (default seed 5449)."),
     "stateful-steps": ("ARCP_CONFORMANCE_STATEFUL_STEPS", "Steps per state-machine example (default 8; a warm-up of up to 3 ordinary steps comes on top)."),
     "stateful-seconds": ("ARCP_CONFORMANCE_STATEFUL_SECONDS", "Wall-clock budget of the state machine in seconds (default 300, a safety net: a run that spends it may take another path): when spent, no more steps are sent."),
+    "stateful-shrink-examples": ("ARCP_CONFORMANCE_STATEFUL_SHRINK_EXAMPLES", "State-machine examples allowed after the first one that broke an invariant (default twice --stateful-examples): counted, so a seed takes the same path every time; when spent, no more steps are sent and a failing sequence may not be minimal."),
     "request-timeout": ("ARCP_CONFORMANCE_REQUEST_TIMEOUT", f"Seconds each request may take, connection to last byte (default {DEFAULT_REQUEST_TIMEOUT:g}). A request that takes longer has no response (its checks are inconclusive); after {PATH_FAILURES_TO_GIVE_UP} in a row on one path the suite sends nothing more there."),
     "run-timeout": ("ARCP_CONFORMANCE_RUN_TIMEOUT", f"Seconds the whole run may send requests (default {DEFAULT_RUN_TIMEOUT:g}): when spent, nothing more is sent, the remaining checks are inconclusive and the run exits 3."),
     "max-requests": ("ARCP_CONFORMANCE_MAX_REQUESTS", f"Requests the run may send in all, retries included (default {DEFAULT_MAX_REQUESTS}): when spent, nothing more is sent, the remaining checks are inconclusive and the run exits 3."),
-    "conformance-concurrency": ("ARCP_CONFORMANCE_CONCURRENCY", f"Requests in flight at once (default {DEFAULT_CONCURRENCY}; 1 sends one after another): independent situations are sent ahead of their checks on N-1 threads, while the ordered ones (phase 3, unregister, the fuzz run, the state machine) wait their turn."),
+    "conformance-concurrency": ("ARCP_CONFORMANCE_CONCURRENCY", f"Requests in flight at once (default {DEFAULT_CONCURRENCY}; 1 sends one after another): independent situations are sent ahead of their checks, and the state machine and the fuzz run (from N = 3 and 4) on threads of their own, N senders in all; the ordered situations (phase 3, unregister) wait their turn."),
     "retry-after-cap": ("ARCP_CONFORMANCE_RETRY_AFTER_CAP", f"Seconds of Retry-After honoured per request on 429 and 503 (default {DEFAULT_RETRY_CAP:g}; 0 never waits): a request still refused then makes its checks inconclusive."),
 }
 # Environment variables a reproducer needs set as for the original run (secrets are never printed).
@@ -156,4 +157,5 @@ def stateful_settings(config: pytest.Config, fuzz: FuzzSettings) -> StatefulSett
     if steps < 1 and examples > 0:
         usage_error(f"--stateful-steps must be at least 1, got {steps}")
     seconds = number(config, "stateful-seconds", STATEFUL_SECONDS, float)
-    return StatefulSettings(examples, steps, seconds, fuzz.seed, fuzz.seed_source)
+    shrink = number(config, "stateful-shrink-examples", None, int)
+    return StatefulSettings(examples, steps, seconds, fuzz.seed, fuzz.seed_source, shrink)

@@ -139,6 +139,8 @@ def start_model(spec: str):
 def unconfigure(config: pytest.Config) -> None:
     run = state(config)
     if run.session is not None:
+        for exploration in run.explorations.values():
+            exploration.wait()  # one started ahead sends on the session's client
         run.session.close()
     if run.model is not None:
         run.model.close()

@@ -203,6 +203,8 @@ def stateful_section(doc: dict) -> str:
     rerun = f'--hypothesis-seed {st["seed"]}'
     if st.get("examples_requested") is not None:
         rerun += f' --stateful-examples {st["examples_requested"]} --stateful-steps {st.get("steps_requested")} --stateful-seconds {st.get("seconds_budget"):g}'
+        if st.get("shrink_examples_budget") is not None:
+            rerun += f' --stateful-shrink-examples {st["shrink_examples_budget"]}'
     return (
         '<div class="arcp-section" id="arcp-stateful"><h2>Stateful flows</h2>'
         f'<p>Seed {_e(st["seed"])} ({_e(st.get("seed_source", ""))}): {_e(st["examples"])} examples, {_e(st["steps"])} steps sent '

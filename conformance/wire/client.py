@@ -87,7 +87,8 @@ class TargetClient:
         transport = httpx.HTTPTransport(trust_env=True, limits=limits)
         transport._pool._network_backend = _DeadlineBackend(transport._pool._network_backend)
         self._http = httpx.Client(timeout=timeout, follow_redirects=False, transport=transport)
-        self.exchanges: list[Exchange] = []
+        self.exchanges: list[Exchange] = []  # every thread's, in the order they completed
+        self._threads = threading.local()  # .exchanges: the calling thread's own (see own_exchanges)
         self.requests = 0  # requests sent, each retry included
         self.unanswered = 0  # requests that got no (complete) response
         self.still_throttled = 0  # exchanges returned still rate limited or unavailable (after waiting up to retry_cap)
@@ -113,6 +114,19 @@ class TargetClient:
     def same_origin(self, url: str) -> bool:
         a, b = urlsplit(self.base_url), urlsplit(url)
         return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+
+    def own_exchanges(self) -> list[Exchange]:
+        """The exchanges sent by the calling thread, in order: the state machine reads its own
+        steps' here while other threads send situations ahead (a thread's list grows only on it)."""
+        mine = getattr(self._threads, "exchanges", None)
+        if mine is None:
+            mine = self._threads.exchanges = []
+        return mine
+
+    def _record(self, exchange: Exchange) -> Exchange:
+        self.exchanges.append(exchange)
+        self.own_exchanges().append(exchange)
+        return exchange
 
     def allow(self, requests: int) -> None:
         """Let `requests` more through even after the budget or the deadline is spent: for
@@ -143,8 +157,7 @@ class TargetClient:
                 exchange = Exchange(method, url, [], json_body, error=why_not, sent=False, received_at=time.time(), attempts=attempt,
                                     request_raw=raw_body)
                 exchange.retried_after = refused_for_nonce
-                self.exchanges.append(exchange)
-                return exchange
+                return self._record(exchange)
             attempt += 1
             with self._lock:
                 nonce = self.nonce
@@ -163,8 +176,7 @@ class TargetClient:
                 refused_for_nonce = exchange
                 continue
             self._note(method, url, exchange)
-            self.exchanges.append(exchange)
-            return exchange
+            return self._record(exchange)
 
     def _keep_nonce(self, exchange: Exchange) -> None:
         """Remember the DPoP-Nonce a response carries: the newest is the one to use (§8.2)."""

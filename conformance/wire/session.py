@@ -190,8 +190,7 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens, Malfor
             self.client.close()
 
     def finish_overlap(self) -> None:
-        """Send nothing more ahead of its check, and wait for what is in flight: from here on, every
-        request is the caller's own (the fuzz run and the state machine read the client's exchanges)."""
+        """Send nothing more ahead of its check, and wait for what is in flight (before the client closes)."""
         if self._overlap is not None:
             self._overlap.stop()
 
@@ -492,12 +491,14 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens, Malfor
         """The result of a situation already sent, without sending anything."""
         return self._once.peek(("case", case.id))
 
-    def overlap(self, cases: list[Case | MalformedCase]) -> None:
+    def overlap(self, cases: list[Case | MalformedCase], threads: int | None = None) -> None:
         """Send the independent ones among `cases` (in this order) ahead of their checks, on
-        concurrency - 1 threads; the caller's thread sends the others when it judges them."""
-        if self.settings.concurrency > 1 and self._overlap is None:
+        `threads` threads (default concurrency - 1: the caller's thread is a sender too, and sends
+        the others when it judges them)."""
+        threads = self.settings.concurrency - 1 if threads is None else threads
+        if threads > 0 and self._overlap is None:
             unique = {c.id: c for c in reversed(cases) if independent(c)}  # each once, at its first place
-            self._overlap = Overlap(self.result, list(reversed(unique.values())), self.settings.concurrency - 1)
+            self._overlap = Overlap(self.result, list(reversed(unique.values())), threads)
 
     def bound_temp_forged(self) -> bool:
         """Is the run's bound temp token (phase 2's, the fuzz run's) forged: did the target issue

@@ -80,7 +80,8 @@ class MachineRun:
     """State shared by all examples of one run: the target, the keys, the budget, the trace and
     the invariants' tally."""
 
-    def __init__(self, session, mode: str, temps: list[Tok], seconds: float, max_steps: int | None = None):
+    def __init__(self, session, mode: str, temps: list[Tok], seconds: float, max_steps: int | None = None,
+                 shrink_examples: int | None = None):
         self.session = session
         self.client = session.client
         self.endpoints = session.endpoints
@@ -91,7 +92,11 @@ class MachineRun:
         self.deadline = time.monotonic() + seconds
         self.max_steps = max_steps  # counted, not timed: a seed cuts the run at the same step every time
         self.budget_exhausted = False
-        self.budget_spent = ""  # "time" or "steps"
+        self.budget_spent = ""  # "time", "steps" or "shrink"
+        # counted too: examples allowed after the one that first broke an invariant (None: no bound).
+        # Most of a run against a known-bad target goes to shrinking failures it already found.
+        self.shrink_examples = shrink_examples
+        self.first_failure: int | None = None  # the example (1-based) that first broke an invariant
         self.examples = 0
         self.steps = 0
         self.trace: list[list[str]] = []
@@ -102,9 +107,27 @@ class MachineRun:
         if not self.budget_exhausted:
             if self.max_steps is not None and self.steps >= self.max_steps:
                 self.budget_exhausted, self.budget_spent = True, "steps"
+            elif (self.first_failure is not None and self.shrink_examples is not None
+                  and self.examples - self.first_failure >= self.shrink_examples):
+                self.budget_exhausted, self.budget_spent = True, "shrink"
             elif time.monotonic() > self.deadline:
                 self.budget_exhausted, self.budget_spent = True, "time"
         return self.budget_exhausted
+
+    def broken(self) -> None:
+        """An invariant broke in the current example: the shrink budget counts from here."""
+        if self.first_failure is None:
+            self.first_failure = self.examples
+
+    def agent_locks(self) -> list:
+        """The session's registering locks of the agents the machine registers (those its temp
+        tokens name), in a fixed order: the phase-3 situations register the same agents, maybe on
+        other threads at the same time, and a second registration would be a duplicate."""
+        registering = getattr(self.session, "registering", None)
+        if registering is None:
+            return []
+        who = {t.who.agent_id: t.who for t in self.temps}
+        return [registering(who[agent_id]) for agent_id in sorted(who)]
 
     def key_letter(self, key: KeyPair | None) -> str:
         return next((name for name, k in self.keys.items() if k is key), "none")
@@ -159,6 +182,7 @@ class RegistrationMachine(RuleBasedStateMachine):
         self.registered: dict[str, Tok] = {}  # agent id -> the access token of its current registration
         self.unregistered: set[int] = set()  # id() of access tokens whose agent we unregistered
         self.sent: list[Sent] = []
+        self._held: list = []  # the agent locks this example holds, from its first step to its teardown
         if not self.run.exhausted():  # examples after the budget ran out send nothing: not counted
             self.run.examples += 1
             self.run.trace.append(self.steps)
@@ -169,10 +193,14 @@ class RegistrationMachine(RuleBasedStateMachine):
     def _begin(self, description: str) -> bool:
         if self.run.exhausted():
             return False
+        if not self._held:
+            self._held = self.run.agent_locks()
+            for lock in self._held:
+                lock.acquire()
         self.steps.append(description)
         self.run.steps += 1
         self._violations = []
-        self._first_exchange = len(self.run.client.exchanges)
+        self._first_exchange = len(self.run.client.own_exchanges())
         return True
 
     def _judge(self, name: str, ok: bool, message: str, ex: Exchange | None, endpoint: str | None = None) -> None:
@@ -183,13 +211,16 @@ class RegistrationMachine(RuleBasedStateMachine):
 
     def _end(self) -> None:
         """The checks every step gets, then record the step's violations and raise the first."""
-        for ex in self.run.client.exchanges[self._first_exchange:]:
+        # this thread's exchanges only: a step sends every request itself, on the machine's thread,
+        # while other threads may be sending situations ahead (wire.overlap)
+        for ex in self.run.client.own_exchanges()[self._first_exchange:]:
             if _answered(ex):
                 for name, held, message in response_verdicts(ex):
                     self._judge(name, held, message, ex)
         for v in self._violations:
             self.run.tally.record(v)
         if self._violations:
+            self.run.broken()
             first = self._violations[0]
             raise VIOLATION_TYPES[first.invariant](f"{first.requirement_id or first.invariant}: {first.message}")
 
@@ -478,7 +509,16 @@ class RegistrationMachine(RuleBasedStateMachine):
     # -- cleanup
 
     def teardown(self) -> None:
-        """Unregister every agent this example registered (with its newest access token first)."""
+        """Unregister every agent this example registered (with its newest access token first),
+        then let the phase-3 situations register them again."""
+        try:
+            self._unregister_all()
+        finally:
+            for lock in reversed(self._held):
+                lock.release()
+            self._held = []
+
+    def _unregister_all(self) -> None:
         for agent_id in sorted(self.registered):
             tokens = [t for t in reversed(self.access) if t.who.agent_id == agent_id]
             done = False

@@ -7,16 +7,18 @@ checks it has (`stateful_checks`).
         v.requirement_id, v.outcome, v.message, v.steps, v.exchange_text
     result.seed, result.examples, result.steps, result.budget_exhausted, result.error, result.leftovers
 
-Run it after the session's other checks (it needs ``session.issuance()``, which it calls, and
-it must not run concurrently with other requests of the same session: it attributes the
-client's exchanges to its steps). A verdict's ``exchange`` is the recorded Exchange; its
+It needs ``session.issuance()``, which it calls. Other threads may send on the same session
+meanwhile: a step's exchanges are the ones its own thread sent (``client.own_exchanges()``), and
+an example holds the session's registering locks of its agents from its first step to its
+teardown, so that the phase-3 situations, which register the same agents, wait for it. A verdict's ``exchange`` is the recorded Exchange; its
 ``exchange_text`` is ``Exchange.describe()``, tokens and proofs reduced to fingerprints. Step
 descriptions name tokens by labels (T0, V1, X0) only. ``steps`` bounds Hypothesis' steps per
 example; the warm-up step adds up to three steps of its own. Call it outside any running
 Hypothesis test. The same seed gives the same steps and verdicts against a deterministic
-target; ``seed=None`` means ``DEFAULT_SEED``. The budget (``seconds``) turns the remaining steps
-into no-ops, so a run that hits it may report a longer sequence than the minimal one
-(``budget_exhausted`` says so). Every agent the machine registers is unregistered when each
+target; ``seed=None`` means ``DEFAULT_SEED``. The budgets (``seconds``; the steps, examples ×
+(steps + 3) × 4; ``shrink_examples`` after the first failing example, default twice ``examples``)
+turn the remaining steps into no-ops, so a run that hits one may report a longer sequence than the
+minimal one (``budget_exhausted`` and ``budget_spent`` say so). Every agent the machine registers is unregistered when each
 example ends; ``leftovers`` lists any that could not be.
 """
 from __future__ import annotations
@@ -42,6 +44,7 @@ DEFAULT_EXAMPLES = 20  # at 10, seed 5449 misses two of the model's flow faults 
 DEFAULT_STEPS = 8
 DEFAULT_SECONDS = 300.0  # a safety net: a run that spends it may take another path (see budget_exhausted)
 SHRINK_FACTOR = 4  # the step budget: examples × (steps + warm-up) × this, shrinking included
+SHRINK_EXAMPLES_FACTOR = 2  # the shrink budget: examples allowed after the first failing one, × examples
 
 
 @dataclass
@@ -52,7 +55,7 @@ class StatefulResult:
     steps: int = 0  # steps that sent requests
     elapsed: float = 0.0
     budget_exhausted: bool = False
-    budget_spent: str = ""  # which budget ran out: "steps" (examples × (steps + 3) × 4) or "time"
+    budget_spent: str = ""  # which budget ran out: "steps" (examples × (steps + 3) × 4), "shrink" (examples after the first failure) or "time"
     verdicts: list[InvariantVerdict] = field(default_factory=list)
     trace: list[list[str]] = field(default_factory=list)  # the steps of each example, in order
     leftovers: list[str] = field(default_factory=list)  # agent ids teardown could not unregister
@@ -141,6 +144,7 @@ def run_state_machine(
     steps: int = DEFAULT_STEPS,
     seconds: float = DEFAULT_SECONDS,
     seed: int | None = None,
+    shrink_examples: int | None = None,
 ) -> StatefulResult:
     """Run the registration state machine against `session`'s target; never raises for a
     violation (see the module docstring)."""
@@ -157,7 +161,8 @@ def run_state_machine(
         mode = None
     result.mode = mode
     temps = _temps_of(session) if mode else []
-    run = MachineRun(session, mode or "unknown", temps, seconds, max_steps=examples * (steps + WARM_UP_MAX) * SHRINK_FACTOR)
+    run = MachineRun(session, mode or "unknown", temps, seconds, max_steps=examples * (steps + WARM_UP_MAX) * SHRINK_FACTOR,
+                     shrink_examples=shrink_budget(examples, shrink_examples))
     if not temps:
         result.error = result.error or "phase 1 issued no temp token: the machine has nothing to start from"
         result.verdicts = run.tally.verdicts()
@@ -191,6 +196,12 @@ def run_state_machine(
     return result
 
 
+def shrink_budget(examples: int, shrink_examples: int | None) -> int:
+    """Examples allowed after the first failing one: `shrink_examples`, or by default twice the
+    examples asked for (enough for the model's flow faults to shrink as far as without it)."""
+    return SHRINK_EXAMPLES_FACTOR * examples if shrink_examples is None else shrink_examples
+
+
 @dataclass(frozen=True)
 class StatefulSettings:
     examples: int = DEFAULT_EXAMPLES  # 0: no state machine, no checks
@@ -198,6 +209,7 @@ class StatefulSettings:
     seconds: float = DEFAULT_SECONDS
     seed: int | str = DEFAULT_SEED
     seed_source: str = "default"
+    shrink_examples: int | None = None  # None: shrink_budget's default
 
 
 class StatefulRun(ExplorationRun):
@@ -217,12 +229,10 @@ class StatefulRun(ExplorationRun):
 
     def _run(self) -> None:
         s = self.settings
-        # its invariants read the client's exchanges as the steps' own: nothing else may be in flight
-        self.session.finish_overlap()
         started = time.monotonic()
         try:
             self.result = run_state_machine(self.session, examples=max(s.examples, 1), steps=max(s.steps, 1),
-                                            seconds=s.seconds, seed=s.seed)
+                                            seconds=s.seconds, seed=s.seed, shrink_examples=s.shrink_examples)
         except Exception as exc:  # noqa: BLE001 - never cost the other checks their verdicts
             self.result = StatefulResult(seed=s.seed, mode=None, error=f"{type(exc).__name__}: {exc}",
                                          elapsed=time.monotonic() - started)
@@ -232,7 +242,8 @@ class StatefulRun(ExplorationRun):
 
     def plan_line(self) -> str:
         s = self.settings
-        return f"stateful flows {s.examples} examples of up to {s.steps} steps within {s.seconds:g} s, seed {s.seed} ({s.seed_source})"
+        return (f"stateful flows {s.examples} examples of up to {s.steps} steps within {s.seconds:g} s, "
+                f"{shrink_budget(s.examples, s.shrink_examples)} more after a failure, seed {s.seed} ({s.seed_source})")
 
     def console_line(self) -> str:
         r = self.run().result
@@ -243,7 +254,7 @@ class StatefulRun(ExplorationRun):
     def rerun_args(self) -> list[str]:
         s = self.settings
         return ["--hypothesis-seed", str(s.seed), "--stateful-examples", str(s.examples), "--stateful-steps", str(s.steps),
-                "--stateful-seconds", f"{s.seconds:g}"]
+                "--stateful-seconds", f"{s.seconds:g}", "--stateful-shrink-examples", str(shrink_budget(s.examples, s.shrink_examples))]
 
     def summary(self, checks: list[Check]) -> dict:
         """The results document's `stateful` member."""
@@ -269,6 +280,7 @@ class StatefulRun(ExplorationRun):
             "examples_requested": s.examples,
             "steps_requested": s.steps,
             "seconds_budget": s.seconds,
+            "shrink_examples_budget": shrink_budget(s.examples, s.shrink_examples),
             "examples": r.examples,
             "steps": r.steps,
             "elapsed_seconds": round(r.elapsed, 2),
