@@ -122,11 +122,27 @@ def test_the_step_budget_cuts_a_seed_at_the_same_step_every_time():
     def key(result):
         return result.trace, [(v.invariant, v.outcome, v.steps) for v in result.verdicts]
 
-    first, agents, _, _ = run("required", ["accept-replay"], seed=0, examples=2, steps=4)
-    again, _, _, _ = run("required", ["accept-replay"], seed=0, examples=2, steps=4)
+    first, agents, _, _ = run("required", ["accept-replay"], seed=0, examples=2, steps=4, shrink_examples=10_000)
+    again, _, _, _ = run("required", ["accept-replay"], seed=0, examples=2, steps=4, shrink_examples=10_000)
     assert first.budget_exhausted and first.budget_spent == "steps" and first.steps == 2 * (4 + 3) * 4
     assert first.verdict("PROOF-replay").outcome == FAIL  # found before the budget ran out
     assert key(first) == key(again) and agents == {}
+
+
+def test_the_shrink_budget_ends_shrinking_the_same_way_every_time_and_keeps_the_failure():
+    # counted examples after the last new finding: the same seed stops at the same example
+    def key(result):
+        return result.trace, [(v.invariant, v.outcome, v.steps) for v in result.verdicts]
+
+    unbounded, _, _, _ = run("required", ["validated-reusable"], seed=0, shrink_examples=10_000)
+    first, agents, _, _ = run("required", ["validated-reusable"], seed=0, shrink_examples=1)
+    again, _, _, _ = run("required", ["validated-reusable"], seed=0, shrink_examples=1)
+    assert not unbounded.budget_exhausted
+    assert first.budget_exhausted and first.budget_spent == "shrink" and first.examples < unbounded.examples
+    verdict = first.verdict("ISSUE-single-use")
+    assert verdict.outcome == FAIL and verdict.steps  # a failure found stays one, with the shortest sequence seen
+    assert len(verdict.steps) >= len(unbounded.verdict("ISSUE-single-use").steps)
+    assert key(first) == key(again) and agents == {} and first.leftovers == []
 
 
 def test_exhausted_budget_sends_nothing_and_judges_nothing():
@@ -191,6 +207,21 @@ def test_a_flow_fault_fails_its_stateful_check_with_the_sequence_and_seed(tmp_pa
     html = (tmp_path / "reports" / "conformance.html").read_text(encoding="utf-8")
     section = html.split('id="arcp-stateful"', 1)[1]
     assert "<ol><li>validate T0 proof=A</li>" in section
+
+
+def test_a_spent_shrink_budget_is_reported_and_the_check_still_fails(tmp_path):
+    from conformance.report.results import schema_errors
+
+    check = "ISSUE-single-use@stateful"
+    proc, doc = run_stateful(tmp_path, "model:required:validated-reusable", "--check", "*@stateful", "--stateful-shrink-examples", "1")
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert schema_errors(doc) == []
+    st = doc["stateful"]
+    assert st["budget_exhausted"] and st["budget_spent"] == "shrink" and st["shrink_examples_budget"] == 1
+    record = next(c for c in doc["checks"] if c["id"] == check)
+    assert record["verdict"] == "fail" and "shrink budget spent" in record["message"]
+    assert "--stateful-shrink-examples 1" in record["reproducer"]["suite_command"]
+    assert "shrink budget spent" in proc.stdout  # the console line
 
 
 def test_stateful_examples_0_collects_no_stateful_item(tmp_path):

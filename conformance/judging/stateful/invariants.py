@@ -131,12 +131,14 @@ class Tally:
         self.judged[name] += 1
         return Violation(name, INVARIANT_BY_NAME[name].requirement_id, message, list(steps), ex)
 
-    def record(self, v: Violation) -> None:
+    def record(self, v: Violation) -> bool:
         """Keep, per invariant, the shortest failing sequence seen (the latest among equals:
-        Hypothesis' shrinker only tries candidates smaller than its current best)."""
+        Hypothesis' shrinker only tries candidates smaller than its current best). True when it is
+        news: the invariant's first failure, or a shorter sequence."""
         old = self.best.get(v.invariant)
         if old is None or len(v.steps) <= len(old.steps):
             self.best[v.invariant] = v
+        return old is None or len(v.steps) < len(old.steps)
 
     def verdicts(self, budget_spent: str = "") -> list[InvariantVerdict]:
         out = []

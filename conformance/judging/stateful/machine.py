@@ -93,10 +93,12 @@ class MachineRun:
         self.max_steps = max_steps  # counted, not timed: a seed cuts the run at the same step every time
         self.budget_exhausted = False
         self.budget_spent = ""  # "time", "steps" or "shrink"
-        # counted too: examples allowed after the one that first broke an invariant (None: no bound).
-        # Most of a run against a known-bad target goes to shrinking failures it already found.
+        # counted too: examples allowed after the last one that found something new, an invariant
+        # broken for the first time or a shorter failing sequence (None: no bound). Most of a run
+        # against a known-bad target goes to shrinking failures it already found.
         self.shrink_examples = shrink_examples
         self.first_failure: int | None = None  # the example (1-based) that first broke an invariant
+        self.last_progress: int | None = None  # the example that last found something new
         self.examples = 0
         self.steps = 0
         self.trace: list[list[str]] = []
@@ -107,15 +109,18 @@ class MachineRun:
         if not self.budget_exhausted:
             if self.max_steps is not None and self.steps >= self.max_steps:
                 self.budget_exhausted, self.budget_spent = True, "steps"
-            elif (self.first_failure is not None and self.shrink_examples is not None
-                  and self.examples - self.first_failure >= self.shrink_examples):
+            elif (self.last_progress is not None and self.shrink_examples is not None
+                  and self.examples - self.last_progress >= self.shrink_examples):
                 self.budget_exhausted, self.budget_spent = True, "shrink"
             elif time.monotonic() > self.deadline:
                 self.budget_exhausted, self.budget_spent = True, "time"
         return self.budget_exhausted
 
-    def broken(self) -> None:
-        """An invariant broke in the current example: the shrink budget counts from here."""
+    def record(self, violation) -> None:
+        """Keep a violation of the current example; the shrink budget counts from the last example
+        that broke a new invariant or shortened a failing sequence."""
+        if self.tally.record(violation):
+            self.last_progress = self.examples
         if self.first_failure is None:
             self.first_failure = self.examples
 
@@ -218,9 +223,8 @@ class RegistrationMachine(RuleBasedStateMachine):
                 for name, held, message in response_verdicts(ex):
                     self._judge(name, held, message, ex)
         for v in self._violations:
-            self.run.tally.record(v)
+            self.run.record(v)
         if self._violations:
-            self.run.broken()
             first = self._violations[0]
             raise VIOLATION_TYPES[first.invariant](f"{first.requirement_id or first.invariant}: {first.message}")
 
