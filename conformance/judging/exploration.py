@@ -38,7 +38,7 @@ class ExplorationRun(ABC):
 
     def start(self) -> None:
         """Send the search on a thread of its own, now (once): `run` then waits for it. A daemon
-        thread, so that an interrupted pytest does not wait for it to end."""
+        thread: only the plugin's `wait`, before the session closes its client, waits for its end."""
         with self._lock:
             if self._done or self._thread is not None:
                 return

@@ -146,3 +146,50 @@ def test_concurrency_1_sends_nothing_ahead_and_phase3_malformed_and_unregister_w
     assert independent(Case("validate", "bound", "valid")) and independent(Case("register", "bound", "valid"))
     assert not independent(Case("unregister", "bound", "valid"))
     assert not independent(MalformedCase("register", "syntax")) and not independent(MalformedCase("unregister", "syntax"))
+
+
+class _Exploration:
+    def __init__(self, name):
+        self.name, self.enabled, self.started = name, True, False
+
+    def start(self):
+        self.started = True
+
+
+class _Session:
+    def __init__(self, concurrency):
+        from conformance.wire.session import Settings
+
+        self.settings, self.threads = Settings("http://t", concurrency=concurrency), None
+
+    def overlap(self, cases, threads=None):
+        self.threads = threads
+
+
+def _sent_ahead(concurrency: int, judges=("stateful", "fuzz"), worker: bool = False):
+    """(explorations started ahead, threads left for the situations) after collection."""
+    from types import SimpleNamespace
+
+    from conformance.pytest_plugin import collection
+    from conformance.pytest_plugin.state import state
+    from conformance.spec.checks import Check
+
+    config = SimpleNamespace(stash=pytest.Stash(), option=SimpleNamespace(collectonly=False))
+    if worker:
+        config.workerinput = {}
+    run = state(config)
+    run.session = _Session(concurrency)
+    run.explorations = {n: _Exploration(n) for n in ("fuzz", "stateful")}
+    items = [SimpleNamespace(callspec=SimpleNamespace(params={"check": Check("REQ", judge, judge)})) for judge in judges]
+    collection.send_ahead(config, items)
+    return sorted(n for n, e in run.explorations.items() if e.started), run.session.threads
+
+
+def test_the_fuzz_run_and_the_state_machine_start_ahead_within_the_concurrency():
+    assert _sent_ahead(1) == ([], 0)  # today's order: on the pytest thread, after the other checks
+    assert _sent_ahead(2) == ([], 1)
+    assert _sent_ahead(3) == (["stateful"], 1)  # the longest first; one thread still sends situations
+    assert _sent_ahead(4) == (["fuzz", "stateful"], 1)
+    assert _sent_ahead(8) == (["fuzz", "stateful"], 5)
+    assert _sent_ahead(8, judges=("fuzz",)) == (["fuzz"], 6)  # only a search whose checks were collected
+    assert _sent_ahead(8, worker=True) == ([], None)  # an xdist worker does not know which groups it gets
