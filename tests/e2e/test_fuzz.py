@@ -47,7 +47,7 @@ def test_a_fault_fails_its_fuzz_check_with_a_one_defect_example(tmp_path, fault,
     assert f"minimal failing example: defects {example['defects'][0]}; no perturbation" in proc.stdout
     assert "seed 5449" in proc.stdout
     reproducer = next(c for c in doc["checks"] if c["id"] == check)["reproducer"]
-    assert f"Reproduce: {reproducer['command']}" in proc.stdout
+    assert f"reproduce: {reproducer['command']}" in proc.stdout  # the grouped summary's
     assert f"--check {check} --hypothesis-seed 5449 --fuzz-examples 30 --fuzz-seconds 60" in reproducer["suite_command"]
 
 

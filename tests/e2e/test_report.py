@@ -134,7 +134,10 @@ def test_the_failure_shows_its_reproducer_in_console_json_and_html(full_run):
     assert rep["plan_file"] == "reproducers/PROOF-replay_validate_bound_replay.json"
     assert rep["command"] == f"arcp-conformance reproduce reports/{rep['plan_file']}"
     assert rep["suite_command"] == f"pytest --target-url {FAULTY} --dpop-mode required --check {FAILED_CHECK}"
-    assert f"Reproduce: {rep['command']}" in full_run["proc"].stdout
+    # the console's grouped summary gives the reproduce command of its example: the first failed check by id
+    example = min(c["id"] for c in full_run["doc"]["checks"] if c["verdict"] == "fail" and c["requirement"] == check["requirement"])
+    example_command = next(c for c in full_run["doc"]["checks"] if c["id"] == example)["reproducer"]["command"]
+    assert f"reproduce: {example_command}" in full_run["proc"].stdout
     assert escape(rep["command"]) in full_run["html"] and escape(rep["suite_command"]) in full_run["html"]
 
 

@@ -202,8 +202,8 @@ def test_a_flow_fault_fails_its_stateful_check_with_the_sequence_and_seed(tmp_pa
     inv = next(i for i in doc["stateful"]["invariants"] if i["check_id"] == check)
     assert inv["outcome"] == "fail" and inv["minimal_steps"][-1].startswith("register again with the used V")
     assert len(inv["minimal_steps"]) <= 5
-    # the console shows the sequence, the seed and the rerun command
-    assert "minimal failing sequence" in proc.stdout and "seed 5449" in proc.stdout and f"Reproduce: {command}" in proc.stdout
+    # the console shows the sequence, the seed and the rerun command (the grouped summary's example and reproduce line)
+    assert "minimal failing sequence" in proc.stdout and "seed 5449" in proc.stdout and f"reproduce: {command}" in proc.stdout
     html = (tmp_path / "reports" / "conformance.html").read_text(encoding="utf-8")
     section = html.split('id="arcp-stateful"', 1)[1]
     assert "<ol><li>validate T0 proof=A</li>" in section
