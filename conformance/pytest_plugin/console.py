@@ -156,11 +156,11 @@ def annotate_report(item: pytest.Item, report, entry: dict) -> None:
     schema has no per-test properties); its verdict and message for report_teststatus."""
     report.arcp_check = {"check_id": entry["id"], "level": entry["level"], "verdict": entry["verdict"], "source": check_source(entry),
                          "message": entry["message"]}
-    if not item.config.pluginmanager.hasplugin("html"):
+    html_path = getattr(item.config.option, "htmlpath", None)
+    if not html_path or not item.config.pluginmanager.hasplugin("html"):  # pytest-html writes no report: keep no extras
         return
     from pytest_html import extras
 
-    html_path = getattr(item.config.option, "htmlpath", None)
     base = Path(html_path).resolve().parent if html_path else Path.cwd()
     file = entry["reproducer"] and entry["reproducer"].get("plan_file")
     href = os.path.relpath(results_path(item.config).resolve().parent / file, base) if file else None
