@@ -94,6 +94,7 @@ class TargetClient:
         self.still_throttled = 0  # exchanges returned still rate limited or unavailable (after waiting up to retry_cap)
         self.stopped: str | None = None  # why the client sends nothing more (budget, deadline, target silent)
         self.given_up: dict[str, str] = {}  # "METHOD /path" -> why no more requests go there
+        self._given_up_after: dict[str, Exchange] = {}  # "METHOD /path" -> the last answer before giving up
         self._unusable_in_a_row: dict[str, int] = {}
         self._unusable_overall = 0
         self._allowance = 0  # requests allowed after a budget is spent, for cleaning up (see allow)
@@ -218,6 +219,12 @@ class TargetClient:
                 self.requests += 1
             return why
 
+    def answer_before_giving_up(self, method: str, url: str) -> Exchange | None:
+        """The last answer on the path the client gave up (a 429 with its Retry-After, a timeout),
+        or None: what a request that was then not sent there would most likely have got."""
+        with self._lock:
+            return self._given_up_after.get(_where(method, url))
+
     def _pause(self, delay: float) -> None:
         """Honour a Retry-After for the whole run: a target that asks one sender to wait is busy
         for all of them, so every sender waits before its next attempt (see _wait_for_pause)."""
@@ -261,6 +268,7 @@ class TargetClient:
             self._unusable_overall += 1
             if self._unusable_in_a_row[where] >= PATH_FAILURES_TO_GIVE_UP and where not in self.given_up:
                 self.given_up[where] = f"{where} {cause} {PATH_FAILURES_TO_GIVE_UP} times in a row: the suite sends nothing more there"
+                self._given_up_after[where] = exchange
             if self._unusable_overall >= FAILURES_TO_STOP and not self.stopped:
                 self._silent = True
                 self.stopped = f"the target stopped answering usefully: {FAILURES_TO_STOP} requests in a row failed, the last {cause}"

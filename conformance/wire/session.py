@@ -275,7 +275,10 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens, Malfor
         """Why this run cannot test (one line for the user), or None: the main flow, the
         positive control of every check, failed for a reason the server is not to blame for."""
         iss, st = self.issuance(), self.state
-        cause = diagnose_phase1(self.client.base_url, self.discovery.config_exchange, iss.phase1, self.agent_type,
+        phase1 = iss.phase1
+        if phase1 is not None and not phase1.sent:  # other senders' phase-1 calls made the client give up on it
+            phase1 = self.client.answer_before_giving_up(phase1.method, phase1.url) or phase1
+        cause = diagnose_phase1(self.client.base_url, self.discovery.config_exchange, phase1, self.agent_type,
                                 self.discovery.agent_types)
         if cause or st.temp_a is None or st.validated_a is not None:
             return cause
