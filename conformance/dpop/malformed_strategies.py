@@ -22,7 +22,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from .malformed import DROP, JSON_MEDIA_TYPE, BodyChange
-from .strategies import json_values
+from .strategies import ANY_CHARS, any_text, json_values
 
 # members whose value a target acts on beyond the request (phase 2 fetches {endpoint}/health):
 # never given a free-form value that could name another host, only values of the wrong type
@@ -31,11 +31,11 @@ EXTRA_PREFIX = "fz_"  # free-form member names: never a member an ARCP body name
 BROKEN_TEXTS = ("truncated", "empty")
 
 _BY_TYPE = {  # JSON values of each type (null is not drawn: an optional member may take it for absent)
-    "string": st.text(max_size=12),
+    "string": any_text(12),
     "number": st.one_of(st.integers(min_value=-(2**40), max_value=2**40), st.floats(allow_nan=False, allow_infinity=False)),
     "boolean": st.booleans(),
-    "list": st.lists(st.text(max_size=12), max_size=3),
-    "object": st.dictionaries(st.text(max_size=8), st.integers(), max_size=2),
+    "list": st.lists(any_text(12), max_size=3),
+    "object": st.dictionaries(any_text(8), st.integers(), max_size=2),
 }
 
 
@@ -85,7 +85,7 @@ def odd_content_types() -> st.SearchStrategy[str | None]:
     whether a target takes them for JSON is not a rule of the profile)."""
     named = st.sampled_from(["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
                              "application/xml", "application/octet-stream", "text/html", None])
-    made = st.from_regex(r"[a-z]{1,8}/[a-z]{1,8}", fullmatch=True).filter(lambda t: "json" not in t)
+    made = st.from_regex(r"[a-z]{1,8}/[a-z]{1,8}", fullmatch=True, alphabet=ANY_CHARS).filter(lambda t: "json" not in t)
     return st.one_of(named, made).filter(_not_json)
 
 

@@ -1,6 +1,9 @@
 """The fuzzing strategies (conformance.dpop.strategies): every defect reachable, sets that compose,
 perturbations classed right, proofs within the header limit, shrinking to one defect."""
 import json
+import subprocess
+import sys
+import textwrap
 
 import jwt
 import pytest
@@ -162,3 +165,36 @@ def test_shrinking_a_must_failure_reaches_one_defect_or_item():
     assert len(case.defects) + len(case.items(S.DEFECTIVE)) == 2 and not case.items(S.BENIGN)
     one = find(S.fuzz_cases(), lambda c: not c.replay, settings=FAST)
     assert one.size_key()[:3] == (1, 0, 0)
+
+
+def test_no_strategy_needs_the_utf8_codec_table():
+    """st.text()'s and st.from_regex()'s default alphabet, characters(codec="utf-8"), is worked out
+    by encoding every code point once per fresh .hypothesis/ folder (200 MB, 1.5 s): every CI
+    checkout. The strategies name the same characters by category (S.ANY_CHARS) instead. In a
+    fresh interpreter: Hypothesis caches strategies, so one drawn earlier in this process would hide it."""
+    program = textwrap.dedent("""
+        from hypothesis import HealthCheck, given, settings
+        from hypothesis.internal import charmap
+        from conformance.dpop import strategies as S
+        from conformance.dpop.malformed_strategies import body_changes
+
+        def refuse(codec):
+            raise SystemExit(f"a strategy asked for the {codec} codec table")
+        charmap.intervals_from_codec = refuse
+        body = {"agent_id": "a", "endpoint": "http://x", "capabilities": ["c"], "n": 1, "ok": True}
+
+        @settings(max_examples=60, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+        @given(S.fuzz_cases(bodies=body_changes(body, ("agent_id",))))
+        def draw(case):
+            pass
+        draw()
+    """)
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_any_chars_are_the_default_text_alphabet():
+    """The same intervals as characters(codec="utf-8"): naming them by category draws the same examples."""
+    from hypothesis import strategies as st
+    default = st.characters(codec="utf-8").wrapped_strategy.intervals
+    assert S.ANY_CHARS.wrapped_strategy.intervals == default
