@@ -500,8 +500,11 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens, Malfor
         the others when it judges them)."""
         threads = self.settings.concurrency - 1 if threads is None else threads
         if threads > 0 and self._overlap is None:
-            unique = {c.id: c for c in reversed(cases) if independent(c)}  # each once, at its first place
-            self._overlap = Overlap(self.result, list(reversed(unique.values())), threads)
+            unique: dict[str, Case | MalformedCase] = {}
+            for case in cases:
+                if independent(case):
+                    unique.setdefault(case.id, case)  # each once, at its first place
+            self._overlap = Overlap(self.result, list(unique.values()), threads)
 
     def bound_temp_forged(self) -> bool:
         """Is the run's bound temp token (phase 2's, the fuzz run's) forged: did the target issue
