@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ..judging.judge_check import known_checks
-from ..report import baseline, page, results
+from ..report import baseline, completeness, page, results
 from ..spec.catalogue import requirements
 from ..spec.vocabulary import BASELINED, FAIL, JUDGED, NO_VERDICT, USAGE_ERROR, graded
 from ..wire.client import TargetClient
@@ -144,11 +144,15 @@ def finish(session: pytest.Session) -> None:
     counts = results.count(records)
     mode = facts["target"]["dpop_mode"]
     _finish_baseline(session, mode, facts["target"]["server_version"], records)
+    incomplete = completeness.unjudged(records, strict(config), run.baseline, date.today())
     if records and not any(counts[v] for v in JUDGED):
         run.error = "every check was inconclusive or not applicable: no verdict about the target"
         session.exitstatus = NO_VERDICT
-    elif session.exitstatus == 0 and facts["cut_short"]:
-        session.exitstatus = NO_VERDICT  # cut short: the checks not judged may hide failures
+    elif session.exitstatus == 0 and (facts["cut_short"] or incomplete):
+        # not tested is not conformant; cut short, the checks not judged may hide failures
+        session.exitstatus = NO_VERDICT
+        if incomplete:
+            run.error = completeness.reason(incomplete, strict(config))
     limits = facts["limits"]
     doc = results.document(
         target=facts["target"],
@@ -169,6 +173,7 @@ def finish(session: pytest.Session) -> None:
         stateful=facts["summaries"].get("stateful"),
     )
     doc["transport"] = facts["transport"]
+    doc["incomplete"] = incomplete
     run.doc = doc
     results.write(results_path(config), doc)
     page.write(html_path(config), doc, run.error, results_path(config).parent)
@@ -220,7 +225,7 @@ def _finish_baseline(session: pytest.Session, mode: str, server_version: str | N
         note = f"recorded {date.today().isoformat()} against {server_version or 'unknown version'}, DPoP {mode}"
         about = {"recorded": date.today().isoformat(), "server_version": server_version, "dpop_mode": mode,
                  "counts": _counts_without_baseline(records)}
-        baseline.write(Path(target), records, run.baseline, note, about)
+        baseline.write(Path(target), records, run.baseline, note, about, strict=strict(config))
 
 
 def _counts_without_baseline(records: list[dict]) -> dict[str, int]:

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from ..spec.catalogue import requirements
-from . import results, summary
+from . import completeness, results, summary
 from .requirements_doc import NAME as REQUIREMENTS_DOC
 
 DEFAULT_RESULTS = results.DEFAULT_PATH
@@ -70,7 +70,9 @@ def _parts(doc: dict) -> tuple[list[tuple[str, list[str]]], str, str]:
     records = [r for r in doc.get("checks") or [] if r.get("requirement") in catalogue]
     strict = bool((doc.get("options") or {}).get("strict"))
     sections = summary.section_lines(records, catalogue)
-    verdict = summary.verdict_line(records, int(doc.get("exit_status", 0)), None, strict)
+    incomplete = doc.get("incomplete")
+    why = completeness.reason(incomplete, strict) if isinstance(incomplete, dict) and incomplete.get("causes") else None
+    verdict = summary.verdict_line(records, int(doc.get("exit_status", 0)), why, strict)
     target = doc.get("target") or {}
     about = f"target {target.get('url')} (version {target.get('server_version') or 'unknown'}), DPoP mode {target.get('dpop_mode')}"
     return sections, verdict, about

@@ -11,7 +11,7 @@ MODE_CHOICES = (*MODES, AUTO)
 
 # --- exit codes of a run besides pytest's own (0 conformant, 1 a MUST broken)
 USAGE_ERROR = 2  # the suite's options are wrong (pytest itself says 4 for its own option errors)
-NO_VERDICT = 3  # the target could not be used, nothing was judged, or the run was cut short
+NO_VERDICT = 3  # the target could not be used, nothing was judged, the run was cut short, or it is incomplete
 
 # --- requirement levels (the profile's §2): what breaking one means
 MUST, SHOULD, MAY = "MUST", "SHOULD", "MAY"

@@ -63,6 +63,19 @@ def test_the_exit_status_and_strictness_are_the_documents(tmp_path, capsys):
     assert "exit 1: 1 SHOULD requirement not met (--conformance-strict)" in out.splitlines()[-1]
 
 
+def test_an_incomplete_run_says_which_checks_could_not_be_judged(tmp_path, capsys):
+    from datetime import date
+
+    from conformance.report import completeness
+
+    checks = [record("PROOF-typ@1", "pass"), record("BIND-mismatch@stateful", "inconclusive", "no step of the run exercised it")]
+    doc = document(checks, 3)
+    doc["incomplete"] = completeness.unjudged(checks, False, {}, date.today())
+    _, out, _ = run(tmp_path, capsys, doc)
+    assert out.splitlines()[-1].startswith("arcp-conformance: exit 3: no verdict: incomplete: 1 applicable MUST check "
+                                           "could not be judged (inconclusive): no step of the run exercised it (1)")
+
+
 def test_markdown_shows_the_sections_in_code_blocks_and_the_verdict_first(tmp_path, capsys):
     status, out, _ = run(tmp_path, capsys, FAILING, "--markdown")
     assert status == 0
