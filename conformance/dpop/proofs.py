@@ -21,6 +21,7 @@ import jwt
 from jwt.algorithms import get_default_algorithms
 from jwt.utils import base64url_decode, base64url_encode
 
+from .json_text import read_segment
 from .key_documents import CERTIFICATE, JWK_SET, x5c_chain
 from .keys import KeyPair, access_token_hash
 from .own_keys import OWN_KEY_DEFECTS, SHORT_RSA_BITS, SIGNERS, UNKNOWN_CRV, OwnKey, own_key
@@ -442,8 +443,7 @@ def decode_unverified(proof: str) -> tuple[dict, dict]:
         # (crit-unknown); read such a proof's parts directly.
         try:
             header_part, claims_part, _ = proof.split(".")
-            header = json.loads(base64url_decode(header_part))
-            claims = json.loads(base64url_decode(claims_part))
+            header, claims = read_segment(header_part), read_segment(claims_part)
         except ValueError:
             raise error from None
         if not isinstance(header, dict) or "crit" not in header:

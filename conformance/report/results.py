@@ -11,6 +11,7 @@ from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from ..dpop.json_text import read_json
 from ..spec.catalogue import SCHEMAS, Requirement, source_links
 from ..spec.requests import MalformedCase
 from ..spec.vocabulary import NOT_APPLICABLE, VERDICTS, VERDICT_ORDER
@@ -63,7 +64,7 @@ def _exchange_record(ex: Exchange) -> dict:
     # redact before cutting, so that a cut never leaves the head of a token or secret behind
     body = redact.redact_text(ex.body_text[:BODY_LIMIT * 2], secrets)[:BODY_LIMIT]
     try:
-        problem = json.loads(ex.body_text) if len(ex.body_text) <= BODY_LIMIT and not ex.truncated else None
+        problem = read_json(ex.body_text) if len(ex.body_text) <= BODY_LIMIT and not ex.truncated else None
     except ValueError:
         problem = None
     problem = _redact_value(problem, secrets) if isinstance(problem, dict) else None

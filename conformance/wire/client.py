@@ -30,6 +30,7 @@ import httpx
 
 from ..dpop.malformed import RawBody
 from . import nonces
+from .decoding import BoundedBody
 from .exchange import Exchange, HeaderList
 
 # Responses are read up to this many bytes, then marked truncated: ARCP's answers are small, and
@@ -294,14 +295,14 @@ class TargetClient:
             request = self._http.build_request(method, url, headers=send_headers, content=content)
             response = self._http.send(request, stream=True)
             try:
-                chunks, size = [], 0
-                for chunk in response.iter_bytes():
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size > MAX_BODY_BYTES:
-                        exchange.truncated = True
+                # raw bytes, decoded here: the limit holds on the decoded bytes (wire.decoding)
+                body = BoundedBody(response.headers.get("content-encoding"), MAX_BODY_BYTES)
+                for chunk in response.iter_raw():
+                    body.feed(chunk)
+                    if body.done:
                         break
-                raw = b"".join(chunks)[:MAX_BODY_BYTES]
+                else:
+                    body.finish()
             finally:
                 response.close()
         except httpx.HTTPError as exc:
@@ -313,7 +314,8 @@ class TargetClient:
             _DEADLINE.at = None
         exchange.status = response.status_code
         exchange.response_headers = [(k, v) for k, v in response.headers.multi_items()]
-        exchange.body_text = raw.decode("utf-8", errors="replace")
+        exchange.body_text = body.body.decode("utf-8", errors="replace")
+        exchange.truncated, exchange.body_note = body.truncated, body.note
         exchange.received_at = time.time()
         return exchange
 

@@ -1,10 +1,10 @@
 """One request and its response, as recorded: what every judge reads and every report shows."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from ..dpop.json_text import read_json
 from ..dpop.malformed import RawBody
 from . import redact
 
@@ -27,6 +27,7 @@ class Exchange:
     response_headers: HeaderList = field(default_factory=list)
     body_text: str = ""
     truncated: bool = False
+    body_note: str | None = None  # what the suite could not decode of the body (wire.decoding), in words
     error: str | None = None
     received_at: float = 0.0  # epoch seconds when the response arrived
     attempts: int = 1
@@ -64,8 +65,8 @@ class Exchange:
 
     def json(self) -> object:
         try:
-            return json.loads(self.body_text)
-        except ValueError:
+            return read_json(self.body_text)
+        except ValueError:  # invalid, too deep or too long: not JSON the suite reads
             return None
 
     def json_member(self, name: str) -> object:
@@ -103,6 +104,8 @@ class Exchange:
         body = redact.redact_text(self.body_text, secrets)  # before the cut: a cut token would not be recognised
         cut = len(body) > DESCRIBED_BODY or self.truncated
         lines.append(f"< {body[:DESCRIBED_BODY]}" + (" …(cut)" if cut else ""))
+        if self.body_note:
+            lines.append(f"< ({redact.redact_text(self.body_note, secrets)})")
         return redact.printable("\n".join(lines))
 
 

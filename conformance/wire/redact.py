@@ -16,8 +16,8 @@ import json
 import re
 from typing import Any
 
-from jwt.exceptions import DecodeError
-from jwt.utils import base64url_decode
+
+from ..dpop.json_text import read_segment
 
 VIEW_LIMIT = 600  # characters of one token's decoded header and claims
 PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "oth", "r", "t"})
@@ -36,8 +36,8 @@ def fingerprint(secret: str) -> str:
 
 def _segment(segment: str) -> object:
     try:
-        return json.loads(base64url_decode(segment))
-    except (ValueError, DecodeError, TypeError):
+        return read_segment(segment)
+    except ValueError:
         return None
 
 
