@@ -11,6 +11,9 @@
   body, then the connection closes), `status` (e.g. 429 or 503 with a Retry-After that may grow
   with each hit, or a lockout), `delay`, `redirect` and `replace` (a response of our own).
   It records every request it gets (`requests`), with its arrival time.
+- Hostile bodies for `replace` faults: `deep_json()` (an array nested 30,000 levels),
+  `stacked_gzip_bomb()` (a gzip of a gzip of a gigabyte of zeros, a few KB on the wire);
+  `answer(...)` replaces any response, `deepen(status)` the body of every response with that status.
 - `Recorder()`: a server that answers 200 to anything and records what it got, as a trap: a
   suite that keeps to the target's origin never sends it anything.
 """
@@ -23,6 +26,7 @@ import socket
 import struct
 import threading
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -49,6 +53,47 @@ def _listening_socket() -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     return sock
+
+
+# --- hostile bodies ---------------------------------------------------------------------------------
+
+DEEP_LEVELS = 30_000  # json.loads recurses once a level: far past Python's recursion limit
+
+
+def deep_json(levels: int = DEEP_LEVELS) -> bytes:
+    return b"[" * levels + b"]" * levels
+
+
+def stacked_gzip_bomb(decoded_mb: int = 1024) -> bytes:
+    """`decoded_mb` MB of zeros gzipped, and that gzipped again: send with `Content-Encoding: gzip, gzip`.
+    The inner stream is one fully flushed block of a MB of zeros repeated (after a full flush
+    deflate starts afresh, so the same bytes encode the next MB too): built in a fraction of a second."""
+    mb = bytes(1 << 20)
+    block = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    one_mb = block.compress(mb) + block.flush(zlib.Z_FULL_FLUSH)
+    crc = 0
+    for _ in range(decoded_mb):
+        crc = zlib.crc32(mb, crc)
+    end = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS).flush()  # an empty final block
+    inner = (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + one_mb * decoded_mb + end
+             + struct.pack("<II", crc, (decoded_mb << 20) & 0xFFFFFFFF))
+    outer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    return outer.compress(inner) + outer.flush()
+
+
+def answer(status: int, body: bytes, content_type: str = "application/json", content_encoding: str | None = None) -> Callable:
+    """A `replace` for Fault: this response instead of the model's."""
+    headers = [(b"content-type", content_type.encode())]
+    if content_encoding is not None:
+        headers.append((b"content-encoding", content_encoding.encode()))
+    return lambda path, downstream_status, downstream_headers, downstream_body: (status, headers, body)
+
+
+def deepen(status: int, body: bytes | None = None) -> Callable:
+    """A `replace` for Fault: every response with `status` keeps its status and headers, its body
+    becomes `body` (deep_json() by default); other responses pass unchanged."""
+    body = deep_json() if body is None else body
+    return lambda path, s, headers, original: (s, headers, body if s == status else original)
 
 
 # --- a bare TCP server with one broken behaviour ------------------------------------------------
