@@ -28,11 +28,14 @@ class UnreadableJSON(ValueError):
     """Text the suite does not read as JSON: invalid, too deep or too long (the message says which)."""
 
 
-def nesting_depth(text: str) -> int:
+def nesting_depth(text: str, enough: int = MAX_DEPTH) -> int:
     """The deepest nesting of arrays and objects in `text`, brackets inside strings not counted
-    (an unterminated string's brackets are: the text is not JSON then anyway)."""
-    if text.count("[") + text.count("{") <= MAX_DEPTH:
-        return text.count("[") + text.count("{")  # an upper bound, enough to know it is shallow
+    (an unterminated string's brackets are: the text is not JSON then anyway). Exact when deeper
+    than `enough`; otherwise it may be the number of opening brackets, which bounds it (and costs
+    two passes in C where most bodies have a handful of brackets)."""
+    openings = text.count("[") + text.count("{")
+    if openings <= enough:
+        return openings
     brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
     return max(accumulate(map(_STEP.__getitem__, brackets), initial=0))
 
@@ -46,7 +49,7 @@ def read_json(text: str | bytes, *, max_depth: int = MAX_DEPTH, max_chars: int =
             raise UnreadableJSON(str(error)) from None
     if len(text) > max_chars:
         raise UnreadableJSON(f"{len(text)} characters, more than the {max_chars} the suite reads as JSON")
-    depth = nesting_depth(text)
+    depth = nesting_depth(text, max_depth)
     if depth > max_depth:
         raise UnreadableJSON(f"nested {depth} levels deep, more than the {max_depth} the suite reads")
     try:

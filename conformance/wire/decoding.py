@@ -92,7 +92,7 @@ class BoundedBody:
             return
         self._raw += len(chunk)
         if self._raw > self._work and self._stages:
-            self._expands(f"{self._raw} bytes of it on the wire")
+            self._expands(f"{self._raw} bytes on the wire")
             return
         self._push(0, chunk)
 
@@ -126,12 +126,12 @@ class BoundedBody:
             if not last:
                 self._handed_on[i] += len(out)
                 if self._handed_on[i] > self._work:
-                    self._expands(f"its {self._codings[i]} layer decoded to {self._handed_on[i]} bytes")
+                    self._expands(f"its {self._codings[i]} layer alone decoded to {self._handed_on[i]} bytes")
                     return
             self._push(i + 1, out)
             if not out and not data:
                 return
 
     def _expands(self, how: str) -> None:
-        self.note = f"the body's encoding expands without end ({how}, while the suite keeps {self.limit}): cut there"
+        self.note = f"the body's encoding yields too little for its size ({how}, fewer than {self.limit} bytes of body): cut there"
         self.truncated = self.done = True

@@ -38,6 +38,14 @@ def test_json_deeper_than_the_bound_is_unreadable_not_a_recursion_error(text):
         read_json(text)
 
 
+def test_the_bound_is_the_callers():
+    assert read_json("[[[1]]]") == [[[1]]]
+    with pytest.raises(UnreadableJSON, match="nested 3 levels deep, more than the 2"):
+        read_json("[[[1]]]", max_depth=2)
+    with pytest.raises(UnreadableJSON, match="characters"):
+        read_json("[1]", max_chars=2)
+
+
 def test_json_up_to_the_bound_is_read_and_brackets_in_strings_do_not_count():
     assert read_json("[" * MAX_DEPTH + "]" * MAX_DEPTH) is not None
     assert read_json(json.dumps({"detail": "[" * 10_000})) == {"detail": "[" * 10_000}
@@ -123,10 +131,14 @@ def test_a_large_body_is_cut_at_the_limit_on_its_decoded_bytes():
 EMPTY_STORED_BLOCK = b"\x00\x00\x00\xff\xff"  # raw deflate: a stored block, not the last, of no bytes
 
 
-def test_an_encoding_that_expands_into_nothing_is_cut():
-    """Two MB of empty deflate blocks, gzipped: the gzip layer expands, the deflate one yields nothing."""
-    reader = decoded("deflate, gzip", gzip.compress(EMPTY_STORED_BLOCK * 400_000))
-    assert reader.truncated and "expands without end" in reader.note and len(reader.body) == 0
+@pytest.mark.parametrize("encoding, body, where", [
+    ("deflate, gzip", gzip.compress(EMPTY_STORED_BLOCK * 400_000), "gzip layer alone"),  # expands into nothing
+    ("deflate", EMPTY_STORED_BLOCK * 400_000, "on the wire"),  # two MB that decode to nothing
+])
+def test_an_encoding_that_yields_nothing_is_cut(encoding, body, where):
+    reader = decoded(encoding, body)
+    assert reader.truncated and "yields too little for its size" in reader.note and where in reader.note
+    assert len(reader.body) == 0
 
 
 BOMB_PROGRAM = """
