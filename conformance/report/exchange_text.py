@@ -28,4 +28,6 @@ def _plain_exchange(ex: dict) -> str:
         lines.append(f"< {ex['status']}")
         lines += [f"< {k}: {v}" for k, v in ex["response_headers"]]
         lines.append(f"< {ex['body']}" + (" …(cut)" if ex["body_truncated"] else ""))
+        if ex.get("body_note"):
+            lines.append(f"< ({ex['body_note']})")
     return "\n".join(lines)

@@ -84,6 +84,8 @@ def _exchange_record(ex: Exchange) -> dict:
         "error": redact.redact_text(ex.error, secrets) if ex.error else ex.error,
         "attempts": ex.attempts,
     }
+    if ex.body_note:  # only then, as below: an answer the client decoded whole writes what it wrote before
+        record["body_note"] = redact.redact_text(ex.body_note, secrets)
     if ex.retried_after is not None:  # only then: a run against a target that gives no nonce writes what it wrote before
         record["retried_after"] = exchange_record(ex.retried_after)
     return record

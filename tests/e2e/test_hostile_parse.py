@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from conformance.report.results import exchange_record
 from conformance.spec.vocabulary import NO_VERDICT
 from conformance.wire.client import MAX_BODY_BYTES, TargetClient
 
@@ -79,4 +80,5 @@ def test_an_answer_that_is_not_its_coding_is_data_not_an_exception():
         target.close()
     assert broken.error is None and broken.status == 200 and broken.body_text == ""
     assert "not valid gzip" in broken.body_note and "not valid gzip" in broken.describe()
+    assert exchange_record(broken)["body_note"] == broken.body_note
     assert bomb.status == 200 and bomb.truncated and len(bomb.body_text) == MAX_BODY_BYTES

@@ -12,6 +12,7 @@ import sys
 import zlib
 from pathlib import Path
 
+import jsonschema
 import pytest
 from jwt.utils import base64url_encode
 
@@ -19,7 +20,9 @@ import conformance
 from conformance.dpop.json_text import MAX_DEPTH, UnreadableJSON, read_json, read_segment
 from conformance.dpop.proofs import decode_unverified
 from conformance.dpop.tokens import claims_of, header_of
+from conformance.report.exchange_text import exchange_text
 from conformance.report.results import exchange_record
+from conformance.spec.catalogue import SCHEMAS
 from conformance.wire import redact
 from conformance.wire.client import MAX_BODY_BYTES
 from conformance.wire.decoding import BoundedBody
@@ -117,6 +120,17 @@ def test_a_body_that_is_not_its_coding_is_kept_with_a_note():
     assert reader.done and reader.body == b"" and "not valid gzip" in reader.note
     cut = decoded("gzip", gzip.compress(b"x" * 1000)[:20])
     assert "ended inside its gzip stream" in cut.note
+
+
+def test_the_note_is_in_the_results_and_their_text_only_when_there_is_one():
+    schema = json.loads((SCHEMAS / "results.schema.json").read_text(encoding="utf-8"))
+    exchange_schema = jsonschema.Draft202012Validator({"$ref": "#/$defs/exchange", "$defs": schema["$defs"]})
+    noted = Exchange("GET", "http://t/health", [], status=200, body_note="the body is not valid gzip (...)")
+    record = exchange_record(noted)
+    assert record["body_note"] == noted.body_note and list(exchange_schema.iter_errors(record)) == []
+    assert "< (the body is not valid gzip (...))" in exchange_text(record)
+    plain = exchange_record(Exchange("GET", "http://t/health", [], status=200, body_text="{}"))
+    assert "body_note" not in plain and "(the body" not in exchange_text(plain)
 
 
 def test_a_large_body_is_cut_at_the_limit_on_its_decoded_bytes():
