@@ -132,10 +132,15 @@ def jwk_thumbprint(jwk: dict[str, Any]) -> str:
     return base64url_encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
 
 
+class AccessTokenNotAscii(ValueError):
+    """A token with characters that are not ASCII has no `ath`: the request cannot carry it (a
+    target that issued one gave the suite something it cannot use)."""
+
+
 def access_token_hash(token: str) -> str:
     """The DPoP `ath` claim: base64url(SHA-256(ASCII token)) without padding (RFC 9449 §4.2)."""
     try:
         data = token.encode("ascii")
     except UnicodeEncodeError as exc:
-        raise ValueError("an access token must be ASCII (RFC 9449 §4.2)") from exc
+        raise AccessTokenNotAscii("the token has characters that are not ASCII, so a proof cannot carry its ath (RFC 9449 §4.2)") from exc
     return base64url_encode(hashlib.sha256(data).digest()).decode("ascii")

@@ -153,6 +153,8 @@ def finish(session: pytest.Session) -> None:
         session.exitstatus = NO_VERDICT
         if incomplete:
             run.error = completeness.reason(incomplete, strict(config))
+    elif incomplete:  # a failure decides the exit; what could not be judged is still said
+        facts["notes"] = [*(facts.get("notes") or []), completeness.reason(incomplete, strict(config))]
     limits = facts["limits"]
     doc = results.document(
         target=facts["target"],

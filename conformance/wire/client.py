@@ -28,6 +28,7 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
+from ..dpop.keys import AccessTokenNotAscii
 from ..dpop.malformed import RawBody
 from . import nonces
 from .decoding import BoundedBody
@@ -48,6 +49,13 @@ SPARE_CONNECTIONS = 8  # connections beyond the concurrency: the batches sent at
 # A request is unusable when it timed out, or was still rate limited after honouring Retry-After.
 PATH_FAILURES_TO_GIVE_UP = 3  # unusable in a row on one method and path: send nothing more there
 FAILURES_TO_STOP = 6  # unusable in a row on any paths: send nothing more at all
+
+
+class UnsendableRequest(ValueError):
+    """A request no HTTP client could send as the suite built it: its headers too large in all
+    (MAX_REQUEST_HEADER_BYTES), or a header value that is not ASCII. Where a target's token made it
+    so (a 40 KB token, one with non-ASCII bytes), it is what the target gave: the client returns
+    the request unsent with this reason, and the checks that needed it are inconclusive."""
 
 
 class TargetError(RuntimeError):
@@ -163,9 +171,17 @@ class TargetClient:
             attempt += 1
             with self._lock:
                 nonce = self.nonce
-            with nonces.handing(nonce) as slot:
-                headers = build_headers(url)
-            exchange = self._send_once(method, url, headers, json_body, raw_body)
+            try:
+                with nonces.handing(nonce) as slot:
+                    headers = build_headers(url)
+                exchange = self._send_once(method, url, headers, json_body, raw_body)
+            except (UnsendableRequest, AccessTokenNotAscii) as exc:
+                with self._lock:
+                    self.requests -= 1  # reserved, not sent
+                exchange = Exchange(method, url, [], json_body, error=f"cannot be sent: {exc}", sent=False,
+                                    received_at=time.time(), attempts=attempt, request_raw=raw_body)
+                exchange.retried_after = refused_for_nonce
+                return self._record(exchange)
             exchange.attempts = attempt
             exchange.retried_after = refused_for_nonce
             self._keep_nonce(exchange)
@@ -279,7 +295,10 @@ class TargetClient:
             headers = [*headers, ("Content-Type", raw_body.content_type)]  # recorded: it may be what is malformed
         size = sum(len(k) + len(v) + 4 for k, v in headers)
         if size > MAX_REQUEST_HEADER_BYTES:
-            raise ValueError(f"request headers would be {size} bytes; the suite keeps them under {MAX_REQUEST_HEADER_BYTES}")
+            raise UnsendableRequest(f"its headers would be {size} bytes; the suite keeps them under {MAX_REQUEST_HEADER_BYTES}")
+        odd = next((k for k, v in headers if not v.isascii()), None)
+        if odd is not None:
+            raise UnsendableRequest(f"its {odd} header would carry characters that are not ASCII, which HTTP headers cannot")
         exchange = Exchange(method, url, list(headers), json_body, request_raw=raw_body)
         content = None
         send_headers = list(headers)

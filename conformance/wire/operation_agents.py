@@ -14,6 +14,7 @@ from .flows import NO_PROOF, Identity, Proof
 from .records import CaseResult
 
 PROVEN_SLOTS = ("ops", "gone")  # the operations' agents that prove key A (OperationAgents.SLOTS)
+NO_VALIDATED_TOKEN = "phase 2 gave the operations' agent no validated token"
 KEEP_ALIVE = 30.0  # seconds: an agent idle this long gets a heartbeat before use (upstream drops agents silent for ~60 s)
 Sourced = tuple[Identity | None, str | None, str]  # (identity the token names, token, why there is none)
 
@@ -53,6 +54,10 @@ class OperationAgents:
             if isinstance(slot, str):
                 return None, slot
             why = self._register_slot(slot)
+            if why.startswith(NO_VALIDATED_TOKEN):
+                # phase 2 with the slot's temp token failed: it would again, once per situation
+                # (hundreds of validations to a target that cannot give one), so it is not retried
+                self._slots[name] = f"{why}; not tried again for each situation"
             return (None, why) if why else (slot, "")
 
     def _new_slot(self, name: str) -> AgentSlot | str:
@@ -78,7 +83,7 @@ class OperationAgents:
             return ""
         accepted, last, validated = self.flows.validate(slot.who, slot.temp, slot.proof)
         if validated is None:
-            return f"phase 2 gave the operations' agent no validated token ({(last or accepted).summary()})"
+            return f"{NO_VALIDATED_TOKEN} ({(last or accepted).summary()})"
         ex = self.flows.phase3(slot.who, validated, slot.proof)
         access = ex.json_member("access_token") if ex.ok else None
         if not isinstance(access, str):

@@ -74,6 +74,8 @@ def diagnose_phase2(validate: Exchange | None, poll: Exchange | None, endpoint_u
             return _throttled(step, ex)
     if validate is None or not (validate.status == 202 or validate.ok):
         return None  # refused outright: the server's answer to a valid request, judged by the checks
+    if poll is not None and poll.status is not None and not poll.ok:
+        return None  # the poll URL the target gave refused (a 404 for its own Location): its failure, not the user's
     if not health_called:
         return (f"phase 2 could not reach the suite's agent endpoint: the target never called {endpoint_url}/health; "
                 "set --agent-endpoint-host to an address of this machine that the target can reach")

@@ -260,7 +260,7 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens, Malfor
             return iss
         iss.validate, iss.poll, st.validated_a = self.flows.validate(st.id_a, st.temp_a, Proof(key=self.key_a))
         if st.validated_a is None:
-            iss.reasons["register"] = iss.reasons["access"] = "phase 2 gave no validated token"
+            iss.reasons["register"] = iss.reasons["access"] = f"phase 2 gave no validated token ({(iss.poll or iss.validate).summary()})"
             return iss
         iss.register = self.flows.phase3(st.id_a, st.validated_a, Proof(key=self.key_a))
         if iss.register.ok:
@@ -350,6 +350,10 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens, Malfor
         who, temp = self.state.id_a, self.state.temp_a
         if temp is None:
             return None, None, "phase 1 issued no temp token"
+        if self.state.validated_a is None:
+            # the main flow's own phase 2 failed: the same request would fail again, once per situation
+            # (thousands of requests to a target already shown unable to give one), so not tried again
+            return None, None, f"the main flow's {self.issuance().reasons['register']}: not tried again for each situation"
         accepted, last, token = self.flows.validate(who, temp, Proof(key=self.key_a))
         if token is None:
             return None, None, f"phase 2 gave no validated token ({(last or accepted).summary()})"
