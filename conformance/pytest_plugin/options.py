@@ -26,6 +26,8 @@ from ..wire.client import (
 from ..wire.session import ENV
 
 MODEL_SCHEME = SPEC_SCHEME
+HYPOTHESIS_DIR_DEFAULT = ".hypothesis"  # Hypothesis' own default, in the current folder
+NO_HYPOTHESIS_DIR = "none"
 
 # option name -> (environment variable, help); the ini key is the dest, arcp_<name with _>
 OPTIONS = {
@@ -38,8 +40,8 @@ OPTIONS = {
     "conformance-strict": ("ARCP_CONFORMANCE_STRICT", "Fail the run on SHOULD violations too (pytest owns --strict)."),
     "conformance-json": ("ARCP_CONFORMANCE_JSON", "Where to write the results as JSON (default reports/conformance.json)."),
     "conformance-html": ("ARCP_CONFORMANCE_HTML", "Where to write the suite's HTML report, verdict first (default reports/conformance.html). pytest-html's --html, if given, writes its own per-test report to another file."),
-    "baseline": ("ARCP_CONFORMANCE_BASELINE", "A baseline file of accepted deviations: listed failures do not fail the run; listed checks that pass, or expired entries, do."),
-    "write-baseline": ("ARCP_CONFORMANCE_WRITE_BASELINE", "Write a baseline of this run's failed and warned checks to this file."),
+    "baseline": ("ARCP_CONFORMANCE_BASELINE", "A baseline file of accepted deviations: listed failures do not fail the run; listed checks that pass, or expired entries, do. Entries with \"verdict\": \"inconclusive\" accept gaps: those checks left inconclusive do not make the run incomplete (exit 3)."),
+    "write-baseline": ("ARCP_CONFORMANCE_WRITE_BASELINE", "Write a baseline of this run's failed and warned checks, and of its inconclusive MUST checks as gaps, to this file."),
     "check": ("ARCP_CONFORMANCE_CHECK", "Run only the checks whose id matches this pattern (fnmatch, e.g. 'PROOF-*@validate:*'); repeat the option or separate patterns with commas."),
     "fuzz-examples": ("ARCP_CONFORMANCE_FUZZ_EXAMPLES", "Hypothesis examples of the DPoP proof fuzzing at phase 2 (default 30; 0 disables it), after a fixed corpus of 25 (each named defect alone, wrong claim types, a replay). At most 3 requests each; --hypothesis-seed picks the examples (default seed 5449)."),
     "fuzz-seconds": ("ARCP_CONFORMANCE_FUZZ_SECONDS", "Wall-clock budget of the fuzzing in seconds (default 60): when spent, no more examples are sent."),
@@ -51,6 +53,7 @@ OPTIONS = {
     "run-timeout": ("ARCP_CONFORMANCE_RUN_TIMEOUT", f"Seconds the whole run may send requests (default {DEFAULT_RUN_TIMEOUT:g}): when spent, nothing more is sent, the remaining checks are inconclusive and the run exits 3."),
     "max-requests": ("ARCP_CONFORMANCE_MAX_REQUESTS", f"Requests the run may send in all, retries included (default {DEFAULT_MAX_REQUESTS}): when spent, nothing more is sent, the remaining checks are inconclusive and the run exits 3."),
     "conformance-concurrency": ("ARCP_CONFORMANCE_CONCURRENCY", f"Requests in flight at once (default {DEFAULT_CONCURRENCY}; 1 sends one after another): independent situations are sent ahead of their checks, and the state machine and the fuzz run (from N = 3 and 4) on threads of their own, N senders in all; the ordered situations (phase 3, unregister) wait their turn."),
+    "conformance-hypothesis-dir": ("ARCP_CONFORMANCE_HYPOTHESIS_DIR", f"Where Hypothesis keeps its caches during the run (default {HYPOTHESIS_DIR_DEFAULT}/ in the current folder, as Hypothesis does; '{NO_HYPOTHESIS_DIR}': a temporary folder, removed at the end). The suite keeps no example database: its searches are seeded."),
     "retry-after-cap": ("ARCP_CONFORMANCE_RETRY_AFTER_CAP", f"Seconds of Retry-After honoured per request on 429 and 503 (default {DEFAULT_RETRY_CAP:g}; 0 never waits): a request still refused then makes its checks inconclusive."),
 }
 # Environment variables a reproducer needs set as for the original run (secrets are never printed).

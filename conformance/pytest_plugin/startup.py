@@ -3,10 +3,13 @@ its mode resolved, the fuzz run and the state machine prepared, --check validate
 from __future__ import annotations
 
 import fnmatch
+import shutil
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from ..judging.fuzz import FuzzRun
 from ..judging.judge_check import known_checks
@@ -122,8 +125,22 @@ def configure_run(config: pytest.Config, mode: str):
                     "give pytest-html another file, or leave --html out")
     if getattr(config.option, "xmlpath", "unset") is None:
         config.option.xmlpath = str(Path("reports") / "conformance.junit.xml")
+    hypothesis_home(config)
     fuzz_settings = options.fuzz_settings(config)
     return fuzz_settings, options.stateful_settings(config, fuzz_settings), options.limits(config)
+
+
+def hypothesis_home(config: pytest.Config) -> None:
+    """Where Hypothesis keeps its caches (its Unicode tables): --conformance-hypothesis-dir, or a
+    temporary folder removed at the end for 'none'. Unset, Hypothesis' own default."""
+    where = option(config, "conformance-hypothesis-dir")
+    if not where:
+        return
+    if where == options.NO_HYPOTHESIS_DIR:
+        where = tempfile.mkdtemp(prefix="arcp-conformance-hypothesis-")
+        config.add_cleanup(lambda: shutil.rmtree(where, ignore_errors=True))
+    set_hypothesis_home_dir(where)
+    config.add_cleanup(lambda: set_hypothesis_home_dir(None))
 
 
 def start_model(spec: str):
