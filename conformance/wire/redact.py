@@ -16,7 +16,6 @@ import json
 import re
 from typing import Any
 
-
 from ..dpop.json_text import read_segment
 
 VIEW_LIMIT = 600  # characters of one token's decoded header and claims
