@@ -14,7 +14,7 @@ from ..spec.catalogue import requirements
 from ..spec.vocabulary import BASELINED, FAIL, JUDGED, NO_VERDICT, USAGE_ERROR, graded
 from ..wire.client import TargetClient
 from .options import check_patterns, html_path, option, results_path, strict
-from .outcomes import write_reproducers
+from .outcomes import SUITE_ERROR, write_reproducers
 from .state import state
 from .xdist import is_worker
 
@@ -145,6 +145,7 @@ def finish(session: pytest.Session) -> None:
     mode = facts["target"]["dpop_mode"]
     _finish_baseline(session, mode, facts["target"]["server_version"], records)
     incomplete = completeness.unjudged(records, strict(config), run.baseline, date.today())
+    crashed = [r for r in records if r.get("suite_error")]
     if records and not any(counts[v] for v in JUDGED):
         run.error = "every check was inconclusive or not applicable: no verdict about the target"
         session.exitstatus = NO_VERDICT
@@ -155,6 +156,12 @@ def finish(session: pytest.Session) -> None:
             run.error = completeness.reason(incomplete, strict(config))
     elif incomplete:  # a failure decides the exit; what could not be judged is still said
         facts["notes"] = [*(facts.get("notes") or []), completeness.reason(incomplete, strict(config))]
+    if crashed:  # whatever else happened, a run the suite could not finish judging is not a verdict
+        first = crashed[0]
+        run.error = (f"internal error: the suite failed while judging {len(crashed)} check{'s' if len(crashed) > 1 else ''}, "
+                     f"a bug of arcp-conformance and not a verdict about the server (please report it); first {first['id']}: "
+                     f"{first['message'].removeprefix(SUITE_ERROR + ': ')}")
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
     limits = facts["limits"]
     doc = results.document(
         target=facts["target"],

@@ -27,11 +27,28 @@ REPRODUCER_DIR = "reproducers"  # next to the results file
 def run_check(config: pytest.Config, session: ConformanceSession, check: Check, item: pytest.Item) -> None:
     """Judge one check (a fixed one on its situation, an exploration's on its one run) and report it."""
     exploration = state(config).explorations.get(check.judge)
-    if exploration is not None:
-        verdict, exchanges = exploration.verdict(check)
-    else:
-        verdict, exchanges = judge_check(session, check), session.exchanges_for(check)
+    try:
+        if exploration is not None:
+            verdict, exchanges = exploration.verdict(check)
+        else:
+            verdict, exchanges = judge_check(session, check), session.exchanges_for(check)
+    except Exception as exc:  # noqa: BLE001 - a bug of the suite, never a verdict about the server
+        report_suite_error(config, check, item, exc)
+        return
     report_verdict(config, session, check, item, verdict, exchanges)
+
+
+SUITE_ERROR = "the suite failed while judging this check (a bug of arcp-conformance, not a verdict about the server)"
+
+
+def report_suite_error(config: pytest.Config, check: Check, item: pytest.Item, exc: Exception) -> None:
+    """Record the check as inconclusive, marked as the suite's own error (the run exits 3, finish.py),
+    and skip it: pytest must not count it as a failed check."""
+    message = redact_tokens(f"{SUITE_ERROR}: {type(exc).__name__}: {exc}")
+    entry = {**results.check_record(check, INCONCLUSIVE, message, [], None), "suite_error": True}
+    state(config).records.append(entry)
+    item.stash[RECORD_KEY] = entry
+    pytest.skip(f"{INCONCLUSIVE}: {message}")
 
 
 def report_verdict(config: pytest.Config, session: ConformanceSession, check: Check, item: pytest.Item,

@@ -10,8 +10,11 @@ without the members the profile names) is not a preflight failure: the checks ju
 """
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from ..spec.catalogue import slug_of
 from .exchange import Exchange
+from .flows import POLL_DEADLINE
 
 # Refusals that are about the proof or the binding: a server that gives one to the main flow's
 # valid proof breaks a requirement, and its checks say which.
@@ -68,15 +71,32 @@ def diagnose_phase1(base_url: str, discovery: Exchange | None, phase1: Exchange 
 
 
 def diagnose_phase2(validate: Exchange | None, poll: Exchange | None, endpoint_url: str, health_called: bool) -> str | None:
-    """Why phase 2 gave no validated token for a reason the user must fix, or None."""
+    """Why phase 2 gave no validated token so that nothing past it can be tested, or None when the
+    target answered for itself (refused the valid request, or ended the validation as failed):
+    then the checks say which requirement that breaks."""
     for step, ex in (("phase 2", validate), ("the phase-2 poll", poll)):
         if ex is not None and ex.throttled:
             return _throttled(step, ex)
+    if validate is not None and not validate.sent:
+        return f"phase 2 ({validate.method} {_path(validate)}) was not sent: {validate.error}; no check past phase 1 can be tested"
     if validate is None or not (validate.status == 202 or validate.ok):
         return None  # refused outright: the server's answer to a valid request, judged by the checks
-    if poll is not None and poll.status is not None and not poll.ok:
-        return None  # the poll URL the target gave refused (a 404 for its own Location): its failure, not the user's
+    if poll is not None and not poll.ok:  # the poll URL the target gave refused, or did not answer
+        return _never_completed(validate, f"its poll answered {poll.summary()}")
     if not health_called:
         return (f"phase 2 could not reach the suite's agent endpoint: the target never called {endpoint_url}/health; "
                 "set --agent-endpoint-host to an address of this machine that the target can reach")
-    return None
+    if poll is None:
+        return _never_completed(validate, "it named nothing to poll (no Location, polling_url or validation_id)")
+    if poll.json_member("status") == "pending":
+        return _never_completed(validate, f"the validation was still pending after {POLL_DEADLINE:g} s of polling")
+    return None  # ended as failed, or passed without a token: the server's answer, judged by the checks
+
+
+def _never_completed(validate: Exchange, how: str) -> str:
+    return (f"phase 2 never completed: the target accepted the validation ({validate.summary()}) but {how}, so no "
+            "validated token: no check past phase 2 can be tested")
+
+
+def _path(ex: Exchange) -> str:
+    return urlsplit(ex.url).path

@@ -73,3 +73,33 @@ def test_phase_2_without_a_health_request_names_the_agent_endpoint():
     assert diagnose_phase2(accepted, failed, "http://127.0.0.1:9999/agent-a", health_called=True) is None  # the server's failure
     refused = problem(401, "dpop-invalid")
     assert diagnose_phase2(refused, None, "http://127.0.0.1:9999/agent-a", health_called=False) is None
+
+
+ACCEPTED = answer(202, {"status": "pending"}, url=BASE + "/auth/agent/validate_compliance")
+ENDPOINT = "http://127.0.0.1:9999/agent-a"
+
+
+def polled(status, body=None):
+    return answer(status, body, url=BASE + "/auth/agent/validation/v1", method="GET")
+
+
+def test_phase_2_that_never_completes_is_no_verdict_whatever_the_agent_endpoint_saw():
+    """A poll the target refuses (its own Location), one that never answers, a validation still
+    pending after the poll's deadline, or nothing to poll: no validated token, and not the user's doing."""
+    unanswered = Exchange("GET", BASE + "/auth/agent/validation/v1", [], error="connection reset")
+    for poll, called, how in ((polled(404, {"detail": "no such validation"}), False, "its poll answered GET /auth/agent/validation/v1 -> 404"),
+                              (unanswered, True, "its poll answered GET /auth/agent/validation/v1 -> no response"),
+                              (polled(200, {"status": "pending"}), True, "still pending after 30 s of polling"),
+                              (None, True, "it named nothing to poll")):
+        cause = diagnose_phase2(ACCEPTED, poll, ENDPOINT, health_called=called)
+        assert cause.startswith("phase 2 never completed: the target accepted the validation (POST /auth/agent/validate_compliance -> 202")
+        assert how in cause and cause.endswith("no check past phase 2 can be tested")
+
+
+def test_phase_2_not_sent_names_why():
+    """The target's temp token made the request unsendable (too large, not ASCII)."""
+    unsent = Exchange("POST", BASE + "/auth/agent/validate_compliance", [], sent=False,
+                      error="cannot be sent: its headers would be 40566 bytes; the suite keeps them under 8000")
+    cause = diagnose_phase2(unsent, None, ENDPOINT, health_called=False)
+    assert cause == ("phase 2 (POST /auth/agent/validate_compliance) was not sent: cannot be sent: its headers would be 40566 bytes; "
+                     "the suite keeps them under 8000; no check past phase 1 can be tested")
