@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
+from ..dpop.json_text import read_json
 from ..judging.judge_check import known_checks
 from ..report import baseline, completeness, page, results
 from ..spec.catalogue import requirements
 from ..spec.vocabulary import BASELINED, FAIL, JUDGED, NO_VERDICT, USAGE_ERROR, graded
 from ..wire.client import TargetClient
+from ..wire.exchange import Exchange
 from .options import check_patterns, html_path, option, results_path, strict
 from .outcomes import SUITE_ERROR, write_reproducers
 from .state import state
@@ -50,7 +53,7 @@ def run_facts(config: pytest.Config) -> dict:
         limits={"request_timeout": conf.client.timeout, "run_timeout": conf.client.run_timeout,
                 "max_requests": conf.client.max_requests, "retry_after_cap": conf.client.retry_cap},
         transport=transport_summary(conf.client),
-        notes=transport_notes(conf.client) + operation_notes(conf.operations_seen()),
+        notes=discovery_notes(conf.discovery.config_exchange) + transport_notes(conf.client) + operation_notes(conf.operations_seen()),
         cut_short=bool(conf.client.stopped or conf.client.given_up),
         summaries=summaries,
         lines=lines,
@@ -198,6 +201,21 @@ def transport_summary(client: TargetClient) -> dict:
         "stopped": client.stopped,
         "given_up": sorted(client.given_up.values()),
     }
+
+
+def discovery_notes(config_exchange: Exchange | None) -> list[str]:
+    """A configuration document the suite could not read (too deep, not JSON): ARCP's own defaults
+    were used instead (the document is optional, profile §3), and the user should know."""
+    ex = config_exchange
+    if ex is None or not ex.ok or isinstance(ex.json(), dict):
+        return []
+    try:
+        read_json(ex.body_text)
+        why = "not a JSON object"
+    except ValueError as exc:
+        why = str(exc)[:160]
+    return [f"the configuration document (GET {urlsplit(ex.url).path} -> {ex.status}) is not one the suite reads "
+            f"({why}): ARCP's default endpoints and proof algorithms were used"]
 
 
 def operation_notes(operations: dict[str, str]) -> list[str]:

@@ -70,6 +70,19 @@ def diagnose_phase1(base_url: str, discovery: Exchange | None, phase1: Exchange 
             f"{f': {detail}' if detail else ''}): check {KEY_OPTION}, --agent-type and --target-url")
 
 
+def diagnose_no_temp_token(phase1: Exchange) -> str:
+    """Why a phase 1 the target accepted gave the suite nothing to go on with (no check past phase
+    1 can be tested): the body unreadable, not JSON, or without a temp_token string."""
+    if phase1.body_note:
+        why = phase1.body_note
+    elif phase1.json() is None:
+        why = "its body is not JSON the suite reads" + (" (cut at the suite's size limit)" if phase1.truncated else "")
+    else:
+        why = "its body has no temp_token string"
+    return (f"phase 1 ({phase1.method} {_path(phase1)}) was accepted ({phase1.status}) but {why}, so the suite has no "
+            "temp token: no check past phase 1 can be tested")
+
+
 def diagnose_phase2(validate: Exchange | None, poll: Exchange | None, endpoint_url: str, health_called: bool) -> str | None:
     """Why phase 2 gave no validated token so that nothing past it can be tested, or None when the
     target answered for itself (refused the valid request, or ended the validation as failed):
@@ -83,11 +96,11 @@ def diagnose_phase2(validate: Exchange | None, poll: Exchange | None, endpoint_u
         return None  # refused outright: the server's answer to a valid request, judged by the checks
     if poll is not None and not poll.ok:  # the poll URL the target gave refused, or did not answer
         return _never_completed(validate, f"its poll answered {poll.summary()}")
+    if poll is None:  # whatever the agent endpoint saw, the result could never be read
+        return _never_completed(validate, "it named nothing the suite may poll (no Location or polling_url on the target's own origin, no validation_id)")
     if not health_called:
         return (f"phase 2 could not reach the suite's agent endpoint: the target never called {endpoint_url}/health; "
                 "set --agent-endpoint-host to an address of this machine that the target can reach")
-    if poll is None:
-        return _never_completed(validate, "it named nothing to poll (no Location, polling_url or validation_id)")
     if poll.json_member("status") == "pending":
         return _never_completed(validate, f"the validation was still pending after {POLL_DEADLINE:g} s of polling")
     return None  # ended as failed, or passed without a token: the server's answer, judged by the checks

@@ -32,7 +32,7 @@ from .malformed_requests import MalformedRequests
 from .body_bindings import send_body_bindings
 from .once import Once
 from .overlap import Overlap
-from .preflight import diagnose_phase1, diagnose_phase2
+from .preflight import diagnose_no_temp_token, diagnose_phase1, diagnose_phase2
 from .operation_agents import PROVEN_SLOTS, AgentSlot, OperationAgents, Sourced
 from .records import BodyBinding, CaseResult, Issuance, NotApplicable
 from .tampered_tokens import TamperedTokens
@@ -280,6 +280,8 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens, Malfor
             phase1 = self.client.answer_before_giving_up(phase1.method, phase1.url) or phase1
         cause = diagnose_phase1(self.client.base_url, self.discovery.config_exchange, phase1, self.agent_type,
                                 self.discovery.agent_types)
+        if cause is None and phase1 is not None and phase1.ok and st.temp_a is None:
+            return diagnose_no_temp_token(phase1)
         if cause or st.temp_a is None or st.validated_a is not None:
             return cause
         endpoint = st.id_a.endpoint

@@ -6,11 +6,10 @@ validated token is not re-tried for each situation. (The diagnoses on their own:
 tests/unit/test_preflight_diagnosis.py.)"""
 from __future__ import annotations
 
-import base64
 import json
 
 from conformance.spec.vocabulary import NO_VERDICT
-from support.faulty_target import Fault, FaultyTarget, answer
+from support.faulty_target import Fault, FaultyTarget, answer, padded_token, with_temp_token
 from support.suite_run import SuiteRun, run_suite
 
 MAX_REQUESTS = 30  # discovery, five phase-1 calls at once, phase 2: tens, where a full run sends about 960
@@ -23,24 +22,6 @@ def run_against(tmp_path, faults: list[Fault]) -> tuple[SuiteRun, FaultyTarget]:
         return run_suite(tmp_path, "--target-url", target.url, "--dpop-mode", "required", env=target.env(), timeout=120), target
     finally:
         target.close()
-
-
-def with_temp_token(change) -> Fault:
-    """Phase 1's answer with its temp token changed by `change(token) -> token`."""
-    def replace(path, status, headers, body):
-        doc = json.loads(body)
-        if "temp_token" in doc:
-            doc["temp_token"] = change(doc["temp_token"])
-        return status, [(k, v) for k, v in headers if k.lower() != b"content-length"], json.dumps(doc).encode()
-    return Fault("replace", "^/auth/agent/request_temp_token$", ("POST",), replace=replace)
-
-
-def padded(token: str) -> str:
-    """The token with 40 KB more claims (its signature no longer fits: it is never sent anyway)."""
-    head, claims, sig = token.split(".")
-    doc = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
-    doc["padding"] = "x" * 40_000
-    return ".".join((head, base64.urlsafe_b64encode(json.dumps(doc).encode()).decode().rstrip("="), sig))
 
 
 def assert_untestable(run: SuiteRun, target: FaultyTarget, cause: str) -> None:
@@ -60,7 +41,7 @@ def test_a_poll_that_never_validates_stops_the_run(tmp_path):
 
 
 def test_a_temp_token_too_large_to_send_stops_the_run(tmp_path):
-    run, target = run_against(tmp_path, [with_temp_token(padded)])
+    run, target = run_against(tmp_path, [with_temp_token(padded_token)])
     assert_untestable(run, target, "was not sent: cannot be sent: its headers would be")
 
 

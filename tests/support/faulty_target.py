@@ -12,14 +12,17 @@
   with each hit, or a lockout), `delay`, `redirect` and `replace` (a response of our own).
   It records every request it gets (`requests`), with its arrival time.
 - Hostile bodies for `replace` faults: `deep_json()` (an array nested 30,000 levels),
-  `stacked_gzip_bomb()` (a gzip of a gzip of a gigabyte of zeros, a few KB on the wire);
-  `answer(...)` replaces any response, `deepen(status)` the body of every response with that status.
+  `gzip_bomb()` (a gigabyte of zeros gzipped, a MB on the wire), `stacked_gzip_bomb()` (that
+  gzipped again, a few KB);
+  `answer(...)` replaces any response, `deepen(status)` the body of every response with that status,
+  `with_temp_token(change)` phase 1's temp token (`padded_token`, `nested_token`: 40 KB ones).
 - `Recorder()`: a server that answers 200 to anything and records what it got, as a trap: a
   suite that keeps to the target's origin never sends it anything.
 """
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 import socket
@@ -64,10 +67,10 @@ def deep_json(levels: int = DEEP_LEVELS) -> bytes:
     return b"[" * levels + b"]" * levels
 
 
-def stacked_gzip_bomb(decoded_mb: int = 1024) -> bytes:
-    """`decoded_mb` MB of zeros gzipped, and that gzipped again: send with `Content-Encoding: gzip, gzip`.
-    The inner stream is one fully flushed block of a MB of zeros repeated (after a full flush
-    deflate starts afresh, so the same bytes encode the next MB too): built in a fraction of a second."""
+def gzip_bomb(decoded_mb: int = 1024) -> bytes:
+    """`decoded_mb` MB of zeros gzipped (about a MB on the wire per GB): one fully flushed block of a
+    MB of zeros repeated (after a full flush deflate starts afresh, so the same bytes encode the
+    next MB too): built in a fraction of a second."""
     mb = bytes(1 << 20)
     block = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
     one_mb = block.compress(mb) + block.flush(zlib.Z_FULL_FLUSH)
@@ -75,10 +78,14 @@ def stacked_gzip_bomb(decoded_mb: int = 1024) -> bytes:
     for _ in range(decoded_mb):
         crc = zlib.crc32(mb, crc)
     end = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS).flush()  # an empty final block
-    inner = (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + one_mb * decoded_mb + end
-             + struct.pack("<II", crc, (decoded_mb << 20) & 0xFFFFFFFF))
+    return (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + one_mb * decoded_mb + end
+            + struct.pack("<II", crc, (decoded_mb << 20) & 0xFFFFFFFF))
+
+
+def stacked_gzip_bomb(decoded_mb: int = 1024) -> bytes:
+    """gzip_bomb(decoded_mb) gzipped again (a few KB on the wire): send with `Content-Encoding: gzip, gzip`."""
     outer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
-    return outer.compress(inner) + outer.flush()
+    return outer.compress(gzip_bomb(decoded_mb)) + outer.flush()
 
 
 def answer(status: int, body: bytes, content_type: str = "application/json", content_encoding: str | None = None) -> Callable:
@@ -94,6 +101,35 @@ def deepen(status: int, body: bytes | None = None) -> Callable:
     becomes `body` (deep_json() by default); other responses pass unchanged."""
     body = deep_json() if body is None else body
     return lambda path, s, headers, original: (s, headers, body if s == status else original)
+
+
+def with_temp_token(change: Callable[[str], str]) -> "Fault":
+    """A `replace` Fault: phase 1's answer with its temp token changed by `change(token) -> token`."""
+    def replace(path, status, headers, body):
+        doc = json.loads(body)
+        if "temp_token" in doc:
+            doc["temp_token"] = change(doc["temp_token"])
+        return status, [(k, v) for k, v in headers if k.lower() != b"content-length"], json.dumps(doc).encode()
+    return Fault("replace", "^/auth/agent/request_temp_token$", ("POST",), replace=replace)
+
+
+def _with_claims(token: str, claims: bytes) -> str:
+    """`token` with these claims (its signature no longer fits: such tokens are never sent anyway)."""
+    head, _, sig = token.split(".")
+    return ".".join((head, base64.urlsafe_b64encode(claims).decode().rstrip("="), sig))
+
+
+def padded_token(token: str) -> str:
+    """The token with 40 KB more claims."""
+    head, claims, sig = token.split(".")
+    doc = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
+    doc["padding"] = "x" * 40_000
+    return _with_claims(token, json.dumps(doc).encode())
+
+
+def nested_token(token: str) -> str:
+    """The token with a claim nested 20,000 levels deep (40 KB)."""
+    return _with_claims(token, b'{"sub":"a","nest":' + deep_json(20_000) + b"}")
 
 
 # --- a bare TCP server with one broken behaviour ------------------------------------------------

@@ -90,7 +90,7 @@ def test_phase_2_that_never_completes_is_no_verdict_whatever_the_agent_endpoint_
     for poll, called, how in ((polled(404, {"detail": "no such validation"}), False, "its poll answered GET /auth/agent/validation/v1 -> 404"),
                               (unanswered, True, "its poll answered GET /auth/agent/validation/v1 -> no response"),
                               (polled(200, {"status": "pending"}), True, "still pending after 30 s of polling"),
-                              (None, True, "it named nothing to poll")):
+                              (None, True, "it named nothing the suite may poll")):
         cause = diagnose_phase2(ACCEPTED, poll, ENDPOINT, health_called=called)
         assert cause.startswith("phase 2 never completed: the target accepted the validation (POST /auth/agent/validate_compliance -> 202")
         assert how in cause and cause.endswith("no check past phase 2 can be tested")
@@ -103,3 +103,13 @@ def test_phase_2_not_sent_names_why():
     cause = diagnose_phase2(unsent, None, ENDPOINT, health_called=False)
     assert cause == ("phase 2 (POST /auth/agent/validate_compliance) was not sent: cannot be sent: its headers would be 40566 bytes; "
                      "the suite keeps them under 8000; no check past phase 1 can be tested")
+
+
+def test_an_accepted_phase_1_without_a_usable_temp_token_names_why():
+    from conformance.wire.preflight import diagnose_no_temp_token
+
+    assert "but its body has no temp_token string" in diagnose_no_temp_token(answer(200, {"token": "x"}))
+    garbled = Exchange("POST", PHASE1, [], status=200, body_text='{"status": "\ufffd\ufffd')
+    assert "but its body is not JSON the suite reads, so the suite has no temp token" in diagnose_no_temp_token(garbled)
+    bomb = Exchange("POST", PHASE1, [], status=200, truncated=True, body_note="the body's encoding yields too little for its size")
+    assert diagnose_no_temp_token(bomb).startswith("phase 1 (POST /auth/agent/request_temp_token) was accepted (200) but the body's encoding")
