@@ -336,6 +336,7 @@ def _settings(plan: dict, target_url: str | None, environ) -> tuple[Settings, ob
     settings = Settings(
         target_url=url, agent_key=agent_key, agent_type=plan.get("agent_type"), dpop_mode=plan["dpop_mode"],
         jwt_secret=jwt_secret, agent_endpoint_host=environ.get(ENV["agent_endpoint_host"]) or plan.get("agent_endpoint_host") or "127.0.0.1",
+        keep_exchanges=True,  # the transcript shows every exchange
         **plan.get("limits", {}),
     )
     return settings, model

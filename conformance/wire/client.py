@@ -74,6 +74,7 @@ class TargetClient:
         max_requests: int | None = DEFAULT_MAX_REQUESTS,
         run_timeout: float | None = DEFAULT_RUN_TIMEOUT,
         concurrency: int = DEFAULT_CONCURRENCY,
+        keep_exchanges: bool = False,
     ):
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -96,8 +97,12 @@ class TargetClient:
         transport = httpx.HTTPTransport(trust_env=True, limits=limits)
         transport._pool._network_backend = _DeadlineBackend(transport._pool._network_backend)
         self._http = httpx.Client(timeout=timeout, follow_redirects=False, transport=transport)
-        self.exchanges: list[Exchange] = []  # every thread's, in the order they completed
-        self._threads = threading.local()  # .exchanges: the calling thread's own (see own_exchanges)
+        # Every thread's exchanges, in the order they completed: kept only when asked (a reproducer's
+        # transcript); a run keeps what its situations' results hold, and no more (a hostile target's
+        # 64 KB bodies, thousands of them, would otherwise all stay in memory to the end).
+        self.keep_exchanges = keep_exchanges
+        self.exchanges: list[Exchange] = []
+        self._threads = threading.local()  # .exchanges: the calling thread's own, once it watches (own_exchanges)
         self.requests = 0  # requests sent, each retry included
         self.unanswered = 0  # requests that got no (complete) response
         self.still_throttled = 0  # exchanges returned still rate limited or unavailable (after waiting up to retry_cap)
@@ -126,16 +131,20 @@ class TargetClient:
         return (a.scheme, a.netloc) == (b.scheme, b.netloc)
 
     def own_exchanges(self) -> list[Exchange]:
-        """The exchanges sent by the calling thread, in order: the state machine reads its own
-        steps' here while other threads send situations ahead (a thread's list grows only on it)."""
+        """The exchanges sent by the calling thread since it first asked, in order: the state
+        machine reads its own steps' here while other threads send situations ahead (a thread's
+        list grows only on it, and only once it has asked)."""
         mine = getattr(self._threads, "exchanges", None)
         if mine is None:
             mine = self._threads.exchanges = []
         return mine
 
     def _record(self, exchange: Exchange) -> Exchange:
-        self.exchanges.append(exchange)
-        self.own_exchanges().append(exchange)
+        if self.keep_exchanges:
+            self.exchanges.append(exchange)
+        mine = getattr(self._threads, "exchanges", None)
+        if mine is not None:
+            mine.append(exchange)
         return exchange
 
     def allow(self, requests: int) -> None:

@@ -68,6 +68,7 @@ class Settings:
     max_requests: int | None = DEFAULT_MAX_REQUESTS  # requests per run
     run_timeout: float | None = DEFAULT_RUN_TIMEOUT  # seconds per run, discovery included
     concurrency: int = DEFAULT_CONCURRENCY  # requests in flight at once (1: one after another)
+    keep_exchanges: bool = False  # every exchange kept on the client (a reproducer's transcript)
 
 
 @dataclass
@@ -107,7 +108,7 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens, Malfor
         self.settings = settings
         self.client = TargetClient(settings.target_url, timeout=settings.timeout, retry_cap=settings.retry_cap,
                                    max_requests=settings.max_requests, run_timeout=settings.run_timeout,
-                                   concurrency=settings.concurrency)
+                                   concurrency=settings.concurrency, keep_exchanges=settings.keep_exchanges)
         self._lock = threading.RLock()  # small shared state only: never held while a request is in flight
         self._once = Once()  # what is built lazily and shared: the main flow, the agents, each situation's result
         self._overlap: Overlap | None = None

@@ -22,7 +22,7 @@ def test_key_urls_name_the_agent_endpoint_and_requests_go_to_the_target_only(hos
     with start_model("required") as model:
         cfg = model.config
         session = ConformanceSession(Settings(model.url, agent_key=cfg.agent_key, dpop_mode="required",
-                                              jwt_secret=cfg.jwt_secret, agent_endpoint_host=host))
+                                              jwt_secret=cfg.jwt_secret, agent_endpoint_host=host, keep_exchanges=True))
         try:
             for endpoint in ("validate", "heartbeat"):
                 for proof in KEY_REFERENCES:

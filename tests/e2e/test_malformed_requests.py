@@ -15,7 +15,7 @@ from conformance.wire.session import ConformanceSession, Settings
 
 def session_for(model) -> ConformanceSession:
     cfg = model.config
-    return ConformanceSession(Settings(model.url, agent_key=cfg.agent_key, jwt_secret=cfg.jwt_secret, dpop_mode=cfg.mode))
+    return ConformanceSession(Settings(model.url, agent_key=cfg.agent_key, jwt_secret=cfg.jwt_secret, dpop_mode=cfg.mode, keep_exchanges=True))
 
 
 def sent(session) -> Counter:

@@ -46,7 +46,8 @@ def clean_model():
 
 def session_for(model) -> ConformanceSession:
     cfg = model.config
-    return ConformanceSession(Settings(target_url=model.url, agent_key=cfg.agent_key, jwt_secret=cfg.jwt_secret, dpop_mode=cfg.mode))
+    return ConformanceSession(Settings(target_url=model.url, agent_key=cfg.agent_key, jwt_secret=cfg.jwt_secret, dpop_mode=cfg.mode,
+                                                 keep_exchanges=True))
 
 
 def environ_for(model, *, agent_key=True, jwt_secret=True) -> dict:

@@ -20,7 +20,7 @@ EXAMPLES, STEPS, SECONDS = 10, 8, 30.0
 
 def session_for(model) -> ConformanceSession:
     cfg = model.config
-    return ConformanceSession(Settings(target_url=model.url, agent_key=cfg.agent_key, jwt_secret=cfg.jwt_secret, dpop_mode=cfg.mode))
+    return ConformanceSession(Settings(target_url=model.url, agent_key=cfg.agent_key, jwt_secret=cfg.jwt_secret, dpop_mode=cfg.mode, keep_exchanges=True))
 
 
 def registered_agents(model) -> dict:

@@ -14,14 +14,15 @@ OTHER_PATH = "/public/agent_types"  # what the other thread sends: no step of th
 
 def test_each_thread_sees_only_its_own_exchanges():
     model = start_model("required", ())
-    client = TargetClient(model.url)
+    client = TargetClient(model.url, keep_exchanges=True)
     try:
         mine: dict[str, list] = {}
 
         def send(name: str, path: str) -> None:
+            watched = client.own_exchanges()  # from now on, this thread's exchanges are kept for it
             for _ in range(5):
                 client.send("GET", path)
-            mine[name] = list(client.own_exchanges())
+            mine[name] = list(watched)
 
         threads = [threading.Thread(target=send, args=(n, p)) for n, p in (("a", "/health"), ("b", OTHER_PATH))]
         for t in threads:
@@ -36,10 +37,26 @@ def test_each_thread_sees_only_its_own_exchanges():
         model.close()
 
 
+def test_a_run_keeps_no_exchange_nobody_asked_for():
+    """A suite run does not keep every exchange to its end (a hostile target's 64 KB bodies, by the
+    thousand): only a reproducer asks for all, and a thread for its own once it watches."""
+    model = start_model("required", ())
+    client = TargetClient(model.url)
+    try:
+        client.send("GET", "/health")
+        watched = client.own_exchanges()
+        client.send("GET", OTHER_PATH)
+        assert client.exchanges == [] and [ex.url.endswith(OTHER_PATH) for ex in watched] == [True]
+    finally:
+        client.close()
+        model.close()
+
+
 def test_the_machine_judges_only_its_own_threads_exchanges(monkeypatch):
     model = start_model("required", ())
     cfg = model.config
-    session = ConformanceSession(Settings(target_url=model.url, agent_key=cfg.agent_key, jwt_secret=cfg.jwt_secret, dpop_mode="required"))
+    session = ConformanceSession(Settings(target_url=model.url, agent_key=cfg.agent_key, jwt_secret=cfg.jwt_secret, dpop_mode="required",
+                                          keep_exchanges=True))
     judged = []
     real = machine.response_verdicts
 
