@@ -346,6 +346,11 @@ def model_figures(fig: Figures, args, work: Path) -> list[dict]:
                 note=f"median of {len(walls)}: " + ", ".join(f"{w:.2f}" for w in walls) + f"; exit {first['exit']}; default concurrency")
         fig.add("model_peak_mb", "peak memory, suite against the model", max(peaks), "MB", f"<= {TARGET_PEAK_MB}",
                 max(peaks) <= TARGET_PEAK_MB, "the suite's process (the model runs in the benchmark's)")
+        fresh = run_suite(model.url, "required", secrets, work / "model-fresh", extra=["--conformance-hypothesis-dir", "none"])
+        fig.add("model_fresh_peak_mb", "peak memory, model, no .hypothesis/ (every CI checkout)", fresh["peak_mb"], "MB",
+                f"<= {TARGET_PEAK_MB}", fresh["peak_mb"] <= TARGET_PEAK_MB,
+                f"exit {fresh['exit']}; --conformance-hypothesis-dir none: Hypothesis' caches in a new temporary folder")
+        print(f"    fresh Hypothesis folder: {fresh['wall']:.2f} s, exit {fresh['exit']}, peak {fresh['peak_mb']:.0f} MB", flush=True)
         n1 = [run_suite(model.url, "required", secrets, work / f"model-n1-{i}", extra=[CONCURRENCY, "1"])["wall"]
               for i in range(args.repeat)]
         fig.add("model_suite_wall_n1", "suite wall time, model, --conformance-concurrency 1", statistics.median(n1), "s",
