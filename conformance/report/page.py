@@ -194,4 +194,7 @@ def write(path: Path, doc: dict | None, error: str | None = None, results_dir: P
     """The page at `path`; links to the reproducers' plans are relative to it (they sit next to the results)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     plan_base = os.path.relpath(results_dir.resolve(), path.resolve().parent).replace(os.sep, "/") if results_dir else None
-    path.write_text(render(doc, error, plan_base=plan_base), encoding="utf-8")
+    template = _environment().get_template("report.html.j2")
+    with path.open("w", encoding="utf-8") as out:  # streamed: the page is never one string in memory
+        for chunk in template.generate(context(doc, error, None, plan_base)):
+            out.write(chunk)

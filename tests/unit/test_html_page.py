@@ -156,3 +156,11 @@ def test_no_raw_python_values_on_the_page():
     html = render(document([check(MUST_REQ, "replay", FAIL)], exit_status=1, server_version=None))
     text = "".join(parsed(html).text)
     assert not re.search(r"\bNone\b|\(\s*'|\[\s*'|\{\s*'", text), re.search(r".{40}(\bNone\b|\(\s*'|\[\s*'|\{\s*').{40}", text)
+
+
+def test_the_page_written_streams_the_same_text_as_rendered(tmp_path):
+    """write() streams the page chunk by chunk (a page of thousands of failed checks is never one
+    string in memory: 20 MB less peak for the hostile run), with the text render() gives."""
+    doc = mixed_doc()
+    page.write(tmp_path / "report.html", doc, "why")
+    assert (tmp_path / "report.html").read_text(encoding="utf-8") == page.render(doc, "why")
