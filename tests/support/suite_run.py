@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -57,7 +58,7 @@ class SuiteRun:
     returncode: int
     stdout: str
     stderr: str
-    max_rss_mb: float  # peak resident set size of the pytest process (os.wait4: that child only)
+    max_rss_mb: float  # peak resident set size of the pytest process: its own VmHWM (support/peak_memory.py)
     seconds: float
 
     @property
@@ -106,11 +107,12 @@ def run_suite(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout:
     attached) after `timeout` seconds."""
     cwd = Path(cwd)
     cwd.mkdir(parents=True, exist_ok=True)
-    plugins = tuple(plugins)
+    plugins = ("peak_memory", *plugins)  # the run's own peak memory (wait4's would include this process's)
     full_env = clean_env()
-    if plugins:
-        full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SUPPORT), full_env.get("PYTHONPATH")]))
+    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SUPPORT), full_env.get("PYTHONPATH")]))
     full_env.update(env or {})
+    peak_file = Path(tempfile.mkdtemp(prefix="arcp-test-peak-")) / "peak_kb"
+    full_env["ARCP_TEST_PEAK_FILE"] = str(peak_file)
     argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *(a for p in plugins for a in ("-p", p)), *args]
     started = time.monotonic()
     # the console goes to unnamed files, not pipes: nothing to drain while waiting with wait4
@@ -131,9 +133,11 @@ def run_suite(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout:
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
         seconds = time.monotonic() - started
         stdout, stderr = (_read(f) for f in (out, err))
+    peak_kb = int(peak_file.read_text()) if peak_file.exists() else usage.ru_maxrss  # no file: the run ended before pytest configured
+    shutil.rmtree(peak_file.parent, ignore_errors=True)
     if killed.is_set():
         raise subprocess.TimeoutExpired(argv, timeout, output=stdout, stderr=stderr)
-    return SuiteRun(cwd, tuple(args), proc.returncode, stdout, stderr, usage.ru_maxrss / 1024, seconds)
+    return SuiteRun(cwd, tuple(args), proc.returncode, stdout, stderr, peak_kb / 1024, seconds)
 
 
 def _read(f) -> str:
