@@ -5,10 +5,14 @@ Each variant of spec.cases.BODY_BINDINGS is one flow of the main flow's agent: p
 temp token, a proof by key A (or none) and a body naming key B's thumbprint; where that gives a
 validated token, phase 3 with the same proof and a plain body, then unregister. The validations
 run at once (a target may wait before each one); phase 3 one at a time, since they register
-the same agent."""
+the same agent, and each under that agent's registering lock: the state machine and the phase-3
+situations register it too, on other threads at N > 1, and whichever came second would meet a
+duplicate registration."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 
 from ..spec.cases import BODY_BINDINGS, body_members
 from .flows import NO_PROOF, Flows, Identity, Proof
@@ -16,10 +20,12 @@ from .records import BodyBinding
 
 
 def send_body_bindings(flows: Flows, proving: Proof, body_jkt: str, proven: tuple[Identity | None, str | None],
-                       proofless: tuple[Identity | None, str | None], variants: list[str]) -> dict[str, BodyBinding]:
+                       proofless: tuple[Identity | None, str | None], variants: list[str],
+                       registering: Callable[[Identity], AbstractContextManager]) -> dict[str, BodyBinding]:
     """Send each of `variants`. `proving`: the valid proof by key A; `proven`: the agent and temp
     token of the flow that proved A; `proofless`: those of a flow that sent no proof at phase 1
-    (a variant without a proof uses it where the target issued one, the proven agent's otherwise)."""
+    (a variant without a proof uses it where the target issued one, the proven agent's otherwise);
+    `registering(who)`: held from a registration of `who` to its unregistration."""
     jkt = proving.key.thumbprint
     plans = {}
     for variant in variants:
@@ -36,9 +42,10 @@ def send_body_bindings(flows: Flows, proving: Proof, body_jkt: str, proven: tupl
             validated = [future.result() for future in futures]
         for (binding, who, _, proof), token in zip(todo, validated):
             if token is not None:
-                binding.register = flows.phase3(who, token, proof)
-                if binding.register.ok:
-                    flows.unregister_last(who)
+                with registering(who):
+                    binding.register = flows.phase3(who, token, proof)
+                    if binding.register.ok:
+                        flows.unregister_last(who)
     return {variant: plan[0] for variant, plan in plans.items()}
 
 

@@ -302,7 +302,8 @@ class ConformanceSession(OperationAgents, AlgorithmFlows, TamperedTokens, Malfor
                 else:
                     st = self.state
                     iss.body_bindings = send_body_bindings(self.flows, Proof(key=self.key_a), self.key_b.thumbprint,
-                                                           (st.id_a, st.temp_a), (st.id_u, self._unbound_temp()[1]), variants)
+                                                           (st.id_a, st.temp_a), (st.id_u, self._unbound_temp()[1]), variants,
+                                                           self.registering)
             return iss.body_bindings
 
     # --- the mode, when the user asked us to detect it

@@ -193,3 +193,43 @@ def test_the_fuzz_run_and_the_state_machine_start_ahead_within_the_concurrency()
     assert _sent_ahead(8) == (["fuzz", "stateful"], 5)
     assert _sent_ahead(8, judges=("fuzz",)) == (["fuzz"], 6)  # only a search whose checks were collected
     assert _sent_ahead(8, worker=True) == ([], None)  # an xdist worker does not know which groups it gets
+
+
+
+def test_body_bindings_register_the_agent_only_under_its_registering_lock():
+    """The state machine and the phase-3 situations register the main flow's agent on other
+    threads at N > 1: a body-binding registration outside the agent's lock made either side meet a
+    duplicate registration, and the state machine's path depend on N."""
+    from contextlib import contextmanager
+    from types import SimpleNamespace
+
+    from conformance.dpop.keys import generate_key
+    from conformance.wire.body_bindings import send_body_bindings
+    from conformance.wire.flows import Proof
+
+    held, events = set(), []
+
+    @contextmanager
+    def registering(identity):
+        held.add(identity.agent_id)
+        try:
+            yield
+        finally:
+            held.discard(identity.agent_id)
+
+    class Flows:
+        def validate(self, identity, temp, proof, extra=None):
+            return None, None, "validated-token"
+
+        def phase3(self, identity, token, proof):
+            events.append(("register", identity.agent_id in held))
+            return SimpleNamespace(ok=True)
+
+        def unregister_last(self, identity):
+            events.append(("unregister", identity.agent_id in held))
+
+    who = SimpleNamespace(agent_id="agent-a")
+    bindings = send_body_bindings(Flows(), Proof(key=generate_key("ES256")), "jkt-b", (who, "temp"), (None, None),
+                                  ["dpop_jkt", "cnf"], registering)
+    assert set(bindings) == {"dpop_jkt", "cnf"}
+    assert events == [("register", True), ("unregister", True)] * 2 and not held
