@@ -36,6 +36,11 @@ class ExplorationRun(ABC):
         """Sent, or being sent: what it found is for the results once `run` returns."""
         return self._done
 
+    @property
+    def crash(self) -> str | None:
+        """What the run raised, a bug of the suite (its checks are internal errors), or None."""
+        return None if self._error is None else f"{type(self._error).__name__}: {self._error}"
+
     def start(self) -> None:
         """Send the search on a thread of its own, now (once): `run` then waits for it. A daemon
         thread: only the plugin's `wait`, before the session closes its client, waits for its end."""

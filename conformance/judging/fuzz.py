@@ -153,6 +153,14 @@ class FuzzSettings:
 _FAILURES = {req: type(f"FuzzFailure_{i}", (AssertionError,), {"requirement": req}) for i, req in enumerate(PROPERTIES)}
 
 
+def _raised_on_purpose(exc: Exception, raise_for: str | None) -> bool:
+    """Did pass 2 raise `exc` itself: the failure of the property it shrinks, or Hypothesis' report
+    that the target did not answer the same way twice? Pass 1 raises nothing on purpose."""
+    from hypothesis.errors import Flaky
+
+    return raise_for is not None and isinstance(exc, (_FAILURES[raise_for], Flaky))
+
+
 class FuzzRun(ExplorationRun):
     """The example stream against one session, run once; the checks judge what it recorded."""
 
@@ -226,8 +234,11 @@ class FuzzRun(ExplorationRun):
 
         try:
             probe()
-        except Exception:  # noqa: BLE001 - the failures are recorded; Hypothesis' report (or Flaky) adds nothing
-            pass
+        except Exception as exc:  # noqa: BLE001 - the failures are recorded; Hypothesis' report (or Flaky) adds nothing
+            if not _raised_on_purpose(exc, raise_for):
+                # a bug of the suite, not of the target: raised to every fuzz check (an internal
+                # error of the run), never a shorter stream reported as if it were whole
+                raise
 
     def _example(self, case: FuzzCase) -> ExampleResult | None:
         if time.monotonic() > self._deadline:
@@ -296,7 +307,8 @@ class FuzzRun(ExplorationRun):
     def console_line(self) -> str:
         s = self.settings
         stopped = f", stopped early ({self.stopped} budget spent)" if self.stopped else ""
-        return f"fuzzing: seed {s.seed} ({s.seed_source}), {len(self.results)} examples, {self.requests} requests{stopped}"
+        crash = f"; ended on an error of the suite: {self.crash}" if self.crash else ""
+        return f"fuzzing: seed {s.seed} ({s.seed_source}), {len(self.results)} examples, {self.requests} requests{stopped}{crash}"
 
     def rerun_args(self) -> list[str]:
         s = self.settings
@@ -307,7 +319,7 @@ class FuzzRun(ExplorationRun):
         counts = {k: sum(r.outcome == k for r in self.results) for k in ("accepted", "refused", "inconclusive")}
         properties = {}
         for check in checks:
-            verdict, _ = self.verdict(check)
+            verdict = Verdict(INCONCLUSIVE, f"the fuzz run ended on an error of the suite: {self.crash}") if self.crash else self.verdict(check)[0]
             worst = self.minimal(check.requirement_id) or self.minimal(check.requirement_id, WARN)
             properties[check.id] = {
                 "verdict": verdict.outcome,
@@ -327,6 +339,7 @@ class FuzzRun(ExplorationRun):
             "requests": self.requests,
             "stopped": self.stopped,
             "reason": self.reason or None,
+            "error": self.crash,
             "elapsed_seconds": round(self.elapsed, 2),
             "defect_sets": len({r.case.defects for r in self.results}),
             "examples_digest": "sha256:" + self._digest.hexdigest()[:16],

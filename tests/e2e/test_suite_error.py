@@ -16,3 +16,17 @@ def test_a_judge_that_raises_is_an_internal_error_not_a_server_failure(tmp_path)
     record = next(c for c in run.doc["checks"] if c["id"] == "PROOF-typ@validate:bound:typ-missing")
     assert record["verdict"] == "inconclusive" and record["suite_error"] is True
     assert run.doc["exit_status"] == 3 and run.doc["counts"]["fail"] == 0 and run.doc["counts"]["pass"] > 0
+
+
+def test_an_error_inside_the_fuzz_run_is_an_internal_error_not_a_shorter_stream(tmp_path):
+    """Hypothesis ends a search at the first exception it meets: the fuzz run once kept quiet about
+    one and reported the corpus and a single generated example as if they were the whole stream."""
+    run = run_suite(tmp_path, "--target-url", "model:required", "--check", "*@fuzz:*", "--fuzz-examples", "5",
+                    "--stateful-examples", "0", plugins=["broken_fuzz"])
+    assert run.returncode == pytest.ExitCode.INTERNAL_ERROR == 3, run.stdout[-3000:]
+    assert "FAILED" not in run.stdout and "Traceback" not in run.stdout
+    assert "arcp-conformance: internal error: the suite failed while judging" in run.stdout
+    assert "KeyError: 'an example that read a member nobody wrote'" in run.stdout
+    fuzz_checks = [c for c in run.doc["checks"] if c["subject"].startswith("fuzz:")]
+    assert fuzz_checks and all(c["verdict"] == "inconclusive" and c["suite_error"] for c in fuzz_checks)
+    assert run.doc["counts"]["pass"] == run.doc["counts"]["fail"] == 0
