@@ -8,16 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from support import NO_TIME_LIMIT
+
 ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("determinism", ROOT / "scripts" / "determinism.py")
 determinism = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(determinism)
-
-
-# The fuzz run's and the state machine's wall-clock budgets are safety nets that may cut a search
-# short, and so change its path, on a loaded machine (the full selftest on two cores cut the fuzz
-# run at N = 8 to 43 examples of 72): here they are out of the way, so that only N differs.
-NO_TIME_LIMIT = ["--fuzz-seconds", "900", "--stateful-seconds", "900"]
 
 
 def results_at(target: str, concurrency: int, tmp_path: Path) -> tuple[dict, float]:
@@ -30,6 +26,13 @@ def results_at(target: str, concurrency: int, tmp_path: Path) -> tuple[dict, flo
     return doc, took
 
 
+def searches(*docs: dict) -> list[dict]:
+    """What a difference needs to be explained: how far each run's fuzz run and state machine got."""
+    keep = ("examples_run", "examples", "steps", "stopped", "budget_spent", "elapsed_seconds", "error")
+    return [{part: {k: v for k, v in (doc.get(part) or {}).items() if k in keep} for part in ("fuzz", "stateful")}
+            for doc in docs]
+
+
 def differences(a: dict, b: dict) -> dict:
     first, second = determinism.fingerprint(a), determinism.fingerprint(b)
     return {k: (first.get(k), second.get(k)) for k in first.keys() | second.keys() if first.get(k) != second.get(k)}
@@ -39,7 +42,7 @@ def differences(a: dict, b: dict) -> dict:
 def test_the_verdicts_do_not_depend_on_the_concurrency(target, tmp_path):
     one, _ = results_at(target, 1, tmp_path)
     eight, _ = results_at(target, 8, tmp_path)
-    assert differences(one, eight) == {}
+    assert differences(one, eight) == {}, searches(one, eight)
     if target.endswith("accept-replay"):  # the comparison covers failures, not only passes
         assert any(c["verdict"] == "fail" for c in eight["checks"])
 
@@ -50,4 +53,4 @@ def test_latency_is_overlapped_with_the_same_verdicts(tmp_path, capsys):
     eight, took_eight = results_at(target, 8, tmp_path)
     with capsys.disabled():
         print(f"\n{target}: N=1 {took_one:.1f} s, N=8 {took_eight:.1f} s ({took_one / took_eight:.2f}x)")
-    assert differences(one, eight) == {}
+    assert differences(one, eight) == {}, searches(one, eight)
