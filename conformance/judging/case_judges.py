@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 from ..dpop.proofs import decode_unverified
 from ..spec.cases import NONCE_ERROR, Expectation
@@ -154,7 +153,7 @@ def ensure_recommended_members(ex: Exchange) -> Verdict:
     body = ex.json()
     errors = schema_errors("arcp-problem-recommended", body if isinstance(body, dict) else {})
     instance = ex.json_member("instance")
-    path = urlsplit(ex.url).path
+    path = ex.path
     if isinstance(instance, str) and instance not in (path, ex.url):
         errors.append(f"instance {instance!r} is not the request path {path!r}")
     return Verdict(FAIL, "; ".join(errors)) if errors else Verdict(PASS)

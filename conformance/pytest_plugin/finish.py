@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -214,7 +213,7 @@ def discovery_notes(config_exchange: Exchange | None) -> list[str]:
         why = "not a JSON object"
     except ValueError as exc:
         why = str(exc)[:160]
-    return [f"the configuration document (GET {urlsplit(ex.url).path} -> {ex.status}) is not one the suite reads "
+    return [f"the configuration document (GET {ex.path} -> {ex.status}) is not one the suite reads "
             f"({why}): ARCP's default endpoints and proof algorithms were used"]
 
 

@@ -77,14 +77,18 @@ class Exchange:
         """The request body's secret values (the agent key), to be blanked wherever they show."""
         return redact.request_secrets(self.request_raw.source if self.request_raw is not None else self.request_json)
 
+    @property
+    def path(self) -> str:
+        """The request URL's path (no query: the suite sends none)."""
+        return urlsplit(self.url).path
+
     def summary(self) -> str:
         """A short, secret-free line: method, path, status and the problem type if any."""
-        path = urlsplit(self.url).path
         if self.error:
-            return f"{self.method} {path} -> {'no response' if self.sent else 'not sent'} ({self.error})"
+            return f"{self.method} {self.path} -> {'no response' if self.sent else 'not sent'} ({self.error})"
         ptype = self.json_member("type")
         extra = f" type={ptype}" if isinstance(ptype, str) else ""
-        return f"{self.method} {path} -> {self.status}{extra}"
+        return f"{self.method} {self.path} -> {self.status}{extra}"
 
     def describe(self) -> str:
         """Request and response for a failure message: tokens and proofs as their views (decoded

@@ -10,7 +10,6 @@ so spent) it.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit
 
 from ..dpop.malformed import junk_authorization
 from ..spec.requests import BODY_VARIANTS, PHASE1, POLL, MalformedCase
@@ -70,8 +69,7 @@ class MalformedRequests:
         iss, temp = self._issuance, self.state.temp_a
         if iss.poll is None or temp is None:
             return CaseResult(None, iss.reasons.get("poll") or "phase 2 gave no validation to poll")
-        path = urlsplit(iss.poll.url).path
-        return CaseResult(self.flows.send_malformed("GET", path, temp, NO_PROOF, authorization=junk_authorization(case.variant, temp)))
+        return CaseResult(self.flows.send_malformed("GET", iss.poll.path, temp, NO_PROOF, authorization=junk_authorization(case.variant, temp)))
 
     def _register_malformed(self, case: MalformedCase) -> CaseResult:
         if self._malformed_validated is None:

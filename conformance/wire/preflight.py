@@ -10,8 +10,6 @@ without the members the profile names) is not a preflight failure: the checks ju
 """
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from ..spec.catalogue import slug_of
 from .exchange import Exchange
 from .flows import POLL_DEADLINE
@@ -79,7 +77,7 @@ def diagnose_no_temp_token(phase1: Exchange) -> str:
         why = "its body is not JSON the suite reads" + (" (cut at the suite's size limit)" if phase1.truncated else "")
     else:
         why = "its body has no temp_token string"
-    return (f"phase 1 ({phase1.method} {_path(phase1)}) was accepted ({phase1.status}) but {why}, so the suite has no "
+    return (f"phase 1 ({phase1.method} {phase1.path}) was accepted ({phase1.status}) but {why}, so the suite has no "
             "temp token: no check past phase 1 can be tested")
 
 
@@ -91,7 +89,7 @@ def diagnose_phase2(validate: Exchange | None, poll: Exchange | None, endpoint_u
         if ex is not None and ex.throttled:
             return _throttled(step, ex)
     if validate is not None and not validate.sent:
-        return f"phase 2 ({validate.method} {_path(validate)}) was not sent: {validate.error}; no check past phase 1 can be tested"
+        return f"phase 2 ({validate.method} {validate.path}) was not sent: {validate.error}; no check past phase 1 can be tested"
     if validate is None or not (validate.status == 202 or validate.ok):
         return None  # refused outright: the server's answer to a valid request, judged by the checks
     if poll is not None and not poll.ok:  # the poll URL the target gave refused, or did not answer
@@ -109,7 +107,3 @@ def diagnose_phase2(validate: Exchange | None, poll: Exchange | None, endpoint_u
 def _never_completed(validate: Exchange, how: str) -> str:
     return (f"phase 2 never completed: the target accepted the validation ({validate.summary()}) but {how}, so no "
             "validated token: no check past phase 2 can be tested")
-
-
-def _path(ex: Exchange) -> str:
-    return urlsplit(ex.url).path
