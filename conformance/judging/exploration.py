@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import threading
 import time
+import traceback
 from abc import ABC, abstractmethod
+from pathlib import Path
 
 from ..spec.checks import Check
 from ..spec.vocabulary import Verdict
-from ..wire.exchange import Exchange
+from ..wire.exchange import Exchange, redact_tokens
 
 
 class ExplorationRun(ABC):
@@ -39,7 +41,7 @@ class ExplorationRun(ABC):
     @property
     def crash(self) -> str | None:
         """What the run raised, a bug of the suite (its checks are internal errors), or None."""
-        return None if self._error is None else f"{type(self._error).__name__}: {self._error}"
+        return None if self._error is None else describe_crash(self._error)
 
     def start(self) -> None:
         """Send the search on a thread of its own, now (once): `run` then waits for it. A daemon
@@ -105,3 +107,18 @@ class ExplorationRun(ABC):
     @abstractmethod
     def rerun_args(self) -> list[str]:
         """The options that make another run send the same search."""
+
+
+def describe_crash(exc: BaseException) -> str:
+    """One secret-free line for a bug report: the exception and, for a group (Hypothesis' Flaky
+    report wraps what the example raised), its first inner one, with where that was raised."""
+    text = f"{type(exc).__name__}: {exc}"
+    inner = exc
+    while isinstance(inner, BaseExceptionGroup) and inner.exceptions:
+        inner = inner.exceptions[0]
+    if inner is not exc:
+        text += f"; inner {type(inner).__name__}: {inner}"
+    frames = traceback.extract_tb(inner.__traceback__)
+    if frames:
+        text += f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name})"
+    return redact_tokens(text)

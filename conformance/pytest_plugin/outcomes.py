@@ -10,6 +10,7 @@ from datetime import date
 
 import pytest
 
+from ..judging.exploration import describe_crash
 from ..judging.judge_check import judge_check
 from ..report import baseline, reproduce, results
 from ..report.reproduce import env_prefix
@@ -44,7 +45,7 @@ SUITE_ERROR = "the suite failed while judging this check (a bug of arcp-conforma
 def report_suite_error(config: pytest.Config, check: Check, item: pytest.Item, exc: Exception) -> None:
     """Record the check as inconclusive, marked as the suite's own error (the run exits 3, finish.py),
     and skip it: pytest must not count it as a failed check."""
-    message = redact_tokens(f"{SUITE_ERROR}: {type(exc).__name__}: {exc}")
+    message = f"{SUITE_ERROR}: {describe_crash(exc)}"
     entry = {**results.check_record(check, INCONCLUSIVE, message, [], None), "suite_error": True}
     state(config).records.append(entry)
     item.stash[RECORD_KEY] = entry

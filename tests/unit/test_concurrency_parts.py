@@ -233,3 +233,21 @@ def test_body_bindings_register_the_agent_only_under_its_registering_lock():
                                   ["dpop_jkt", "cnf"], registering)
     assert set(bindings) == {"dpop_jkt", "cnf"}
     assert events == [("register", True), ("unregister", True)] * 2 and not held
+
+
+def test_a_crash_is_described_with_the_exception_a_group_wraps_and_where_it_was_raised():
+    """Hypothesis reports an example that raised once and not on its replay as a FlakyFailure
+    group: the line for the bug report names the exception inside, not only the wrapper."""
+    from conformance.judging.exploration import describe_crash
+
+    def fails():
+        raise KeyError("a member nobody wrote")
+
+    try:
+        fails()
+    except KeyError as exc:
+        inner = exc
+    line = describe_crash(ExceptionGroup("Inconsistent results (1 sub-exception)", [inner]))
+    assert line.startswith("ExceptionGroup: Inconsistent results")
+    assert "; inner KeyError: 'a member nobody wrote' (at test_concurrency_parts.py:" in line and line.endswith(" in fails)")
+    assert describe_crash(ValueError("plain")).startswith("ValueError: plain")
