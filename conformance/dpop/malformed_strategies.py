@@ -85,8 +85,21 @@ def odd_content_types() -> st.SearchStrategy[str | None]:
     whether a target takes them for JSON is not a rule of the profile)."""
     named = st.sampled_from(["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
                              "application/xml", "application/octet-stream", "text/html", None])
-    made = st.from_regex(r"[a-z]{1,8}/[a-z]{1,8}", fullmatch=True, alphabet=ANY_CHARS).filter(lambda t: "json" not in t)
+    made = _MADE_MEDIA_TYPES.filter(lambda t: "json" not in t)
     return st.one_of(named, made).filter(_not_json)
+
+
+_MADE_MEDIA_TYPES = st.from_regex(r"[a-z]{1,8}/[a-z]{1,8}", fullmatch=True, alphabet=ANY_CHARS)
+
+
+def build_lazy_parts() -> None:
+    """Build now, on the calling thread, what Hypothesis builds on a strategy's first use. Its
+    regex module is imported then, and under pytest that import compiles source (assertion
+    rewriting of the hypothesis plugin's package); the fuzz run draws on a thread of its own beside
+    the state machine's, and CPython 3.11's compiler is not safe to enter from two threads at once:
+    a first use there once ended the fuzz run with "SystemError: AST constructor recursion depth
+    mismatch". (Not at import: Hypothesis warns of work done before its plugin is loaded.)"""
+    _MADE_MEDIA_TYPES.validate()
 
 
 def json_content_types() -> st.SearchStrategy[str]:

@@ -46,6 +46,7 @@ class ExplorationRun(ABC):
     def start(self) -> None:
         """Send the search on a thread of its own, now (once): `run` then waits for it. A daemon
         thread: only the plugin's `wait`, before the session closes its client, waits for its end."""
+        self._prepare()
         with self._lock:
             if self._done or self._thread is not None:
                 return
@@ -81,6 +82,9 @@ class ExplorationRun(ABC):
 
     @abstractmethod
     def _run(self) -> None: ...
+
+    def _prepare(self) -> None:
+        """What must be done on the starting thread before the run goes on a thread of its own."""
 
     @staticmethod
     @abstractmethod

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from ..dpop.malformed_strategies import body_changes
+from ..dpop.malformed_strategies import body_changes, build_lazy_parts
 from ..dpop.proofs import DEFECTS
 from ..dpop.strategies import DEFECTIVE, REPLAY, FuzzCase, corpus, fuzz_cases, key_url_serves, proof_values
 from ..spec.cases import Case, Expectation, defect_requirements
@@ -179,6 +179,9 @@ class FuzzRun(ExplorationRun):
     @staticmethod
     def checks(mode: str) -> list[Check]:
         return fuzz_checks(mode)
+
+    def _prepare(self) -> None:
+        build_lazy_parts()
 
     @cached_property
     def corpus(self) -> list[FuzzCase]:  # the budget reads it once per example
